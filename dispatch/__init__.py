@@ -1,0 +1,1 @@
+"""Dispatch: plans engineers' days with OR-Tools."""

@@ -1,0 +1,1 @@
+"""Equipment, contracts and service periods."""

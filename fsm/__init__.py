@@ -1,0 +1,1 @@
+"""fieldline: a field service management backend (core domain and web app)."""

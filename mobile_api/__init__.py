@@ -1,0 +1,1 @@
+"""Engineer and client app endpoints."""

@@ -1,0 +1,1 @@
+"""Solver and dispatch tests."""
