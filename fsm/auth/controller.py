@@ -1,0 +1,69 @@
+"""Sign-in endpoints: login, refresh, logout and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.auth.guards import requires_signed_in
+from fsm.auth.principal import Principal
+from fsm.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, token_response
+from fsm.auth.service import AuthService
+from fsm.users.schemas import UserRead, user_read
+from fsm.users.service import UserService
+
+
+async def provide_auth_service(
+    db_session: NamedDependency[AsyncSession], state: State
+) -> AuthService:
+    return AuthService(db_session, state.settings.auth)
+
+
+class AuthController(Controller):
+    """Tokens for the apps and the back office."""
+
+    path = "/api/v1/auth"
+    tags = ["auth"]
+    dependencies = {"auth": Provide(provide_auth_service)}
+
+    @post("/login", operation_id="Login", status_code=200, security=[])
+    async def login(
+        self,
+        auth: NamedDependency[AuthService],
+        data: JSONBody[LoginRequest],
+        request: Request[Any, Any, Any],
+    ) -> TokenResponse:
+        """Exchange email and password for an access and a refresh token."""
+        pair = await auth.login(
+            data.email,
+            data.password,
+            address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        return token_response(pair)
+
+    @post("/refresh", operation_id="RefreshTokens", status_code=200, security=[])
+    async def refresh(
+        self, auth: NamedDependency[AuthService], data: JSONBody[RefreshRequest]
+    ) -> TokenResponse:
+        """Rotate the refresh token and get a new access token."""
+        return token_response(await auth.refresh(data.refresh_token))
+
+    @post("/logout", operation_id="Logout", status_code=204, guards=[requires_signed_in])
+    async def logout(
+        self, auth: NamedDependency[AuthService], principal: NamedDependency[Principal]
+    ) -> None:
+        """End this session: its tokens stop working at once."""
+        await auth.logout(principal)
+
+    @get("/me", operation_id="GetMe", guards=[requires_signed_in])
+    async def get_me(
+        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> UserRead:
+        """The signed-in user."""
+        return user_read(await UserService(db_session).get(principal.user_id))

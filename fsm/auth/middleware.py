@@ -1,0 +1,37 @@
+"""Bearer-token authentication for every route but the public ones."""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from fsm.auth.service import AuthService
+from fsm.auth.tokens import InvalidToken
+from fsm.db import session_scope
+from fsm.settings import Settings
+
+PUBLIC_PATHS = (
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/schema",
+    "/health",
+)
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Resolves `Authorization: Bearer <jwt>` to a principal on `request.user`."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("a bearer access token is required")
+        state = connection.app.state
+        settings: Settings = state.settings
+        try:
+            async with session_scope(state.session_factory) as session:
+                principal = await AuthService(session, settings.auth).authenticate(token.strip())
+        except InvalidToken as exc:
+            raise NotAuthorizedException(exc.message) from exc
+        return AuthenticationResult(user=principal, auth=token)

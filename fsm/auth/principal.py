@@ -1,0 +1,33 @@
+"""Who is calling: the signed-in user as every service sees it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from fsm.users.models import STAFF_ROLES, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: Role
+    client_id: uuid.UUID | None
+    email: str
+    full_name: str
+
+    @property
+    def is_staff(self) -> bool:
+        """Admins and dispatchers: the back office."""
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_client(self) -> bool:
+        return self.role is Role.CLIENT
+
+    @property
+    def is_engineer(self) -> bool:
+        return self.role is Role.ENGINEER

@@ -1,0 +1,238 @@
+"""Signing in and out: passwords, sessions, token rotation and the brake on guessing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.auth.models import AuthSession, LoginThrottle
+from fsm.auth.passwords import verify_password
+from fsm.auth.principal import Principal
+from fsm.auth.tokens import (
+    InvalidToken,
+    format_refresh_token,
+    hash_refresh_secret,
+    issue_access_token,
+    new_refresh_secret,
+    parse_refresh_token,
+    read_access_token,
+    secrets_match,
+)
+from fsm.db import utcnow
+from fsm.errors import TooManyRequests, Unauthorized
+from fsm.settings import AuthSettings
+from fsm.users.models import User
+from fsm.users.service import UserService
+
+
+class InvalidCredentials(Unauthorized):
+    """Unknown email or wrong password; deliberately the same answer for both."""
+
+
+class TooManyLoginAttempts(TooManyRequests):
+    """Too many failed sign-ins for this email or address; wait and try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a successful sign-in or refresh hands the app."""
+
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    access_ttl_s: int
+    refresh_expires_at: datetime
+    user: User
+
+
+# A shared address (an office behind NAT) gets more room than a single email.
+_ADDRESS_FACTOR = 4
+
+
+class LoginThrottleService:
+    """Counts failed sign-ins per key (an email, a client address) within a time window."""
+
+    def __init__(self, session: AsyncSession, settings: AuthSettings) -> None:
+        self.session = session
+        self.window = timedelta(minutes=settings.login_window_minutes)
+        self.max_failures = settings.login_max_failures
+
+    @staticmethod
+    def keys(email: str, address: str | None) -> dict[str, int]:
+        """The keys a sign-in counts against, each with its share of the allowance."""
+        keys = {f"email:{email.strip().lower()}": 1}
+        if address:
+            keys[f"addr:{address}"] = _ADDRESS_FACTOR
+        return keys
+
+    async def check(self, email: str, address: str | None, now: datetime) -> None:
+        """Refuse when any key has used up its failures within the window.
+
+        Raises:
+            TooManyLoginAttempts: with the seconds until the window ends.
+        """
+        keys = self.keys(email, address)
+        rows = (
+            await self.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+        ).all()
+        for row in rows:
+            window_ends_at = row.window_started_at + self.window
+            if window_ends_at > now and row.failures >= self.max_failures * keys[row.key]:
+                retry_after = max(1, int((window_ends_at - now).total_seconds()))
+                raise TooManyLoginAttempts(
+                    "too many failed sign-ins; try again later",
+                    retry_after_s=retry_after,
+                    details={"retry_after_s": retry_after},
+                )
+
+    async def record_failure(self, email: str, address: str | None, now: datetime) -> None:
+        """Count one failure for every key; a window that has passed starts again."""
+        window_start = now - self.window
+        for key in self.keys(email, address):
+            stmt = insert(LoginThrottle).values(key=key, failures=1, window_started_at=now)
+            is_stale = LoginThrottle.window_started_at < window_start
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[LoginThrottle.key],
+                set_={
+                    "failures": case((is_stale, 1), else_=LoginThrottle.failures + 1),
+                    "window_started_at": case(
+                        (is_stale, now), else_=LoginThrottle.window_started_at
+                    ),
+                },
+            )
+            await self.session.execute(stmt)
+
+    async def clear(self, email: str) -> None:
+        """A successful sign-in forgives the email's earlier failures."""
+        await self.session.execute(
+            delete(LoginThrottle).where(LoginThrottle.key == f"email:{email.strip().lower()}")
+        )
+
+
+class AuthService:
+    """Sign-in, refresh, sign-out and resolving a bearer token to a principal."""
+
+    def __init__(self, session: AsyncSession, settings: AuthSettings) -> None:
+        self.session = session
+        self.settings = settings
+        self.throttle = LoginThrottleService(session, settings)
+
+    async def login(
+        self,
+        email: str,
+        password: str,
+        *,
+        address: str | None = None,
+        user_agent: str | None = None,
+    ) -> TokenPair:
+        """Check the password and open a session.
+
+        Raises:
+            TooManyLoginAttempts: the email or address failed too often recently.
+            InvalidCredentials: unknown email, wrong password or deactivated user.
+        """
+        now = utcnow()
+        await self.throttle.check(email, address, now)
+        user = await UserService(self.session).find_by_email(email)
+        is_valid = verify_password(user.password_hash if user else None, password)
+        if user is None or not is_valid or not user.is_active:
+            await self.throttle.record_failure(email, address, now)
+            await self.session.commit()  # the count must outlive the 401
+            raise InvalidCredentials("wrong email or password")
+        await self.throttle.clear(email)
+        secret = new_refresh_secret()
+        auth_session = AuthSession(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            refresh_token_hash=hash_refresh_secret(secret),
+            expires_at=now + timedelta(days=self.settings.refresh_token_days),
+            user_agent=(user_agent or "")[:300] or None,
+        )
+        self.session.add(auth_session)
+        await self.session.flush()
+        return self._pair(user, auth_session, secret, now)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate the refresh token and issue a new access token.
+
+        Raises:
+            InvalidToken: unknown, expired, revoked or reused token; a reused one revokes
+                the whole session, since someone else holds a copy.
+        """
+        now = utcnow()
+        session_id, secret = parse_refresh_token(refresh_token)
+        auth_session = await self.session.get(AuthSession, session_id, with_for_update=True)
+        if auth_session is None or auth_session.revoked_at is not None:
+            raise InvalidToken("the refresh token is not valid")
+        if auth_session.expires_at <= now:
+            raise InvalidToken("the refresh token has expired")
+        if not secrets_match(auth_session.refresh_token_hash, secret):
+            auth_session.revoked_at = now
+            await self.session.commit()  # the revocation must outlive the 401
+            raise InvalidToken("the refresh token was already used; sign in again")
+        user = await self.session.get(User, auth_session.user_id)
+        if user is None or not user.is_active:
+            raise InvalidToken("the refresh token is not valid")
+        new_secret = new_refresh_secret()
+        auth_session.refresh_token_hash = hash_refresh_secret(new_secret)
+        auth_session.refreshed_at = now
+        await self.session.flush()
+        return self._pair(user, auth_session, new_secret, now)
+
+    async def logout(self, principal: Principal) -> None:
+        """End the caller's session: its refresh and access tokens stop working now."""
+        auth_session = await self.session.get(AuthSession, principal.session_id)
+        if auth_session is not None and auth_session.revoked_at is None:
+            auth_session.revoked_at = utcnow()
+            await self.session.flush()
+
+    async def authenticate(self, access_token: str) -> Principal:
+        """The principal behind a bearer token, checked against its live session.
+
+        Raises:
+            InvalidToken: bad or expired token, revoked session, deactivated user.
+        """
+        claims = read_access_token(access_token, secret=self.settings.jwt_secret)
+        stmt = (
+            select(User)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.id == claims.session_id,
+                User.id == claims.user_id,
+                AuthSession.revoked_at.is_(None),
+                User.is_active.is_(True),
+            )
+        )
+        user = (await self.session.scalars(stmt)).one_or_none()
+        if user is None:
+            raise InvalidToken("the session has ended; sign in again")
+        return Principal(
+            user_id=user.id,
+            session_id=claims.session_id,
+            role=user.role,
+            client_id=user.client_id,
+            email=user.email,
+            full_name=user.full_name,
+        )
+
+    def _pair(self, user: User, auth_session: AuthSession, secret: str, now: datetime) -> TokenPair:
+        ttl = timedelta(minutes=self.settings.access_token_minutes)
+        return TokenPair(
+            access_token=issue_access_token(
+                user_id=user.id,
+                session_id=auth_session.id,
+                secret=self.settings.jwt_secret,
+                now=now,
+                ttl=ttl,
+            ),
+            refresh_token=format_refresh_token(auth_session.id, secret),
+            access_expires_at=now + ttl,
+            access_ttl_s=int(ttl.total_seconds()),
+            refresh_expires_at=auth_session.expires_at,
+            user=user,
+        )

@@ -1,0 +1,79 @@
+"""Engineers: the people in the field, their skills, home base and weekly shifts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+
+from geoalchemy2 import WKBElement
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fsm.db import Base, IdMixin, TimestampMixin
+from fsm.geo import point_column_type
+from fsm.skills.models import Skill
+from fsm.users.models import User
+
+engineer_skills = Table(
+    "engineer_skills",
+    Base.metadata,
+    Column("engineer_id", ForeignKey("engineers.id", ondelete="CASCADE"), primary_key=True),
+    Column("skill_id", ForeignKey("skills.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+
+class Engineer(IdMixin, TimestampMixin, Base):
+    """A field engineer: a user with skills, a home base and a weekly shift."""
+
+    __tablename__ = "engineers"
+    __table_args__ = (CheckConstraint("max_visits_per_day > 0", name="max_visits_positive"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), unique=True
+    )
+    phone: Mapped[str | None] = mapped_column(String(50))
+    timezone: Mapped[str] = mapped_column(String(64))
+    home_base: Mapped[WKBElement] = mapped_column(point_column_type())
+    max_visits_per_day: Mapped[int] = mapped_column(default=8, server_default="8")
+    last_location: Mapped[WKBElement | None] = mapped_column(point_column_type())
+    last_location_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    skills: Mapped[list[Skill]] = relationship(
+        secondary=engineer_skills, lazy="selectin", order_by=Skill.code
+    )
+    shifts: Mapped[list[EngineerShift]] = relationship(
+        back_populates="engineer",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="(EngineerShift.weekday, EngineerShift.starts_at)",
+    )
+
+
+class EngineerShift(IdMixin, Base):
+    """One working stretch of the weekly shift, in the engineer's local time."""
+
+    __tablename__ = "engineer_shifts"
+    __table_args__ = (
+        UniqueConstraint("engineer_id", "weekday", "starts_at"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("starts_at < ends_at", name="starts_before_it_ends"),
+    )
+
+    engineer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("engineers.id", ondelete="CASCADE"), index=True
+    )
+    # Monday is 0, as Python's date.weekday().
+    weekday: Mapped[int] = mapped_column(SmallInteger)
+    starts_at: Mapped[time]
+    ends_at: Mapped[time]
+
+    engineer: Mapped[Engineer] = relationship(back_populates="shifts")

@@ -1,0 +1,40 @@
+"""Offset pagination shared by every list endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which slice of a list the caller wants."""
+
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One slice of a list and the size of the whole list."""
+
+    items: Sequence[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class PageOut(msgspec.Struct, Generic[T], kw_only=True):
+    """A page on the wire: the items, the total matching, and the slice asked for."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,36 @@
+"""Wire types shared across domains."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import available_timezones
+
+import msgspec
+from litestar.params import QueryParameter
+
+from fsm.errors import field_error
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+OptionalText = Annotated[str, msgspec.Meta(max_length=5000)]
+Email = Annotated[
+    str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+Phone = Annotated[str, msgspec.Meta(max_length=50)]
+LimitQuery = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
+OffsetQuery = Annotated[int, QueryParameter(ge=0, description="Items to skip")]
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def check_timezone(name: str, field: str = "timezone") -> str:
+    """`name` if it is an IANA timezone such as `Europe/Berlin`.
+
+    Raises:
+        ValidationFailed: naming `field`.
+    """
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = frozenset(available_timezones())
+    if name not in _TIMEZONES:
+        raise field_error(field, f"unknown timezone {name!r}; use an IANA name like Europe/Berlin")
+    return name

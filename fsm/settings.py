@@ -1,0 +1,229 @@
+"""One typed settings object, read from `FSM_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+
+# Defaults that are fine on a developer's machine and refused in production.
+_DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+_DEV_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:54329/fieldline"
+
+
+class SettingsError(ValueError):
+    """Settings are missing or malformed; the message names every bad variable."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where PostgreSQL is and how many connections we keep."""
+
+    url: str = _DEV_DATABASE_URL
+    pool_size: int = 10
+    max_overflow: int = 10
+    echo: bool = False
+
+    @property
+    def sync_url(self) -> str:
+        """The same database through the synchronous psycopg driver (Alembic, APScheduler)."""
+        return self.url.replace("+asyncpg", "+psycopg", 1)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Object store for photo evidence; always SigV4-signed."""
+
+    endpoint_url: str | None = "http://127.0.0.1:58333"
+    bucket: str = "fieldline"
+    access_key: str = "fieldline-dev"
+    secret_key: str = "fieldline-dev-secret"
+    region: str = "us-east-1"
+    presign_expiry_s: int = 900
+    max_photo_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Token signing and lifetimes, and the brake on password guessing."""
+
+    jwt_secret: str = _DEV_JWT_SECRET
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Recurring jobs: maintenance generation and the SLA watch."""
+
+    is_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """Defaults for the dispatcher's travel-time model and solver budget."""
+
+    time_limit_s: int = 10
+    road_factor: float = 1.3
+    average_speed_kmh: float = 40.0
+    osrm_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment."""
+
+    env: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    solver: SolverSettings = field(default_factory=SolverSettings)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+# Variables production must set explicitly: a default there would be a silent security hole.
+_REQUIRED_IN_PRODUCTION = (
+    "FSM_DATABASE_URL",
+    "FSM_JWT_SECRET",
+    "FSM_S3_BUCKET",
+    "FSM_S3_ACCESS_KEY",
+    "FSM_S3_SECRET_KEY",
+)
+
+
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.errors: list[str] = []
+
+    def text(self, name: str, default: str) -> str:
+        return self.environ.get(name, default)
+
+    def optional_text(self, name: str, default: str | None) -> str | None:
+        value = self.environ.get(name)
+        if value is None:
+            return default
+        return value or None
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self.environ.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.errors.append(f"{name}: expected a whole number, got {raw!r}")
+            return default
+        if value < minimum:
+            self.errors.append(f"{name}: must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.environ.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.errors.append(f"{name}: expected a number, got {raw!r}")
+            return default
+        if value <= 0:
+            self.errors.append(f"{name}: must be positive, got {value}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.environ.get(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        self.errors.append(f"{name}: expected true or false, got {raw!r}")
+        return default
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `environ` (default: the process environment).
+
+    Raises:
+        SettingsError: a value is malformed, or production lacks a required variable.
+    """
+    env_map = os.environ if environ is None else environ
+    read = _Reader(env_map)
+    env = read.text("FSM_ENV", "development")
+    if env not in ("development", "test", "production"):
+        read.errors.append(f"FSM_ENV: expected development, test or production, got {env!r}")
+        env = "development"
+    if env == "production":
+        read.errors.extend(
+            f"{name}: required in production"
+            for name in _REQUIRED_IN_PRODUCTION
+            if not env_map.get(name)
+        )
+    jwt_secret = read.text("FSM_JWT_SECRET", _DEV_JWT_SECRET)
+    if env == "production" and jwt_secret and len(jwt_secret) < 32:
+        read.errors.append("FSM_JWT_SECRET: must be at least 32 characters in production")
+    db_url = read.text("FSM_DATABASE_URL", _DEV_DATABASE_URL)
+    if not db_url.startswith("postgresql"):
+        read.errors.append("FSM_DATABASE_URL: expected a postgresql+asyncpg:// URL")
+    elif db_url.startswith("postgresql://"):
+        db_url = db_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    settings = Settings(
+        env=env,  # type: ignore[arg-type]
+        host=read.text("FSM_HOST", "127.0.0.1"),
+        port=read.integer("FSM_PORT", 8000, minimum=1),
+        database=DatabaseSettings(
+            url=db_url,
+            pool_size=read.integer("FSM_DATABASE_POOL_SIZE", 10, minimum=1),
+            max_overflow=read.integer("FSM_DATABASE_MAX_OVERFLOW", 10),
+            echo=read.flag("FSM_DATABASE_ECHO", False),
+        ),
+        s3=S3Settings(
+            endpoint_url=read.optional_text("FSM_S3_ENDPOINT_URL", S3Settings.endpoint_url),
+            bucket=read.text("FSM_S3_BUCKET", S3Settings.bucket),
+            access_key=read.text("FSM_S3_ACCESS_KEY", S3Settings.access_key),
+            secret_key=read.text("FSM_S3_SECRET_KEY", S3Settings.secret_key),
+            region=read.text("FSM_S3_REGION", S3Settings.region),
+            presign_expiry_s=read.integer("FSM_S3_PRESIGN_EXPIRY_S", 900, minimum=1),
+            max_photo_bytes=read.integer("FSM_S3_MAX_PHOTO_BYTES", 20 * 1024 * 1024, minimum=1),
+        ),
+        auth=AuthSettings(
+            jwt_secret=jwt_secret,
+            access_token_minutes=read.integer("FSM_ACCESS_TOKEN_MINUTES", 15, minimum=1),
+            refresh_token_days=read.integer("FSM_REFRESH_TOKEN_DAYS", 30, minimum=1),
+            login_max_failures=read.integer("FSM_LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_window_minutes=read.integer("FSM_LOGIN_WINDOW_MINUTES", 15, minimum=1),
+        ),
+        scheduler=SchedulerSettings(is_enabled=read.flag("FSM_SCHEDULER_ENABLED", False)),
+        solver=SolverSettings(
+            time_limit_s=read.integer("FSM_SOLVER_TIME_LIMIT_S", 10, minimum=1),
+            road_factor=read.number("FSM_SOLVER_ROAD_FACTOR", 1.3),
+            average_speed_kmh=read.number("FSM_SOLVER_AVERAGE_SPEED_KMH", 40.0),
+            osrm_url=read.optional_text("FSM_SOLVER_OSRM_URL", None),
+        ),
+    )
+    if read.errors:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(read.errors))
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

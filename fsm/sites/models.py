@@ -1,0 +1,50 @@
+"""Sites: the client addresses engineers travel to."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from geoalchemy2 import WKBElement
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fsm.db import Base, IdMixin, TimestampMixin
+from fsm.geo import point_column_type
+
+
+class Site(IdMixin, TimestampMixin, Base):
+    """A client's address with its point on the map, timezone and access notes."""
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        # Distance searches run on the geography cast (metres on the sphere); index that cast.
+        Index(
+            "ix_sites_location_geography",
+            text("(location::geography)"),
+            postgresql_using="gist",
+        ),
+        Index(
+            "ix_sites_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500))
+    city: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(64))
+    location: Mapped[WKBElement] = mapped_column(point_column_type())
+    access_notes: Mapped[str | None] = mapped_column(Text)
+    # [{"weekday": 0-6 (Monday 0), "opens": "08:00", "closes": "17:00"}, ...]
+    opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )

@@ -1,0 +1,81 @@
+"""User administration endpoints (admin only)."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.auth.guards import requires_admin
+from fsm.errors import field_error
+from fsm.pagination import PageOut, PageRequest
+from fsm.schemas import LimitQuery, OffsetQuery
+from fsm.users.models import Role
+from fsm.users.schemas import UserCreate, UserRead, user_read
+from fsm.users.service import UserService
+
+
+async def provide_user_service(db_session: NamedDependency[AsyncSession]) -> UserService:
+    return UserService(db_session)
+
+
+class UserController(Controller):
+    """Admins create, list and deactivate users."""
+
+    path = "/api/v1/users"
+    tags = ["users"]
+    guards = [requires_admin]
+    dependencies = {"users": Provide(provide_user_service)}
+
+    @get("/", operation_id="ListUsers")
+    async def list_users(
+        self,
+        users: NamedDependency[UserService],
+        role: FromQuery[Role | None] = None,
+        client_id: FromQuery[uuid.UUID | None] = None,
+        limit: LimitQuery = 50,
+        offset: OffsetQuery = 0,
+    ) -> PageOut[UserRead]:
+        """List users, by email."""
+        page = await users.list(
+            PageRequest(limit=limit, offset=offset), role=role, client_id=client_id
+        )
+        return PageOut(
+            items=[user_read(u) for u in page.items],
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+
+    @post("/", operation_id="CreateUser")
+    async def create_user(
+        self, users: NamedDependency[UserService], data: JSONBody[UserCreate]
+    ) -> UserRead:
+        """Create an admin, dispatcher or client user."""
+        if data.role is Role.ENGINEER:
+            raise field_error("role", "create engineers with POST /api/v1/engineers")
+        user = await users.create(
+            email=data.email,
+            full_name=data.full_name,
+            password=data.password,
+            role=data.role,
+            client_id=data.client_id,
+        )
+        return user_read(user)
+
+    @get("/{user_id:uuid}", operation_id="GetUser")
+    async def get_user(
+        self, users: NamedDependency[UserService], user_id: FromPath[uuid.UUID]
+    ) -> UserRead:
+        """One user."""
+        return user_read(await users.get(user_id))
+
+    @post("/{user_id:uuid}/deactivate", operation_id="DeactivateUser", status_code=200)
+    async def deactivate_user(
+        self, users: NamedDependency[UserService], user_id: FromPath[uuid.UUID]
+    ) -> UserRead:
+        """Stop a user from signing in; open sessions end at once."""
+        return user_read(await users.deactivate(user_id))

@@ -1,0 +1,47 @@
+"""Users: everyone who signs in, with one role each."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fsm.db import Base, IdMixin, TimestampMixin
+
+
+class Role(enum.StrEnum):
+    """What a user may do; client users are bound to one client."""
+
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    ENGINEER = "engineer"
+    CLIENT = "client"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER})
+
+
+class User(IdMixin, TimestampMixin, Base):
+    """A person who signs in: staff, field engineer or client user."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        # Emails are unique whatever their case: "Ann@x.com" and "ann@x.com" are one person.
+        Index("uq_users_email_lower", text("lower(email)"), unique=True),
+        CheckConstraint(
+            "(role = 'client') = (client_id IS NOT NULL)", name="client_users_have_a_client"
+        ),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", values_callable=lambda e: [m.value for m in e])
+    )
+    client_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="RESTRICT"), index=True
+    )
+    is_active: Mapped[bool] = mapped_column(default=True, server_default="true")

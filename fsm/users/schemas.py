@@ -1,0 +1,47 @@
+"""User wire types."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from fsm.schemas import Email, Name
+from fsm.users.models import Role, User
+
+
+class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new user; client users name their client. Engineers are created on /engineers."""
+
+    email: Email
+    full_name: Name
+    password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+    role: Role
+    client_id: uuid.UUID | None = None
+
+
+class UserRead(msgspec.Struct, kw_only=True):
+    """A user, never with the password hash."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    client_id: uuid.UUID | None
+    is_active: bool
+    created_at: datetime
+
+
+def user_read(user: User) -> UserRead:
+    """Wire form of a user."""
+    return UserRead(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=user.role,
+        client_id=user.client_id,
+        is_active=user.is_active,
+        created_at=user.created_at,
+    )

@@ -1,0 +1,156 @@
+"""Test infrastructure: a throw-away PostgreSQL+PostGIS cluster and S3 server, started here.
+
+The schema is built once with `alembic upgrade head` (so every run tests the migrations);
+each test then runs inside an outer transaction that is rolled back at its end, and every
+session the app or a service opens joins it through savepoints.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from fsm.app import create_app
+from fsm.localinfra import LocalPostgres, LocalS3, free_port
+from fsm.migrate import upgrade
+from fsm.settings import Settings, load_settings
+from fsm.storage import ObjectStore
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the test database and object store are."""
+
+    database_url: str
+    postgres: LocalPostgres | None
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+
+
+def _s3_port() -> int:
+    # SeaweedFS also takes port+1..+3 and each +10000 for gRPC: all must be free.
+    for _ in range(50):
+        port = free_port()
+        if port < 50000:
+            return port
+    raise RuntimeError("no free port range for the S3 server")
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """Start PostgreSQL+PostGIS and SeaweedFS for this run; stop and remove them after."""
+    external_db = os.environ.get("FSM_TEST_DATABASE_URL")
+    base = Path(tempfile.mkdtemp(prefix="fieldline-test-"))
+    base.chmod(0o755)  # the postgres user must reach its data folder inside
+    postgres = None
+    s3 = LocalS3(
+        data_dir=base / "s3",
+        port=_s3_port(),
+        access_key="test-" + uuid.uuid4().hex[:8],
+        secret_key=uuid.uuid4().hex,
+    )
+    try:
+        if external_db:
+            database_url = external_db
+        else:
+            postgres = LocalPostgres(data_dir=base / "postgres", port=free_port())
+            postgres.start(fsync=False)
+            postgres.ensure_database("fieldline_test")
+            database_url = postgres.dsn("fieldline_test")
+        s3.start()
+        upgrade(database_url)
+        yield Infra(
+            database_url=database_url,
+            postgres=postgres,
+            s3_endpoint=s3.endpoint,
+            s3_access_key=s3.access_key,
+            s3_secret_key=s3.secret_key,
+        )
+    finally:
+        s3.stop()
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> Settings:
+    """Test settings pointing at the services this run started."""
+    return load_settings(
+        {
+            "FSM_ENV": "test",
+            "FSM_DATABASE_URL": infra.database_url,
+            "FSM_S3_ENDPOINT_URL": infra.s3_endpoint,
+            "FSM_S3_BUCKET": "fieldline-test",
+            "FSM_S3_ACCESS_KEY": infra.s3_access_key,
+            "FSM_S3_SECRET_KEY": infra.s3_secret_key,
+            "FSM_JWT_SECRET": "test-secret-" + "x" * 32,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(settings.database.url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def object_store(settings: Settings) -> ObjectStore:
+    store = ObjectStore(settings.s3)
+    await store.ensure_bucket()
+    return store
+
+
+@pytest.fixture
+async def session_factory(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions inside this test's outer transaction, rolled back when the test ends."""
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        yield async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        if outer.is_active:
+            await outer.rollback()
+
+
+@pytest.fixture
+async def session(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+async def client(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    object_store: ObjectStore,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, seeing exactly this test's data.
+
+    The app runs on this test's event loop (httpx's ASGI transport), so it can share the
+    test's connection; Litestar's own test client would run it on another loop.
+    """
+    app = create_app(settings, session_factory=session_factory, object_store=object_store)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

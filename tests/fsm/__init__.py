@@ -1,0 +1,1 @@
+"""fsm core tests."""
