@@ -1,0 +1,256 @@
+"""Plain-data input and output of the dispatcher's solver.
+
+Times are whole minutes counted from ``RoutingProblem.origin_at`` (usually local midnight of
+the planned day, as an aware datetime). A service converting DB rows calls
+``minutes_since(problem_origin_at, row.window_start_at)`` for every instant and reads the
+``*_at`` fields of the plan back as aware datetimes. Minutes keep the model exact and integer,
+which is what OR-Tools needs, and let benchmarks use abstract time units.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import datetime, timedelta
+
+import msgspec
+
+
+class Priority(enum.StrEnum):
+    """How much it hurts to leave a visit unplanned."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Objective(enum.StrEnum):
+    """What the arc cost of a route counts."""
+
+    TRAVEL_MINUTES = "travel_minutes"
+    DISTANCE = "distance"
+
+
+class DropReason(enum.StrEnum):
+    """Why a visit is not on any route."""
+
+    NO_SKILLED_ENGINEER = "no_skilled_engineer"
+    PINNED_ENGINEER_UNAVAILABLE = "pinned_engineer_unavailable"
+    WINDOW_UNREACHABLE = "window_unreachable"
+    CAPACITY = "capacity"
+
+
+class Location(msgspec.Struct, frozen=True, kw_only=True):
+    """A point on the map in WGS84 degrees."""
+
+    lat: float
+    lon: float
+
+
+class TimeWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """Minutes inside which the engineer must start the work on site."""
+
+    start_minute: int
+    end_minute: int
+
+
+class ShiftBreak(msgspec.Struct, frozen=True, kw_only=True):
+    """A break the engineer takes somewhere between two visits."""
+
+    earliest_start_minute: int
+    latest_start_minute: int
+    duration_minutes: int
+
+
+class Engineer(msgspec.Struct, frozen=True, kw_only=True):
+    """A field engineer available to the plan: a vehicle of the routing model."""
+
+    id: str
+    start_location: Location
+    shift_start_minute: int
+    shift_end_minute: int
+    # None: the engineer ends the day where the day started.
+    end_location: Location | None = None
+    skills: frozenset[str] = frozenset()
+    breaks: tuple[ShiftBreak, ...] = ()
+    max_visits: int | None = None
+    # Travel plus time on site; waiting does not count.
+    max_working_minutes: int | None = None
+    # A running day: where the engineer is now and from when they are free again.
+    current_location: Location | None = None
+    available_from_minute: int | None = None
+    # Load the engineer can carry (parts, vans); None means unlimited.
+    capacity: int | None = None
+
+
+class Visit(msgspec.Struct, frozen=True, kw_only=True):
+    """An on-site appointment waiting for an engineer."""
+
+    id: str
+    location: Location
+    service_minutes: int
+    # Empty: any time inside the engineer's shift.
+    time_windows: tuple[TimeWindow, ...] = ()
+    required_skills: frozenset[str] = frozenset()
+    priority: Priority = Priority.NORMAL
+    # The work should start on site by this minute; later is allowed at a cost.
+    sla_deadline_minute: int | None = None
+    pinned_engineer_id: str | None = None
+    # Visits pinned to the same engineer with a sequence are served in ascending order.
+    sequence: int | None = None
+    demand: int = 0
+
+
+class RoutingProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """One planning run: who is available, what must be done, and how to weigh it."""
+
+    engineers: tuple[Engineer, ...]
+    visits: tuple[Visit, ...]
+    origin_at: datetime | None = None
+    objective: Objective = Objective.TRAVEL_MINUTES
+    # Cost per minute of the busiest engineer's working time; 0 turns balancing off.
+    balance_weight: int = 1
+
+
+class SearchSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How the OR-Tools search runs; the defaults are the ones measured best."""
+
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    guided_local_search_lambda: float = 0.1
+    # Stop after this many improving solutions: with it the result no longer depends on the
+    # machine's speed, so a seed reproduces a plan exactly.
+    solution_limit: int | None = None
+    # Solve in this many processes with different seeds and keep the best plan.
+    workers: int = 1
+
+
+class StopExplanation(msgspec.Struct, frozen=True, kw_only=True):
+    """Why this visit went to this engineer, in the dispatcher's terms."""
+
+    required_skills: tuple[str, ...]
+    skilled_engineer_count: int
+    engineer_count: int
+    from_previous_km: float
+    from_engineer_start_km: float
+    nearest_skilled_engineer_id: str | None
+    engineer_working_minutes: int
+    mean_working_minutes: float
+    text: str
+
+
+class PlannedStop(msgspec.Struct, frozen=True, kw_only=True):
+    """A visit on a route with its planned times."""
+
+    visit_id: str
+    arrival_minute: int
+    start_minute: int
+    end_minute: int
+    wait_minutes: int
+    travel_minutes: int
+    travel_km: float
+    lateness_minutes: int
+    is_locked: bool = False
+    arrival_at: datetime | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    explanation: StopExplanation | None = None
+
+
+class PlannedBreak(msgspec.Struct, frozen=True, kw_only=True):
+    """When an engineer's break falls on the route."""
+
+    start_minute: int
+    duration_minutes: int
+    start_at: datetime | None = None
+
+
+class Route(msgspec.Struct, frozen=True, kw_only=True):
+    """One engineer's day: ordered stops from start to end location."""
+
+    engineer_id: str
+    stops: tuple[PlannedStop, ...]
+    breaks: tuple[PlannedBreak, ...] = ()
+    departure_minute: int
+    return_minute: int
+    travel_minutes: int
+    travel_km: float
+    service_minutes: int
+    working_minutes: int
+    utilisation_percent: float
+
+
+class DroppedVisit(msgspec.Struct, frozen=True, kw_only=True):
+    """A visit left out of the plan and the reason."""
+
+    visit_id: str
+    priority: Priority
+    reason: DropReason
+    detail: str
+
+
+class PlanMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """Figures a dispatcher compares plans by."""
+
+    served_count: int
+    dropped_count: int
+    dropped_critical_count: int
+    travel_minutes: int
+    travel_km: float
+    lateness_minutes: int
+    # Share of served visits that start by their SLA deadline (no deadline counts as on time).
+    on_time_percent: float
+    utilisation_percent_by_engineer: dict[str, float]
+    # Busiest minus least busy engineer, in working minutes.
+    imbalance_minutes: int
+    engineers_used: int
+    objective: int
+
+
+class SolverInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """How the plan was found, so it can be reproduced."""
+
+    seed: int
+    time_limit_s: float
+    wall_seconds: float
+    first_solution: str
+    metaheuristic: str
+    workers: int
+    status: str
+
+
+class RoutePlan(msgspec.Struct, frozen=True, kw_only=True):
+    """The solver's answer: routes, dropped visits with reasons, and metrics."""
+
+    routes: tuple[Route, ...]
+    dropped: tuple[DroppedVisit, ...]
+    metrics: PlanMetrics
+    solver: SolverInfo
+    origin_at: datetime | None = None
+
+
+class EngineerProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """Where an engineer stands in a running day."""
+
+    engineer_id: str
+    current_location: Location
+    available_from_minute: int
+    # Finished visits leave the problem; they stay in the plan as locked stops.
+    done_visit_ids: tuple[str, ...] = ()
+    # En route or on site, in the order they are being worked: kept first on the route.
+    started_visit_ids: tuple[str, ...] = ()
+
+
+def minutes_since(origin_at: datetime, at: datetime) -> int:
+    """Whole minutes from the plan origin to an instant, rounded down."""
+    if origin_at.tzinfo is None or at.tzinfo is None:
+        raise ValueError("origin_at and at must be timezone-aware")
+    return math.floor((at - origin_at).total_seconds() / 60)
+
+
+def at_minute(origin_at: datetime | None, minute: int) -> datetime | None:
+    """The instant of a plan minute, or None when the problem has no origin."""
+    if origin_at is None:
+        return None
+    return origin_at + timedelta(minutes=minute)

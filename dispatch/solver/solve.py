@@ -1,0 +1,595 @@
+"""Plan a day, or re-plan the rest of a running day, with OR-Tools routing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time as clock
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import msgspec
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from dispatch.solver.build import CompiledProblem, build_model, compile_problem
+from dispatch.solver.explain import explain_stops
+from dispatch.solver.model import (
+    DroppedVisit,
+    DropReason,
+    Engineer,
+    EngineerProgress,
+    PlanMetrics,
+    PlannedBreak,
+    PlannedStop,
+    Priority,
+    Route,
+    RoutePlan,
+    RoutingProblem,
+    SearchSettings,
+    ShiftBreak,
+    SolverInfo,
+    Visit,
+    at_minute,
+)
+from dispatch.solver.travel import HaversineTravel, TravelProvider
+
+_STATUS = {
+    0: "not_solved",
+    1: "success",
+    2: "partial_success_time_limit",
+    3: "no_solution_found",
+    4: "time_limit_reached",
+    5: "invalid_parameters",
+    6: "infeasible",
+    7: "optimal",
+}
+# A second process searches from a different construction, which is what varies most.
+_ALTERNATE_FIRST_SOLUTION = {
+    "PARALLEL_CHEAPEST_INSERTION": "SEQUENTIAL_CHEAPEST_INSERTION",
+    "SEQUENTIAL_CHEAPEST_INSERTION": "PARALLEL_CHEAPEST_INSERTION",
+}
+
+
+class NoPlanFound(RuntimeError):
+    """The search ended without any plan (time budget too short or invalid settings)."""
+
+
+def search_parameters(
+    settings: SearchSettings, time_limit_s: float, *, is_warm_start: bool = False
+) -> Any:
+    """OR-Tools search parameters for the given settings and time budget."""
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, settings.first_solution
+    )
+    params.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic
+    )
+    params.guided_local_search_lambda_coefficient = settings.guided_local_search_lambda
+    params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
+    if settings.solution_limit is not None:
+        params.solution_limit = settings.solution_limit
+    return params
+
+
+def solve(
+    problem: RoutingProblem,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    travel: TravelProvider | None = None,
+    search: SearchSettings | None = None,
+) -> RoutePlan:
+    """Plan routes for the engineers that serve the most important visits at least cost."""
+    started = clock.monotonic()
+    settings = search or SearchSettings()
+    compiled = compile_problem(problem, travel or HaversineTravel(), seed=seed)
+    return _solve_compiled(compiled, settings, seed, started + time_limit_s, started, time_limit_s)
+
+
+def _solve_compiled(
+    compiled: CompiledProblem,
+    settings: SearchSettings,
+    seed: int,
+    deadline: float,
+    started: float,
+    time_limit_s: float,
+) -> RoutePlan:
+    if settings.workers <= 1:
+        return _search(
+            compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s
+        )
+    # Separate processes, not threads: the search holds the GIL-free C++ solver, but OR-Tools
+    # routing models are not thread-safe to build side by side. Spawn keeps a threaded web
+    # worker safe to call this.
+    jobs = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+        for k in range(settings.workers):
+            variant = settings
+            if k % 2 == 1:
+                variant = msgspec.structs.replace(
+                    settings,
+                    first_solution=_ALTERNATE_FIRST_SOLUTION.get(
+                        settings.first_solution, settings.first_solution
+                    ),
+                )
+            job_compiled = compiled if k == 0 else _reseeded(compiled, seed + k)
+            jobs.append(
+                pool.submit(
+                    _search_until, job_compiled, variant, seed + k, deadline, started, time_limit_s
+                )
+            )
+        plans = [job.result() for job in jobs]
+    best = min(plans, key=lambda p: (p.metrics.dropped_critical_count, p.metrics.objective))
+    return msgspec.structs.replace(
+        best,
+        solver=msgspec.structs.replace(
+            best.solver, workers=settings.workers, wall_seconds=clock.monotonic() - started
+        ),
+    )
+
+
+def _reseeded(compiled: CompiledProblem, seed: int) -> CompiledProblem:
+    if (compiled.locked_nodes and any(compiled.locked_nodes)) or compiled.hint_routes:
+        # Locks and hints refer to node numbers; keep one order.
+        return compiled
+    order = np.random.default_rng(seed).permutation(compiled.visit_count)
+    rows = [compiled.visit_rows[k] for k in order]
+    n_vis = compiled.visit_count
+    node_order = np.concatenate([order, np.arange(n_vis, compiled.minutes.shape[0])])
+    pick = np.ix_(node_order, node_order)
+    return CompiledProblem(
+        problem=compiled.problem,
+        visit_rows=rows,
+        minutes=compiled.minutes[pick],
+        metres=compiled.metres[pick],
+        service_minutes=compiled.service_minutes[node_order],
+        start_nodes=compiled.start_nodes,
+        end_nodes=compiled.end_nodes,
+        is_skilled=compiled.is_skilled,
+        is_reachable=compiled.is_reachable,
+        minutes_from_start=compiled.minutes_from_start,
+        metres_from_start=compiled.metres_from_start,
+        dropped_before_solve=compiled.dropped_before_solve,
+        horizon_minutes=compiled.horizon_minutes,
+        locked_nodes=compiled.locked_nodes,
+        hint_routes=compiled.hint_routes,
+    )
+
+
+def _search_until(
+    compiled: CompiledProblem,
+    settings: SearchSettings,
+    seed: int,
+    deadline: float,
+    started: float,
+    time_limit_s: float,
+) -> RoutePlan:
+    # Monotonic clocks are shared between processes on one machine (CLOCK_MONOTONIC).
+    return _search(compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s)
+
+
+def _search(
+    compiled: CompiledProblem,
+    settings: SearchSettings,
+    seed: int,
+    budget_s: float,
+    started: float,
+    time_limit_s: float,
+) -> RoutePlan:
+    if compiled.visit_count == 0:
+        return _assemble(compiled, None, None, settings, seed, started, time_limit_s, "success")
+    built = build_model(compiled)
+    routing = built.routing
+    params = search_parameters(settings, max(0.05, budget_s))
+    routing.CloseModelWithParameters(params)
+    solution = None
+    if compiled.hint_routes is not None:
+        hint = [[built.manager.NodeToIndex(n) for n in route] for route in compiled.hint_routes]
+        initial = routing.ReadAssignmentFromRoutes(hint, True)
+        if initial is not None:
+            solution = routing.SolveFromAssignmentWithParameters(initial, params)
+    if solution is None:
+        solution = routing.SolveWithParameters(params)
+    status = _STATUS.get(routing.status(), str(routing.status()))
+    if solution is None:
+        raise NoPlanFound(f"no plan found within {time_limit_s:g} s (status {status})")
+    return _assemble(compiled, built, solution, settings, seed, started, time_limit_s, status)
+
+
+def _assemble(
+    compiled: CompiledProblem,
+    built: Any,
+    solution: Any,
+    settings: SearchSettings,
+    seed: int,
+    started: float,
+    time_limit_s: float,
+    status: str,
+) -> RoutePlan:
+    problem = compiled.problem
+    visits = problem.visits
+    origin = problem.origin_at
+    routes: list[Route] = []
+    served: set[int] = set()
+    node_routes: list[list[int]] = []
+    for e, engineer in enumerate(problem.engineers):
+        if built is None:
+            node_routes.append([])
+            routes.append(_route(compiled, e, engineer, [], [], (), None, None, origin))
+            continue
+        routing, manager, time = built.routing, built.manager, built.time
+        nodes: list[int] = []
+        starts: list[int] = []
+        index = routing.Start(e)
+        departure = solution.Value(time.CumulVar(index))
+        index = solution.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            nodes.append(manager.IndexToNode(index))
+            starts.append(solution.Value(time.CumulVar(index)))
+            index = solution.Value(routing.NextVar(index))
+        return_minute = solution.Value(time.CumulVar(index))
+        breaks = tuple(
+            PlannedBreak(
+                start_minute=solution.StartValue(interval),
+                duration_minutes=solution.DurationValue(interval),
+                start_at=at_minute(origin, solution.StartValue(interval)),
+            )
+            for interval in built.break_intervals[e]
+            if solution.PerformedValue(interval)
+        )
+        served.update(compiled.visit_rows[n] for n in nodes)
+        node_routes.append(nodes)
+        routes.append(
+            _route(compiled, e, engineer, nodes, starts, breaks, departure, return_minute, origin)
+        )
+    dropped = list(compiled.dropped_before_solve)
+    settled = {d.visit_id for d in dropped}
+    for row, visit in enumerate(visits):
+        if row not in served and visit.id not in settled:
+            dropped.append(
+                DroppedVisit(
+                    visit_id=visit.id,
+                    priority=visit.priority,
+                    reason=DropReason.CAPACITY,
+                    detail="a skilled engineer could reach it alone, but no shift had room "
+                    "for it next to more valuable visits",
+                )
+            )
+    routes = explain_stops(compiled, routes, node_routes)
+    objective = 0 if solution is None else int(solution.ObjectiveValue())
+    return RoutePlan(
+        routes=tuple(routes),
+        dropped=tuple(dropped),
+        metrics=plan_metrics(problem, routes, dropped, objective),
+        solver=SolverInfo(
+            seed=seed,
+            time_limit_s=time_limit_s,
+            wall_seconds=clock.monotonic() - started,
+            first_solution=settings.first_solution,
+            metaheuristic=settings.metaheuristic,
+            workers=settings.workers,
+            status=status,
+        ),
+        origin_at=origin,
+    )
+
+
+def _route(
+    compiled: CompiledProblem,
+    e: int,
+    engineer: Engineer,
+    nodes: list[int],
+    solver_starts: list[int],
+    breaks: tuple[PlannedBreak, ...],
+    departure: int | None,
+    return_minute: int | None,
+    origin: Any,
+) -> Route:
+    visits = compiled.problem.visits
+    if not nodes:
+        return finish_route(
+            engineer,
+            [],
+            (),
+            departure=_departure(engineer),
+            return_minute=None,
+            back_minutes=0,
+            back_km=0.0,
+        )
+    # The solver's cumul values are feasible but not always the earliest: its scheduling
+    # step may leave a visit late in a free afternoon. Re-time the same sequence, with the
+    # breaks in the same gaps, as early as possible; every time only moves earlier, so
+    # windows and break limits still hold and lateness can only shrink.
+    gap_of_break: list[int] = []
+    for brk in breaks:
+        gap = sum(1 for s in solver_starts if s <= brk.start_minute)
+        gap_of_break.append(gap)
+    # Break intervals are created in the engineer's order and are never optional.
+    performed: list[ShiftBreak | None] = (
+        list(engineer.breaks) if len(engineer.breaks) == len(breaks) else [None] * len(breaks)
+    )
+    leave = _departure(engineer)
+    previous = compiled.start_nodes[e]
+    stops: list[PlannedStop] = []
+    new_breaks: list[PlannedBreak] = []
+    first_departure = leave
+    for k, (node, solver_start) in enumerate(zip(nodes, solver_starts, strict=True)):
+        visit = visits[compiled.visit_rows[node]]
+        travel = int(compiled.minutes[previous, node])
+        arrival = leave + travel
+        ready = arrival
+        for brk, gap, spec in zip(breaks, gap_of_break, performed, strict=True):
+            if gap != k:
+                continue
+            earliest = spec.earliest_start_minute if spec else brk.start_minute
+            break_start = min(brk.start_minute, max(leave, earliest))
+            if break_start <= arrival:
+                arrival += brk.duration_minutes
+                ready = arrival
+            else:
+                ready = max(ready, break_start + brk.duration_minutes)
+            new_breaks.append(
+                msgspec.structs.replace(
+                    brk, start_minute=break_start, start_at=at_minute(origin, break_start)
+                )
+            )
+        start = _earliest_start(visit, ready, solver_start, node in _locked(compiled))
+        if k == 0 and start > arrival and not new_breaks:
+            # Leave home later instead of waiting on site.
+            shift = start - arrival
+            first_departure = leave + shift
+            arrival += shift
+        end = start + visit.service_minutes
+        stops.append(
+            PlannedStop(
+                visit_id=visit.id,
+                arrival_minute=arrival,
+                start_minute=start,
+                end_minute=end,
+                wait_minutes=start - arrival,
+                travel_minutes=travel,
+                travel_km=float(compiled.metres[previous, node]) / 1000.0,
+                lateness_minutes=_lateness(visit, start),
+                is_locked=node in _locked(compiled),
+                arrival_at=at_minute(origin, arrival),
+                start_at=at_minute(origin, start),
+                end_at=at_minute(origin, end),
+            )
+        )
+        previous = node
+        leave = end
+    end_node = compiled.end_nodes[e]
+    back_minutes = int(compiled.minutes[previous, end_node])
+    back = leave + back_minutes
+    for brk, gap in zip(breaks, gap_of_break, strict=True):
+        if gap == len(nodes):
+            break_start = max(leave, min(brk.start_minute, leave))
+            back += brk.duration_minutes
+            new_breaks.append(
+                msgspec.structs.replace(
+                    brk, start_minute=break_start, start_at=at_minute(origin, break_start)
+                )
+            )
+    return finish_route(
+        engineer,
+        stops,
+        tuple(sorted(new_breaks, key=lambda b: b.start_minute)),
+        departure=first_departure,
+        return_minute=back,
+        back_minutes=back_minutes,
+        back_km=float(compiled.metres[previous, end_node]) / 1000.0,
+    )
+
+
+def _locked(compiled: CompiledProblem) -> set[int]:
+    return {node for chain in compiled.locked_nodes for node in chain}
+
+
+def _departure(engineer: Engineer) -> int:
+    if engineer.available_from_minute is None:
+        return engineer.shift_start_minute
+    return max(engineer.shift_start_minute, engineer.available_from_minute)
+
+
+def _earliest_start(visit: Visit, ready: int, solver_start: int, is_locked: bool) -> int:
+    if is_locked or not visit.time_windows:
+        return min(ready, solver_start) if ready <= solver_start else ready
+    candidates = [
+        max(ready, w.start_minute)
+        for w in visit.time_windows
+        if max(ready, w.start_minute) <= w.end_minute
+    ]
+    return min(candidates) if candidates else solver_start
+
+
+def _lateness(visit: Visit, start_minute: int) -> int:
+    if visit.sla_deadline_minute is None:
+        return 0
+    return max(0, start_minute - visit.sla_deadline_minute)
+
+
+def _available_minutes(engineer: Engineer) -> int:
+    start = engineer.shift_start_minute
+    if engineer.available_from_minute is not None:
+        start = max(start, engineer.available_from_minute)
+    breaks = sum(b.duration_minutes for b in engineer.breaks)
+    return max(1, engineer.shift_end_minute - start - breaks)
+
+
+def finish_route(
+    engineer: Engineer,
+    stops: Sequence[PlannedStop],
+    breaks: tuple[PlannedBreak, ...],
+    *,
+    departure: int,
+    return_minute: int | None,
+    back_minutes: int,
+    back_km: float,
+) -> Route:
+    """A route with its totals computed from its stops and the drive back."""
+    travel_minutes = sum(s.travel_minutes for s in stops) + back_minutes
+    service = sum(s.end_minute - s.start_minute for s in stops)
+    working = travel_minutes + service
+    if return_minute is None:
+        return_minute = stops[-1].end_minute + back_minutes if stops else departure
+    return Route(
+        engineer_id=engineer.id,
+        stops=tuple(stops),
+        breaks=breaks,
+        departure_minute=departure,
+        return_minute=return_minute,
+        travel_minutes=travel_minutes,
+        travel_km=round(sum(s.travel_km for s in stops) + back_km, 3),
+        service_minutes=service,
+        working_minutes=working,
+        utilisation_percent=round(100.0 * working / _available_minutes(engineer), 1),
+    )
+
+
+def plan_metrics(
+    problem: RoutingProblem,
+    routes: Sequence[Route],
+    dropped: Sequence[DroppedVisit],
+    objective: int,
+) -> PlanMetrics:
+    """Totals over a plan: travel, lateness, on-time share, load per engineer."""
+    stops = [s for r in routes for s in r.stops]
+    on_time = sum(1 for s in stops if s.lateness_minutes == 0)
+    loads = [r.working_minutes for r in routes]
+    return PlanMetrics(
+        served_count=len(stops),
+        dropped_count=len(dropped),
+        dropped_critical_count=sum(1 for d in dropped if d.priority is Priority.CRITICAL),
+        travel_minutes=sum(r.travel_minutes for r in routes),
+        travel_km=round(sum(r.travel_km for r in routes), 3),
+        lateness_minutes=sum(s.lateness_minutes for s in stops),
+        on_time_percent=round(100.0 * on_time / len(stops), 1) if stops else 100.0,
+        utilisation_percent_by_engineer={r.engineer_id: r.utilisation_percent for r in routes},
+        imbalance_minutes=(max(loads) - min(loads)) if loads else 0,
+        engineers_used=sum(1 for r in routes if r.stops),
+        objective=objective,
+    )
+
+
+def replan(
+    problem: RoutingProblem,
+    committed: RoutePlan,
+    progress: Sequence[EngineerProgress],
+    *,
+    time_limit_s: float = 1.0,
+    seed: int = 0,
+    travel: TravelProvider | None = None,
+    search: SearchSettings | None = None,
+) -> RoutePlan:
+    """Re-plan the rest of a running day around new visits, keeping finished and started work.
+
+    ``problem`` holds the day's engineers and every visit still wanted (old and new);
+    ``committed`` is the plan the engineers are working from. Done visits stay on their routes
+    as locked stops, started ones stay first on their engineer's route, and the search starts
+    from the committed order so the new plan moves as little as it must.
+    """
+    started = clock.monotonic()
+    settings = search or SearchSettings()
+    by_engineer = {p.engineer_id: p for p in progress}
+    committed_routes = {r.engineer_id: r for r in committed.routes}
+    done_ids = {vid for p in progress for vid in p.done_visit_ids}
+    started_owner = {vid: p.engineer_id for p in progress for vid in p.started_visit_ids}
+
+    engineers: list[Engineer] = []
+    done_stops: dict[str, list[PlannedStop]] = {}
+    for engineer in problem.engineers:
+        state = by_engineer.get(engineer.id)
+        if state is None:
+            engineers.append(engineer)
+            continue
+        route = committed_routes.get(engineer.id)
+        finished = [s for s in route.stops if s.visit_id in done_ids] if route else []
+        done_stops[engineer.id] = [msgspec.structs.replace(s, is_locked=True) for s in finished]
+        worked = sum(s.travel_minutes + s.end_minute - s.start_minute for s in finished)
+        engineers.append(
+            msgspec.structs.replace(
+                engineer,
+                current_location=state.current_location,
+                available_from_minute=state.available_from_minute,
+                max_visits=None
+                if engineer.max_visits is None
+                else max(0, engineer.max_visits - len(finished)),
+                max_working_minutes=None
+                if engineer.max_working_minutes is None
+                else max(0, engineer.max_working_minutes - worked),
+            )
+        )
+    visits: list[Visit] = []
+    for visit in problem.visits:
+        if visit.id in done_ids:
+            continue
+        owner = started_owner.get(visit.id)
+        if owner is not None:
+            # Already under way: it stays with its engineer whatever its window said.
+            visit = msgspec.structs.replace(visit, pinned_engineer_id=owner, time_windows=())
+        visits.append(visit)
+    remaining = msgspec.structs.replace(problem, engineers=tuple(engineers), visits=tuple(visits))
+    locks = [
+        list(by_engineer[e.id].started_visit_ids) if e.id in by_engineer else [] for e in engineers
+    ]
+    hints = []
+    for e, engineer in enumerate(engineers):
+        route = committed_routes.get(engineer.id)
+        tail = [
+            s.visit_id
+            for s in (route.stops if route else ())
+            if s.visit_id not in done_ids and s.visit_id not in locks[e]
+        ]
+        hints.append(locks[e] + tail)
+    compiled = compile_problem(
+        remaining,
+        travel or HaversineTravel(),
+        seed=seed,
+        locked_visit_ids=locks,
+        hint_visit_ids=hints,
+    )
+    plan = _solve_compiled(
+        compiled,
+        settings,
+        seed,
+        started + time_limit_s,
+        started,
+        time_limit_s,
+    )
+    routes = []
+    for engineer, route in zip(engineers, plan.routes, strict=True):
+        finished = done_stops.get(engineer.id, [])
+        if not finished:
+            routes.append(route)
+            continue
+        back_minutes = route.travel_minutes - sum(s.travel_minutes for s in route.stops)
+        back_km = route.travel_km - sum(s.travel_km for s in route.stops)
+        full = msgspec.structs.replace(
+            finish_route(
+                engineer,
+                [*finished, *route.stops],
+                route.breaks,
+                departure=committed_routes[engineer.id].departure_minute,
+                return_minute=route.return_minute if route.stops else None,
+                back_minutes=back_minutes if route.stops else 0,
+                back_km=back_km if route.stops else 0.0,
+            ),
+            utilisation_percent=_day_utilisation(problem, engineer.id, finished, route),
+        )
+        routes.append(full)
+    return msgspec.structs.replace(
+        plan,
+        routes=tuple(routes),
+        metrics=plan_metrics(problem, routes, plan.dropped, plan.metrics.objective),
+    )
+
+
+def _day_utilisation(
+    problem: RoutingProblem, engineer_id: str, finished: Sequence[PlannedStop], route: Route
+) -> float:
+    engineer = next(e for e in problem.engineers if e.id == engineer_id)
+    worked = sum(s.travel_minutes + s.end_minute - s.start_minute for s in finished)
+    return round(100.0 * (worked + route.working_minutes) / _available_minutes(engineer), 1)
