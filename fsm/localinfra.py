@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,9 @@ PG_VERSION = "15"
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
 POSTGIS_PACKAGE = f"postgresql-{PG_VERSION}-postgis-3"
 POSTGIS_CONTROL = Path(f"/usr/share/postgresql/{PG_VERSION}/extension/postgis.control")
+
+
+_PROBE_BUCKET = "fieldline-ready-probe"
 
 
 class LocalInfraError(RuntimeError):
@@ -264,7 +268,13 @@ class LocalS3:
             "-s3.port.lance=0",
             "-metricsPort=0",
             "-master.telemetry=false",
-            "-volume.max=0",
+            # A single master need not resume its Raft state: it relearns the topology from
+            # the volume server, and a fresh start skips a ~15 s leader election.
+            "-master.resumeState=false",
+            # Small volumes, many allowed: every bucket is a collection with volumes of its own.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=100",
+            "-volume.preStopSeconds=0",  # nobody to drain traffic to: stop at once
             f"-s3.config={config}",
         ]
         log = (self.data_dir / "weed.log").open("ab")
@@ -274,6 +284,11 @@ class LocalS3:
         self._wait_ready(timeout_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
+        """Wait until an object can be written and read back, not just until the port opens.
+
+        The gateway answers before its volume server has registered with the master, and
+        reads fail until it has.
+        """
         import boto3
         from botocore.config import Config
 
@@ -291,20 +306,27 @@ class LocalS3:
             if self.process is not None and self.process.poll() is not None:
                 raise LocalInfraError(f"SeaweedFS exited; see {self.data_dir / 'weed.log'}")
             try:
-                client.list_buckets()
+                try:
+                    client.head_bucket(Bucket=_PROBE_BUCKET)
+                except client.exceptions.ClientError:
+                    client.create_bucket(Bucket=_PROBE_BUCKET)
+                client.put_object(Bucket=_PROBE_BUCKET, Key="ready", Body=b"ok")
+                client.get_object(Bucket=_PROBE_BUCKET, Key="ready")["Body"].read()
                 return
             except Exception as exc:
                 last_error = exc
                 time.sleep(0.2)
         raise LocalInfraError(f"S3 gateway did not become ready: {last_error}")
 
-    def stop(self) -> None:
+    def stop(self, *, timeout_s: float = 3.0) -> None:
         """Stop the gateway this object started."""
         if self.process is None:
             return
-        self.process.terminate()
+        # SeaweedFS flushes and closes its stores within a moment of SIGINT, then idles for
+        # about 15 s before exiting; we do not wait for the idle part.
+        self.process.send_signal(signal.SIGINT)
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -38,7 +38,7 @@ class DatabaseSettings:
 class S3Settings:
     """Object store for photo evidence; always SigV4-signed."""
 
-    endpoint_url: str | None = "http://127.0.0.1:58333"
+    endpoint_url: str | None = "http://127.0.0.1:18333"
     bucket: str = "fieldline"
     access_key: str = "fieldline-dev"
     secret_key: str = "fieldline-dev-secret"

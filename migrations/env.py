@@ -11,20 +11,7 @@ from sqlalchemy import create_engine, pool
 import fsm.models  # noqa: F401 - registers every table on the metadata
 from fsm.db import Base
 from fsm.settings import get_settings
-
-# Tables PostGIS and its companions own; never ours to create or drop.
-_FOREIGN_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns", "topology", "layer"}
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Leave extension-owned tables out of autogenerate."""
-    if type_ == "table" and name in _FOREIGN_TABLES:
-        return False
-    return bool(
-        alembic_helpers.include_object(obj, name, type_, reflected, compare_to)  # type: ignore[no-untyped-call]
-    )
+from migrations.filters import include_object
 
 
 def _url() -> str:

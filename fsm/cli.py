@@ -1,0 +1,225 @@
+"""The `fsm` command: migrate, create the first admin, load demo data, serve, run locally."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import click
+
+from fsm.settings import Settings, SettingsError, get_settings
+
+T = TypeVar("T")
+
+DEFAULT_DATA_DIR = Path(".data")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(coro_fn())
+
+
+@click.group()
+def cli() -> None:
+    """fieldline: field service management backend."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION."""
+    from fsm.migrate import upgrade
+
+    upgrade(_settings().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", required=True)
+def db_downgrade(revision: str) -> None:
+    """Revert the database to REVISION."""
+    from fsm.migrate import downgrade
+
+    downgrade(_settings().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@cli.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--full-name", default="Administrator", show_default=True)
+@click.password_option(envvar="FSM_ADMIN_PASSWORD", help="Or set FSM_ADMIN_PASSWORD.")
+def create_admin(email: str, full_name: str, password: str) -> None:
+    """Create an admin user."""
+    from fsm.db import create_engine, create_session_factory, session_scope
+    from fsm.errors import DomainError
+    from fsm.users.models import Role
+    from fsm.users.service import UserService
+
+    async def create() -> None:
+        engine = create_engine(_settings().database)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                await UserService(session).create(
+                    email=email, full_name=full_name, password=password, role=Role.ADMIN
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        _run(create)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"admin {email} created")
+
+
+async def _load_demo(settings: Settings) -> None:
+    from fsm.db import create_engine, create_session_factory, session_scope
+    from fsm.demo import DEMO_PASSWORD, load_demo
+
+    engine = create_engine(settings.database)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            summary = await load_demo(session)
+    finally:
+        await engine.dispose()
+    if summary.clients:
+        click.echo(
+            f"demo data: {summary.clients} clients, {summary.sites} sites, "
+            f"{summary.engineers} engineers"
+        )
+    else:
+        click.echo("demo data: already there")
+    click.echo(f"demo sign-ins (password {DEMO_PASSWORD!r}):")
+    for role, email in summary.logins.items():
+        click.echo(f"  {role:<10} {email}")
+
+
+@cli.command()
+def demo() -> None:
+    """Load the demo city into an empty database."""
+    _run(lambda: _load_demo(_settings()))
+
+
+@cli.command()
+@click.option("--host", default=None, help="Default: FSM_HOST or 127.0.0.1.")
+@click.option("--port", type=int, default=None, help="Default: FSM_PORT or 8000.")
+@click.option("--workers", type=int, default=1, show_default=True)
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "fsm.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    help="Where the local database and object store keep their files.",
+)
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@click.option("--no-serve", is_flag=True, help="Set up and exit (for scripts and CI).")
+def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> None:
+    """Run on the embedded default: local PostgreSQL+PostGIS and S3, migrated, demo loaded."""
+    from fsm.localinfra import LocalInfraError, LocalPostgres, LocalS3
+    from fsm.migrate import upgrade
+    from fsm.storage import ObjectStore
+
+    # Stopping with SIGTERM (not only Ctrl-C) must still stop the services we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    settings = _settings()
+    db_url = urlparse(settings.database.url.replace("+asyncpg", ""))
+    s3_url = urlparse(settings.s3.endpoint_url or "")
+    if db_url.hostname not in {"127.0.0.1", "localhost"} or s3_url.hostname not in {
+        "127.0.0.1",
+        "localhost",
+    }:
+        raise click.ClickException(
+            "`fsm dev` runs its own local database and object store; unset FSM_DATABASE_URL "
+            "and FSM_S3_ENDPOINT_URL or point them at 127.0.0.1"
+        )
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o755)  # the postgres service user must reach its folder inside
+    postgres = LocalPostgres(data_dir=data_dir / "postgres", port=db_url.port or 5432)
+    s3 = LocalS3(
+        data_dir=data_dir / "s3",
+        port=s3_url.port or 18333,
+        access_key=settings.s3.access_key,
+        secret_key=settings.s3.secret_key,
+    )
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        click.echo(f"[{time.monotonic() - started:5.1f}s] {message}")
+
+    try:
+        step(f"postgres: {data_dir / 'postgres'} on 127.0.0.1:{postgres.port}")
+        postgres.start()
+        postgres.ensure_database((db_url.path or "/fieldline").lstrip("/"))
+        step(f"s3: {data_dir / 's3'} on {s3.endpoint}")
+        s3.start()
+        _run(ObjectStore(settings.s3).ensure_bucket)
+        step("migrating")
+        upgrade(settings.database.url)
+        _run(lambda: _load_demo(settings))
+        step("ready")
+        if no_serve:
+            return
+        host = host or settings.host
+        port = port or settings.port
+        click.echo(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/schema)")
+        serve.callback(host=host, port=port, workers=1)  # type: ignore[misc]
+    except LocalInfraError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        s3.stop()
+        if os.environ.get("FSM_DEV_KEEP_POSTGRES") != "1":
+            postgres.stop()
+
+
+def main() -> None:
+    """Entry point of the `fsm` console script."""
+    try:
+        cli()
+    except SettingsError as exc:  # raised while importing settings in a sub-command
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
