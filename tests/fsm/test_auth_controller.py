@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fsm.auth.models import AuthSession
 from fsm.auth.tokens import issue_access_token
 from fsm.settings import Settings
 from fsm.users.models import Role, User
@@ -264,6 +266,25 @@ class TestRefresh:
 
         assert "session has ended" in assert_unauthorized(response)["message"]
 
+    async def test_expired_refresh_token_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        user = await _user(session)
+        tokens = await _tokens(client, user)
+        session_id = uuid.UUID(tokens["refresh_token"].split(".")[0])
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+
+        response = await client.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
+
+        error = error_of(response, 401)
+        assert error["code"] == "invalid_token"
+        assert "expired" in error["message"]
+
     async def test_malformed_refresh_token_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await client.post(REFRESH, json={"refresh_token": "no-session-in-here"})
 
@@ -413,3 +434,17 @@ class TestLoginThrottle:
 
         assert response.status_code == 200, response.text
         assert response.json()["user"]["id"] == str(other.id)
+
+    async def test_many_failures_from_one_address_block_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        # A shared address gets four times the allowance of one email.
+        user = await _user(session)
+        for n in range(settings.auth.login_max_failures * 4):
+            failed = await _login(client, f"guess-{n}@example.com", WRONG_PASSWORD)
+            assert error_of(failed, 401)["code"] == "invalid_credentials"
+
+        response = await _login(client, user.email)
+
+        assert error_of(response, 429)["code"] == "too_many_login_attempts"
+        assert int(response.headers["retry-after"]) > 0

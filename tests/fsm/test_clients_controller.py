@@ -115,6 +115,15 @@ class TestCreateClient:
 
         assert invalid_fields(response) == ["name"]
 
+    async def test_blank_name_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        headers = await _staff(client, session)
+
+        response = await client.post(CLIENTS, json={"name": "   "}, headers=headers)
+
+        assert invalid_fields(response) == ["name"]
+
     async def test_bad_contact_email_names_the_contact_field(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
@@ -146,6 +155,19 @@ class TestUpdateClient:
         assert body["notes"] is None
         assert body["phone"] == "+49 30 1"
         assert body["tax_id"] == company.tax_id
+
+    async def test_new_name_is_trimmed_as_on_create(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_client(session)
+        headers = await _staff(client, session)
+
+        response = await client.patch(
+            f"{CLIENTS}/{company.id}", json={"name": "  Padded Name  "}, headers=headers
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["name"] == "Padded Name"
 
     async def test_taking_another_clients_tax_id_is_a_conflict(
         self, client: httpx.AsyncClient, session: AsyncSession

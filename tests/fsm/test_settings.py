@@ -99,6 +99,12 @@ class TestProductionRequirements:
         with pytest.raises(SettingsError, match="FSM_JWT_SECRET: must be at least 32 characters"):
             load_settings({**PRODUCTION, "FSM_JWT_SECRET": "x" * 31})
 
+    def test_development_jwt_secret_is_refused(self) -> None:
+        dev_secret = load_settings({}).auth.jwt_secret
+
+        with pytest.raises(SettingsError, match="FSM_JWT_SECRET"):
+            load_settings({**PRODUCTION, "FSM_JWT_SECRET": dev_secret})
+
     def test_short_jwt_secret_is_accepted_outside_production(self) -> None:
         settings = load_settings({"FSM_ENV": "test", "FSM_JWT_SECRET": "short"})
 

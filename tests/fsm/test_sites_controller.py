@@ -411,3 +411,23 @@ class TestClientUserIsolation:
         assert_forbidden(response)
         fetched = await client.get(f"{SITES}/{own_site.id}", headers=headers)
         assert fetched.json()["name"] == "Own Site"
+
+
+class TestEngineersSeeNoSitesHere:
+    async def test_list_is_empty(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+        await make_site(session, name="Somewhere")
+        _, headers = await signed_in(client, session, Role.ENGINEER)
+
+        body = await _list(client, headers)
+
+        assert body["items"] == []
+        assert body["total"] == 0
+
+    async def test_get_is_not_found(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+        site = await make_site(session, name="Somewhere")
+        _, headers = await signed_in(client, session, Role.ENGINEER)
+
+        response = await client.get(f"{SITES}/{site.id}", headers=headers)
+
+        assert assert_not_found(response)["code"] == "site_not_found"
+        assert "Somewhere" not in response.text
