@@ -129,3 +129,48 @@ class TestOneValidationCode:
         assert invalid_fields(malformed) == ["limit"]
         assert invalid_fields(rule_broken) == ["near"]
         assert error_of(rule_broken, 422)["code"] == error_of(malformed, 422)["code"]
+
+
+def _client_error(response: httpx.Response) -> dict[str, object]:
+    """A 4xx in the error body: the caller's input was refused, not our server broken."""
+    assert 400 <= response.status_code < 500, response.text
+    assert "Traceback" not in response.text
+    return error_of(response, response.status_code)
+
+
+class TestHostileInputIsRefusedNotCrashed:
+    async def test_offset_beyond_bigint_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, headers = await signed_in(client, session, Role.ADMIN)
+
+        response = await client.get("/api/v1/clients", params={"offset": 10**20}, headers=headers)
+
+        assert invalid_fields(response) == ["offset"]
+
+    async def test_nul_character_in_search_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, headers = await signed_in(client, session, Role.ADMIN)
+
+        response = await client.get("/api/v1/clients", params={"q": "a\x00b"}, headers=headers)
+
+        assert _client_error(response)["code"] != "internal_error"
+
+    async def test_nul_character_in_a_name_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, headers = await signed_in(client, session, Role.ADMIN)
+
+        response = await client.post(
+            "/api/v1/clients", json={"name": "Acme\x00Evil"}, headers=headers
+        )
+
+        assert _client_error(response)["code"] != "internal_error"
+
+    async def test_nul_character_in_login_email_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": "ann\x00@example.com", "password": "whatever"}
+        )
+
+        assert _client_error(response)["code"] != "internal_error"
