@@ -1,0 +1,1 @@
+"""Service-level agreements: business calendars and the SLA clock."""
