@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -188,6 +190,30 @@ class TestAccessTokenChecks:
 
         assert assert_unauthorized(response)["message"] == "the access token is not valid"
 
+    async def test_unsigned_token_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        user = await _user(session)
+        tokens = await _tokens(client, user)
+        session_id = tokens["refresh_token"].split(".")[0]
+        now = int(datetime.now(UTC).timestamp())
+        unsigned = jwt.encode(
+            {
+                "sub": str(user.id),
+                "sid": session_id,
+                "iss": "fieldline",
+                "iat": now,
+                "exp": now + 600,
+                "typ": "access",
+            },
+            None,
+            algorithm="none",
+        )
+
+        response = await client.get(ME, headers=_bearer(unsigned))
+
+        assert assert_unauthorized(response)["message"] == "the access token is not valid"
+
     async def test_expired_token_is_refused(
         self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
@@ -205,6 +231,27 @@ class TestAccessTokenChecks:
         response = await client.get(ME, headers=_bearer(expired))
 
         assert assert_unauthorized(response)["message"] == "the access token has expired"
+
+
+class TestEveryApiNeedsSignIn:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/users",
+            "/api/v1/clients",
+            "/api/v1/sites",
+            "/api/v1/skills",
+            "/api/v1/engineers",
+            "/api/v1/engineers/me",
+        ],
+    )
+    async def test_collection_without_token_is_unauthorized(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
+        response = await client.get(path)
+
+        assert assert_unauthorized(response)["code"] == "unauthorized"
+        assert "items" not in response.text
 
 
 class TestRefresh:
