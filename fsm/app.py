@@ -25,9 +25,16 @@ from fsm.engineers.controller import EngineerController
 from fsm.settings import Settings, get_settings
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
+from fsm.sla.controller import SlaController
 from fsm.storage import ObjectStore
 from fsm.users.controller import UserController
+from fsm.visits.controller import VisitController
 from fsm.web import EXCEPTION_HANDLERS, provide_db_session, provide_principal
+from fsm.workorders.controller import (
+    CustomFieldController,
+    ReplyTemplateController,
+    WorkOrderController,
+)
 
 log = logging.getLogger("fsm")
 
@@ -77,6 +84,11 @@ def create_app(
             SiteController,
             SkillController,
             EngineerController,
+            SlaController,
+            WorkOrderController,
+            CustomFieldController,
+            ReplyTemplateController,
+            VisitController,
         ],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -6,18 +6,43 @@ from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
+from fsm.sla.models import SlaCalendar, SlaPolicy
 from fsm.users.models import User
+from fsm.visits.models import Visit, VisitStatusEvent, visit_skills
+from fsm.workorders.models import (
+    Comment,
+    CustomFieldDefinition,
+    ReplyTemplate,
+    SlaPause,
+    WorkOrder,
+    WorkOrderCounter,
+    WorkOrderEvent,
+    work_order_skills,
+)
 
 __all__ = [
     "AuthSession",
     "Base",
     "Client",
     "ClientContact",
+    "Comment",
+    "CustomFieldDefinition",
     "Engineer",
     "EngineerShift",
     "LoginThrottle",
+    "ReplyTemplate",
     "Site",
     "Skill",
+    "SlaCalendar",
+    "SlaPause",
+    "SlaPolicy",
     "User",
+    "Visit",
+    "VisitStatusEvent",
+    "WorkOrder",
+    "WorkOrderCounter",
+    "WorkOrderEvent",
     "engineer_skills",
+    "visit_skills",
+    "work_order_skills",
 ]

@@ -59,6 +59,14 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class WorkOrderSettings:
+    """Rules of the work-order flow that operators tune."""
+
+    reopen_window_days: int = 7
+    sla_warning_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class SchedulerSettings:
     """Recurring jobs: maintenance generation and the SLA watch."""
 
@@ -86,6 +94,7 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
 
     @property
@@ -211,6 +220,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             login_window_minutes=read.integer("FSM_LOGIN_WINDOW_MINUTES", 15, minimum=1),
         ),
         scheduler=SchedulerSettings(is_enabled=read.flag("FSM_SCHEDULER_ENABLED", False)),
+        workorders=WorkOrderSettings(
+            reopen_window_days=read.integer("FSM_REOPEN_WINDOW_DAYS", 7),
+            sla_warning_minutes=read.integer("FSM_SLA_WARNING_MINUTES", 60, minimum=1),
+        ),
         solver=SolverSettings(
             time_limit_s=read.integer("FSM_SOLVER_TIME_LIMIT_S", 10, minimum=1),
             road_factor=read.number("FSM_SOLVER_ROAD_FACTOR", 1.3),

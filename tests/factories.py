@@ -15,6 +15,7 @@ from fsm.engineers.models import Engineer, EngineerShift
 from fsm.geo import GeoPoint, to_db_point
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
+from fsm.sla.models import SlaCalendar, SlaPolicy
 from fsm.users.models import Role, User
 
 PASSWORD = "correct horse battery"
@@ -125,3 +126,27 @@ async def make_engineer(
     await session.flush()
     await session.refresh(engineer)
     return engineer
+
+
+async def make_policy(
+    session: AsyncSession,
+    *,
+    reaction_minutes: int = 60,
+    resolution_minutes: int = 480,
+    is_default: bool = True,
+    calendar: SlaCalendar | None = None,
+) -> SlaPolicy:
+    """An SLA policy with the same targets for every priority unless overridden later."""
+    n = next(_seq)
+    target = {"reaction_minutes": reaction_minutes, "resolution_minutes": resolution_minutes}
+    policy = SlaPolicy(
+        name=f"Policy {n}",
+        calendar_id=calendar.id if calendar else None,
+        targets={p: dict(target) for p in ("low", "normal", "high", "critical")},
+        pause_statuses=["on_hold"],
+        reaction_statuses=["scheduled", "in_progress", "resolved", "closed"],
+        is_default=is_default,
+    )
+    session.add(policy)
+    await session.flush()
+    return policy

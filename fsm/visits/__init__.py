@@ -1,0 +1,1 @@
+"""Visits: the dispatchable on-site appointments of a work order."""

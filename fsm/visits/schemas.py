@@ -1,0 +1,103 @@
+"""Visit wire types."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from fsm.geo import GeoPoint, from_db_point
+from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+
+EstimatedMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
+
+
+class VisitCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A visit to plan; required skills default to the work order's."""
+
+    work_order_id: uuid.UUID
+    window_starts_at: datetime
+    window_ends_at: datetime
+    estimated_minutes: EstimatedMinutes
+    required_skills: list[str] | None = None
+
+
+class AssignRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Give the visit to an engineer."""
+
+    engineer_id: uuid.UUID
+    planned_start_at: datetime | None = None
+
+
+class StatusChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A status change with the device's time and position."""
+
+    status: VisitStatus
+    device_at: datetime | None = None
+    location: GeoPoint | None = None
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    labour_minutes: Annotated[int, msgspec.Meta(ge=0, le=24 * 60)] | None = None
+
+
+class VisitRead(msgspec.Struct, kw_only=True):
+    """A visit."""
+
+    id: uuid.UUID
+    work_order_id: uuid.UUID
+    status: VisitStatus
+    window_starts_at: datetime
+    window_ends_at: datetime
+    estimated_minutes: int
+    required_skills: list[str]
+    engineer_id: uuid.UUID | None
+    planned_start_at: datetime | None
+    route_position: int | None
+    labour_minutes: int | None
+    completed_at: datetime | None
+    version: int
+
+
+class StatusEventRead(msgspec.Struct, kw_only=True):
+    """One status change of a visit."""
+
+    from_status: VisitStatus | None
+    to_status: VisitStatus
+    actor_id: uuid.UUID | None
+    occurred_at: datetime
+    device_at: datetime | None
+    location: GeoPoint | None
+    note: str | None
+
+
+def visit_read(visit: Visit) -> VisitRead:
+    """Wire form of a visit."""
+    return VisitRead(
+        id=visit.id,
+        work_order_id=visit.work_order_id,
+        status=visit.status,
+        window_starts_at=visit.window_starts_at,
+        window_ends_at=visit.window_ends_at,
+        estimated_minutes=visit.estimated_minutes,
+        required_skills=[s.code for s in visit.required_skills],
+        engineer_id=visit.engineer_id,
+        planned_start_at=visit.planned_start_at,
+        route_position=visit.route_position,
+        labour_minutes=visit.labour_minutes,
+        completed_at=visit.completed_at,
+        version=visit.version,
+    )
+
+
+def status_event_read(event: VisitStatusEvent) -> StatusEventRead:
+    """Wire form of a visit status change."""
+    return StatusEventRead(
+        from_status=event.from_status,
+        to_status=event.to_status,
+        actor_id=event.actor_id,
+        occurred_at=event.occurred_at,
+        device_at=event.device_at,
+        location=from_db_point(event.location),
+        note=event.note,
+    )

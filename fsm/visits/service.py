@@ -1,0 +1,321 @@
+"""Visits: planning, assignment with a skill check, and the field status flow."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.auth.principal import Principal
+from fsm.db import utcnow
+from fsm.engineers.models import Engineer
+from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
+from fsm.geo import GeoPoint, to_db_point
+from fsm.pagination import Page, PageRequest
+from fsm.skills.service import SkillService
+from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.models import Visibility, WorkOrderStatus
+from fsm.workorders.service import WorkOrderService
+
+V = VisitStatus
+
+# The field flow; cancelling is possible from any open status.
+VISIT_TRANSITIONS: dict[VisitStatus, frozenset[VisitStatus]] = {
+    V.PLANNED: frozenset({V.ASSIGNED, V.CANCELLED}),
+    V.ASSIGNED: frozenset({V.PLANNED, V.EN_ROUTE, V.ON_SITE, V.CANCELLED}),
+    V.EN_ROUTE: frozenset({V.ON_SITE, V.ASSIGNED, V.CANCELLED}),
+    V.ON_SITE: frozenset({V.COMPLETED, V.CANCELLED}),
+    V.COMPLETED: frozenset(),
+    V.CANCELLED: frozenset(),
+}
+# What an engineer may do to their own visit from the app; the rest is the dispatcher's.
+ENGINEER_MOVES = frozenset({V.EN_ROUTE, V.ON_SITE, V.COMPLETED})
+
+
+class VisitNotFound(NotFound):
+    """No such visit, or not one the caller may see."""
+
+
+class EngineerNotQualified(Conflict):
+    """The engineer lacks a skill the visit requires."""
+
+
+class IllegalVisitTransition(InvalidState):
+    """The visit cannot move from its status to the one asked for."""
+
+
+class WorkOrderNotOpen(InvalidState):
+    """Visits can only be planned for open work orders."""
+
+
+@dataclass(frozen=True, slots=True)
+class VisitDraft:
+    """A visit to plan for a work order."""
+
+    work_order_id: uuid.UUID
+    window_starts_at: datetime
+    window_ends_at: datetime
+    estimated_minutes: int
+    required_skills: Sequence[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A status change as reported from the field or the back office."""
+
+    status: VisitStatus
+    device_at: datetime | None = None
+    location: GeoPoint | None = None
+    note: str | None = None
+    labour_minutes: int | None = None
+
+
+class VisitService:
+    """Visits as staff and engineers may see and change them."""
+
+    def __init__(self, session: AsyncSession, work_orders: WorkOrderService) -> None:
+        self.session = session
+        self.work_orders = work_orders
+
+    async def _engineer_of(self, viewer: Principal) -> Engineer | None:
+        if not viewer.is_engineer:
+            return None
+        return (
+            await self.session.scalars(select(Engineer).where(Engineer.user_id == viewer.user_id))
+        ).one_or_none()
+
+    async def get(
+        self, visit_id: uuid.UUID, *, viewer: Principal, for_update: bool = False
+    ) -> Visit:
+        """The visit, if the viewer may see it: staff any, an engineer only their own."""
+        stmt = select(Visit).where(Visit.id == visit_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        visit = (await self.session.scalars(stmt)).one_or_none()
+        if visit is None or not (viewer.is_staff or await self._is_own(visit, viewer)):
+            raise VisitNotFound(f"visit {visit_id} not found")
+        return visit
+
+    async def _is_own(self, visit: Visit, viewer: Principal) -> bool:
+        engineer = await self._engineer_of(viewer)
+        return engineer is not None and visit.engineer_id == engineer.id
+
+    async def list(
+        self,
+        page: PageRequest,
+        *,
+        viewer: Principal,
+        work_order_id: uuid.UUID | None = None,
+        engineer_id: uuid.UUID | None = None,
+        statuses: Sequence[VisitStatus] = (),
+        day: date | None = None,
+        timezone: str = "UTC",
+    ) -> Page[Visit]:
+        """Visits by planned start (unplanned ones by window); engineers see only theirs."""
+        conditions: builtins.list[Any] = []
+        if viewer.is_engineer:
+            engineer = await self._engineer_of(viewer)
+            if engineer is None:
+                return Page(items=[], total=0, limit=page.limit, offset=page.offset)
+            conditions.append(Visit.engineer_id == engineer.id)
+        elif not viewer.is_staff:
+            return Page(items=[], total=0, limit=page.limit, offset=page.offset)
+        if work_order_id is not None:
+            conditions.append(Visit.work_order_id == work_order_id)
+        if engineer_id is not None:
+            conditions.append(Visit.engineer_id == engineer_id)
+        if statuses:
+            conditions.append(Visit.status.in_(statuses))
+        if day is not None:
+            zone = ZoneInfo(timezone)
+            starts_at = datetime.combine(day, time(), zone)
+            ends_at = datetime.combine(day + timedelta(days=1), time(), zone)
+            when = func.coalesce(Visit.planned_start_at, Visit.window_starts_at)
+            conditions.extend([when >= starts_at, when < ends_at])
+        total = await self.session.scalar(
+            select(func.count()).select_from(Visit).where(*conditions)
+        )
+        stmt = (
+            select(Visit)
+            .where(*conditions)
+            .order_by(
+                func.coalesce(Visit.planned_start_at, Visit.window_starts_at),
+                Visit.route_position.nulls_last(),
+                Visit.id,
+            )
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        rows = (await self.session.scalars(stmt)).all()
+        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def create(self, draft: VisitDraft, *, actor: Principal) -> Visit:
+        """Plan a visit; its skills default to the work order's."""
+        if draft.window_starts_at >= draft.window_ends_at:
+            raise field_error("window_ends_at", "must be after window_starts_at")
+        work_order = await self.work_orders.get(draft.work_order_id, viewer=actor, for_update=True)
+        if work_order.status in (
+            WorkOrderStatus.RESOLVED,
+            WorkOrderStatus.CLOSED,
+            WorkOrderStatus.CANCELLED,
+        ):
+            raise WorkOrderNotOpen(f"work order {work_order.number} is {work_order.status}")
+        skills = (
+            list(work_order.required_skills)
+            if draft.required_skills is None
+            else await SkillService(self.session).by_codes(draft.required_skills)
+        )
+        visit = Visit(
+            work_order_id=work_order.id,
+            status=V.PLANNED,
+            window_starts_at=draft.window_starts_at,
+            window_ends_at=draft.window_ends_at,
+            estimated_minutes=draft.estimated_minutes,
+            required_skills=skills,
+        )
+        self.session.add(visit)
+        await self.session.flush()
+        self._trail(visit, None, V.PLANNED, actor, StatusReport(status=V.PLANNED))
+        self.work_orders.log(
+            work_order,
+            "visit_planned",
+            actor,
+            {
+                "visit_id": str(visit.id),
+                "window_starts_at": visit.window_starts_at.isoformat(),
+                "window_ends_at": visit.window_ends_at.isoformat(),
+            },
+            Visibility.PUBLIC,
+        )
+        await self.session.flush()
+        return visit
+
+    async def assign(
+        self,
+        visit_id: uuid.UUID,
+        engineer_id: uuid.UUID,
+        *,
+        actor: Principal,
+        planned_start_at: datetime | None = None,
+        route_position: int | None = None,
+    ) -> Visit:
+        """Give a visit to an engineer who holds every required skill."""
+        visit = await self.get(visit_id, viewer=actor, for_update=True)
+        if visit.status not in (V.PLANNED, V.ASSIGNED):
+            raise IllegalVisitTransition(
+                f"a {visit.status} visit cannot be (re)assigned",
+                details={"status": visit.status.value},
+            )
+        engineer = await self.session.get(Engineer, engineer_id)
+        if engineer is None or not engineer.user.is_active:
+            raise field_error("engineer_id", "no such engineer")
+        missing = sorted(
+            {s.code for s in visit.required_skills} - {s.code for s in engineer.skills}
+        )
+        if missing:
+            raise EngineerNotQualified(
+                f"{engineer.user.full_name} lacks required skills: {', '.join(missing)}",
+                details={"missing_skills": missing},
+            )
+        previous = visit.status
+        visit.engineer_id = engineer.id
+        visit.planned_start_at = planned_start_at or visit.planned_start_at
+        visit.route_position = route_position
+        visit.status = V.ASSIGNED
+        self._trail(visit, previous, V.ASSIGNED, actor, StatusReport(status=V.ASSIGNED))
+        work_order = await self.work_orders.get(visit.work_order_id, viewer=actor, for_update=True)
+        self.work_orders.log(
+            work_order,
+            "visit_assigned",
+            actor,
+            {
+                "visit_id": str(visit.id),
+                # Clients see the engineer's first name only.
+                "engineer_first_name": engineer.user.full_name.split()[0],
+                "planned_start_at": (
+                    visit.planned_start_at.isoformat() if visit.planned_start_at else None
+                ),
+            },
+            Visibility.PUBLIC,
+        )
+        await self.session.flush()
+        await self.work_orders.follow_visits(work_order, actor=actor)
+        return visit
+
+    async def report_status(
+        self, visit_id: uuid.UUID, report: StatusReport, *, actor: Principal
+    ) -> Visit:
+        """Move a visit along the field flow, stamping who, when and where."""
+        visit = await self.get(visit_id, viewer=actor, for_update=True)
+        if actor.is_engineer and report.status not in ENGINEER_MOVES:
+            raise Forbidden(f"engineers cannot set a visit to {report.status}")
+        old = visit.status
+        if report.status not in VISIT_TRANSITIONS[old]:
+            raise IllegalVisitTransition(
+                f"a {old} visit cannot become {report.status}",
+                details={
+                    "status": old.value,
+                    "allowed": sorted(s.value for s in VISIT_TRANSITIONS[old]),
+                },
+            )
+        if report.status is V.PLANNED:
+            visit.engineer_id = None
+            visit.planned_start_at = None
+            visit.route_position = None
+        if report.status is V.COMPLETED:
+            visit.completed_at = report.device_at or utcnow()
+            if report.labour_minutes is not None:
+                visit.labour_minutes = report.labour_minutes
+        if report.status is V.CANCELLED:
+            visit.cancel_reason = report.note
+        visit.status = report.status
+        self._trail(visit, old, report.status, actor, report)
+        work_order = await self.work_orders.get(visit.work_order_id, viewer=actor, for_update=True)
+        self.work_orders.log(
+            work_order,
+            "visit_status_changed",
+            actor,
+            {"visit_id": str(visit.id), "from": old.value, "to": report.status.value},
+            Visibility.PUBLIC,
+        )
+        await self.session.flush()
+        await self.work_orders.follow_visits(work_order, actor=actor)
+        return visit
+
+    async def trail(self, visit_id: uuid.UUID, *, viewer: Principal) -> Sequence[VisitStatusEvent]:
+        """The visit's status changes in order."""
+        await self.get(visit_id, viewer=viewer)
+        stmt = (
+            select(VisitStatusEvent)
+            .where(VisitStatusEvent.visit_id == visit_id)
+            .order_by(VisitStatusEvent.id)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    def _trail(
+        self,
+        visit: Visit,
+        old: VisitStatus | None,
+        new: VisitStatus,
+        actor: Principal,
+        report: StatusReport,
+    ) -> None:
+        self.session.add(
+            VisitStatusEvent(
+                visit_id=visit.id,
+                from_status=old,
+                to_status=new,
+                actor_id=actor.user_id,
+                occurred_at=utcnow(),
+                device_at=report.device_at,
+                location=to_db_point(report.location) if report.location else None,
+                note=report.note,
+            )
+        )

@@ -1,0 +1,1 @@
+"""Work orders: requests, their SLA clocks, timeline, comments and custom fields."""

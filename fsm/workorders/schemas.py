@@ -1,0 +1,221 @@
+"""Work-order wire types: a staff view, a client view without internals, and inputs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+
+from fsm.workorders.models import (
+    Channel,
+    Comment,
+    Priority,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStatus,
+    WorkOrderType,
+)
+from fsm.workorders.service import sla_state
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Description = Annotated[str, msgspec.Meta(max_length=20_000)]
+CommentBody = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+Reason = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class WorkOrderCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Open a work order; staff may set priority and channel, clients may not."""
+
+    site_id: uuid.UUID
+    type: WorkOrderType
+    title: Title
+    description: Description = ""
+    equipment_id: uuid.UUID | None = None
+    priority: Priority | None = None
+    channel: Channel | None = None
+    required_skills: list[str] = msgspec.field(default_factory=list)
+    custom_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class WorkOrderUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Staff edits; absent fields stay as they are."""
+
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType = msgspec.UNSET
+    priority: Priority | msgspec.UnsetType = msgspec.UNSET
+    required_skills: list[str] | msgspec.UnsetType = msgspec.UNSET
+    custom_fields: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+
+class TransitionRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Move a work order to another status."""
+
+    to: WorkOrderStatus
+    reason: Reason | None = None
+
+
+class ReopenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Why the work is not done after all."""
+
+    reason: Reason | None = None
+
+
+class CommentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A comment; only staff may mark it internal."""
+
+    body: CommentBody
+    is_internal: bool = False
+
+
+class CommentRead(msgspec.Struct, kw_only=True):
+    """A comment on a work order."""
+
+    id: uuid.UUID
+    author_id: uuid.UUID | None
+    body: str
+    is_internal: bool
+    created_at: datetime
+
+
+class EventRead(msgspec.Struct, kw_only=True):
+    """A timeline entry."""
+
+    id: int
+    kind: str
+    visibility: str
+    actor_id: uuid.UUID | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class SlaRead(msgspec.Struct, kw_only=True):
+    """The SLA clock of a work order (staff only)."""
+
+    policy_id: uuid.UUID | None
+    state: str
+    reaction_due_at: datetime | None
+    resolution_due_at: datetime | None
+    next_due_at: datetime | None
+    first_response_at: datetime | None
+    is_reaction_breached: bool
+    is_resolution_breached: bool
+    paused_minutes: int
+    is_paused: bool
+
+
+class WorkOrderRead(msgspec.Struct, kw_only=True):
+    """A work order as the back office sees it."""
+
+    id: uuid.UUID
+    number: str
+    client_id: uuid.UUID
+    site_id: uuid.UUID
+    equipment_id: uuid.UUID | None
+    contract_id: uuid.UUID | None
+    type: WorkOrderType
+    priority: Priority
+    channel: Channel
+    status: WorkOrderStatus
+    title: str
+    description: str
+    required_skills: list[str]
+    custom_fields: dict[str, Any]
+    sla: SlaRead
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    reopen_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientWorkOrderRead(msgspec.Struct, kw_only=True):
+    """A work order as its client sees it: no priority, SLA internals or custom fields."""
+
+    id: uuid.UUID
+    number: str
+    site_id: uuid.UUID
+    equipment_id: uuid.UUID | None
+    type: WorkOrderType
+    status: WorkOrderStatus
+    title: str
+    description: str
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+def work_order_read(work_order: WorkOrder, *, now: datetime, warning: timedelta) -> WorkOrderRead:
+    """Staff view of a work order."""
+    return WorkOrderRead(
+        id=work_order.id,
+        number=work_order.number,
+        client_id=work_order.client_id,
+        site_id=work_order.site_id,
+        equipment_id=work_order.equipment_id,
+        contract_id=work_order.contract_id,
+        type=work_order.type,
+        priority=work_order.priority,
+        channel=work_order.channel,
+        status=work_order.status,
+        title=work_order.title,
+        description=work_order.description,
+        required_skills=[s.code for s in work_order.required_skills],
+        custom_fields=work_order.custom_fields,
+        sla=SlaRead(
+            policy_id=work_order.sla_policy_id,
+            state=sla_state(work_order, now, warning).value,
+            reaction_due_at=work_order.reaction_due_at,
+            resolution_due_at=work_order.resolution_due_at,
+            next_due_at=work_order.sla_next_due_at,
+            first_response_at=work_order.first_response_at,
+            is_reaction_breached=work_order.is_reaction_breached,
+            is_resolution_breached=work_order.is_resolution_breached,
+            paused_minutes=work_order.paused_minutes,
+            is_paused=any(p.resumed_at is None for p in work_order.pauses),
+        ),
+        resolved_at=work_order.resolved_at,
+        closed_at=work_order.closed_at,
+        reopen_count=work_order.reopen_count,
+        created_at=work_order.created_at,
+        updated_at=work_order.updated_at,
+    )
+
+
+def client_work_order_read(work_order: WorkOrder) -> ClientWorkOrderRead:
+    """Client view of a work order."""
+    return ClientWorkOrderRead(
+        id=work_order.id,
+        number=work_order.number,
+        site_id=work_order.site_id,
+        equipment_id=work_order.equipment_id,
+        type=work_order.type,
+        status=work_order.status,
+        title=work_order.title,
+        description=work_order.description,
+        resolved_at=work_order.resolved_at,
+        created_at=work_order.created_at,
+    )
+
+
+def comment_read(comment: Comment) -> CommentRead:
+    """Wire form of a comment."""
+    return CommentRead(
+        id=comment.id,
+        author_id=comment.author_id,
+        body=comment.body,
+        is_internal=comment.is_internal,
+        created_at=comment.created_at,
+    )
+
+
+def event_read(event: WorkOrderEvent) -> EventRead:
+    """Wire form of a timeline event."""
+    return EventRead(
+        id=event.id,
+        kind=event.kind,
+        visibility=event.visibility.value,
+        actor_id=event.actor_id,
+        occurred_at=event.occurred_at,
+        data=event.data,
+    )

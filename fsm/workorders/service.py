@@ -1,0 +1,537 @@
+"""Work orders: opening, the status flow, SLA clocks, timeline, comments and queues."""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from fsm.auth.principal import Principal
+from fsm.db import like_pattern, utcnow
+from fsm.engineers.models import Engineer
+from fsm.errors import Forbidden, InvalidState, NotFound, field_error
+from fsm.pagination import Page, PageRequest
+from fsm.settings import WorkOrderSettings
+from fsm.sites.models import Site
+from fsm.skills.models import Skill
+from fsm.skills.service import SkillService
+from fsm.sla.service import SlaService
+from fsm.visits.models import OPEN_VISIT_STATUSES, Visit
+from fsm.visits.models import VisitStatus as V
+from fsm.workorders.custom_fields import CustomFieldService, validate_custom_fields
+from fsm.workorders.models import (
+    Channel,
+    Comment,
+    Priority,
+    RequiredAt,
+    Visibility,
+    WorkOrder,
+    WorkOrderCounter,
+    WorkOrderEvent,
+    WorkOrderStatus,
+    WorkOrderType,
+    work_order_skills,
+)
+
+S = WorkOrderStatus
+
+# Moves a person may make by hand; reopening has its own path with a time window.
+TRANSITIONS: dict[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
+    S.NEW: frozenset({S.SCHEDULED, S.IN_PROGRESS, S.ON_HOLD, S.RESOLVED, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.NEW, S.IN_PROGRESS, S.ON_HOLD, S.RESOLVED, S.CANCELLED}),
+    S.IN_PROGRESS: frozenset({S.SCHEDULED, S.ON_HOLD, S.RESOLVED, S.CANCELLED}),
+    S.ON_HOLD: frozenset({S.NEW, S.SCHEDULED, S.IN_PROGRESS, S.CANCELLED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
+    S.REOPENED: frozenset({S.SCHEDULED, S.IN_PROGRESS, S.ON_HOLD, S.RESOLVED, S.CANCELLED}),
+    S.CLOSED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+OPEN_STATUSES = frozenset({S.NEW, S.SCHEDULED, S.IN_PROGRESS, S.ON_HOLD, S.REOPENED})
+
+
+class SlaState(enum.StrEnum):
+    """How a work order stands against its next deadline."""
+
+    OK = "ok"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+
+
+class WorkOrderNotFound(NotFound):
+    """No such work order, or not one the caller may see."""
+
+
+class IllegalTransition(InvalidState):
+    """The work order cannot move from its status to the one asked for."""
+
+
+class ReopenWindowClosed(InvalidState):
+    """The reopen window has passed; the client should open a new request."""
+
+
+class OpenVisitsRemain(InvalidState):
+    """The work order still has visits that are not completed or cancelled."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderDraft:
+    """What it takes to open a work order, already parsed."""
+
+    site_id: uuid.UUID
+    type: WorkOrderType
+    title: str
+    description: str = ""
+    priority: Priority = Priority.NORMAL
+    channel: Channel = Channel.PHONE
+    equipment_id: uuid.UUID | None = None
+    required_skills: Sequence[str] = ()
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """The dispatcher's queue: every filter is optional."""
+
+    statuses: Sequence[WorkOrderStatus] = ()
+    priorities: Sequence[Priority] = ()
+    types: Sequence[WorkOrderType] = ()
+    client_id: uuid.UUID | None = None
+    site_id: uuid.UUID | None = None
+    skill: str | None = None
+    engineer_id: uuid.UUID | None = None
+    sla_state: SlaState | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    no_reaction_within_minutes: int | None = None
+    text: str | None = None
+    sort: str = "sla"
+
+
+def sla_state(work_order: WorkOrder, now: datetime, warning: timedelta) -> SlaState:
+    """Breached once a deadline passed unmet; at risk when the next one is near."""
+    if work_order.is_reaction_breached or work_order.is_resolution_breached:
+        return SlaState.BREACHED
+    next_due = work_order.sla_next_due_at
+    if next_due is not None and next_due < now:
+        return SlaState.BREACHED
+    if next_due is not None and next_due < now + warning:
+        return SlaState.AT_RISK
+    return SlaState.OK
+
+
+class WorkOrderService:
+    """Work orders as staff, clients and engineers may see and change them."""
+
+    def __init__(self, session: AsyncSession, settings: WorkOrderSettings) -> None:
+        self.session = session
+        self.settings = settings
+        self.warning = timedelta(minutes=settings.sla_warning_minutes)
+        self.sla = SlaService(session, warning_minutes=settings.sla_warning_minutes)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _visible_to(self, viewer: Principal) -> ColumnElement[bool] | None:
+        """The condition limiting work orders to the viewer's; None for staff."""
+        if viewer.is_staff:
+            return None
+        if viewer.is_client:
+            return WorkOrder.client_id == viewer.client_id
+        # Engineers see the work orders they have (or had) a visit for.
+        return exists(
+            select(Visit.id)
+            .join(Engineer, Engineer.id == Visit.engineer_id)
+            .where(Visit.work_order_id == WorkOrder.id, Engineer.user_id == viewer.user_id)
+        )
+
+    async def get(
+        self, work_order_id: uuid.UUID, *, viewer: Principal, for_update: bool = False
+    ) -> WorkOrder:
+        """The work order, if the viewer may see it."""
+        stmt = select(WorkOrder).where(WorkOrder.id == work_order_id)
+        condition = self._visible_to(viewer)
+        if condition is not None:
+            stmt = stmt.where(condition)
+        if for_update:
+            stmt = stmt.with_for_update(of=WorkOrder)
+        work_order = (await self.session.scalars(stmt)).one_or_none()
+        if work_order is None:
+            raise WorkOrderNotFound(f"work order {work_order_id} not found")
+        return work_order
+
+    async def list(
+        self, page: PageRequest, queue: QueueFilter, *, viewer: Principal
+    ) -> Page[WorkOrder]:
+        """A queue of work orders, by next SLA deadline unless asked otherwise."""
+        now = utcnow()
+        conditions = self._queue_conditions(queue, now)
+        visible = self._visible_to(viewer)
+        if visible is not None:
+            conditions.append(visible)
+        total = await self.session.scalar(
+            select(func.count()).select_from(WorkOrder).where(*conditions)
+        )
+        stmt = select(WorkOrder).where(*conditions)
+        if queue.sort == "created":
+            stmt = stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id)
+        else:
+            stmt = stmt.order_by(WorkOrder.sla_next_due_at.asc().nulls_last(), WorkOrder.id)
+        rows = (await self.session.scalars(stmt.limit(page.limit).offset(page.offset))).all()
+        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
+
+    def _queue_conditions(self, queue: QueueFilter, now: datetime) -> builtins.list[Any]:
+        conditions: builtins.list[Any] = []
+        if queue.statuses:
+            conditions.append(WorkOrder.status.in_(queue.statuses))
+        if queue.priorities:
+            conditions.append(WorkOrder.priority.in_(queue.priorities))
+        if queue.types:
+            conditions.append(WorkOrder.type.in_(queue.types))
+        if queue.client_id is not None:
+            conditions.append(WorkOrder.client_id == queue.client_id)
+        if queue.site_id is not None:
+            conditions.append(WorkOrder.site_id == queue.site_id)
+        if queue.skill is not None:
+            conditions.append(
+                exists(
+                    select(work_order_skills.c.work_order_id)
+                    .join(Skill, Skill.id == work_order_skills.c.skill_id)
+                    .where(
+                        work_order_skills.c.work_order_id == WorkOrder.id, Skill.code == queue.skill
+                    )
+                )
+            )
+        if queue.engineer_id is not None:
+            conditions.append(
+                exists(
+                    select(Visit.id).where(
+                        Visit.work_order_id == WorkOrder.id, Visit.engineer_id == queue.engineer_id
+                    )
+                )
+            )
+        if queue.created_from is not None:
+            conditions.append(WorkOrder.created_at >= queue.created_from)
+        if queue.created_to is not None:
+            conditions.append(WorkOrder.created_at < queue.created_to)
+        if queue.no_reaction_within_minutes is not None:
+            conditions.append(WorkOrder.first_response_at.is_(None))
+            conditions.append(
+                WorkOrder.created_at < now - timedelta(minutes=queue.no_reaction_within_minutes)
+            )
+        if queue.text:
+            pattern = like_pattern(queue.text)
+            conditions.append(WorkOrder.title.ilike(pattern) | WorkOrder.number.ilike(pattern))
+        breached = (
+            WorkOrder.is_reaction_breached
+            | WorkOrder.is_resolution_breached
+            | (WorkOrder.sla_next_due_at < now)
+        )
+        if queue.sla_state is SlaState.BREACHED:
+            conditions.append(breached)
+        elif queue.sla_state is SlaState.AT_RISK:
+            conditions.append(~breached)
+            conditions.append(WorkOrder.sla_next_due_at < now + self.warning)
+        elif queue.sla_state is SlaState.OK:
+            conditions.append(~breached)
+            conditions.append(
+                WorkOrder.sla_next_due_at.is_(None)
+                | (WorkOrder.sla_next_due_at >= now + self.warning)
+            )
+        return conditions
+
+    async def timeline(
+        self, work_order_id: uuid.UUID, *, viewer: Principal
+    ) -> Sequence[WorkOrderEvent]:
+        """The work order's events in order; clients see only the public ones."""
+        await self.get(work_order_id, viewer=viewer)
+        stmt = select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == work_order_id)
+        if not viewer.is_staff:
+            stmt = stmt.where(WorkOrderEvent.visibility == Visibility.PUBLIC)
+        return (await self.session.scalars(stmt.order_by(WorkOrderEvent.id))).all()
+
+    async def comments(self, work_order_id: uuid.UUID, *, viewer: Principal) -> Sequence[Comment]:
+        """Comments in order; internal ones only for staff and engineers."""
+        await self.get(work_order_id, viewer=viewer)
+        stmt = select(Comment).where(Comment.work_order_id == work_order_id)
+        if viewer.is_client:
+            stmt = stmt.where(Comment.is_internal.is_(False))
+        return (await self.session.scalars(stmt.order_by(Comment.created_at, Comment.id))).all()
+
+    async def open_visit_count(self, work_order_id: uuid.UUID) -> int:
+        """Visits not yet completed or cancelled."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Visit)
+            .where(Visit.work_order_id == work_order_id, Visit.status.in_(OPEN_VISIT_STATUSES))
+        )
+        return count or 0
+
+    # -- changing -------------------------------------------------------------------------
+
+    async def create(self, draft: WorkOrderDraft, *, actor: Principal) -> WorkOrder:
+        """Open a work order: number it, start its SLA clock, log it on the timeline."""
+        site = await self.session.get(Site, draft.site_id)
+        if site is None or (actor.is_client and site.client_id != actor.client_id):
+            raise field_error("site_id", "no such site")
+        if actor.is_engineer:
+            raise Forbidden("engineers do not open work orders")
+        priority, channel = draft.priority, draft.channel
+        if actor.is_client:
+            # Clients do not set priorities (internal) and always come through their app.
+            priority, channel = Priority.NORMAL, Channel.CLIENT_APP
+        definitions = await CustomFieldService(self.session).definitions(draft.type)
+        custom = validate_custom_fields(definitions, draft.custom_fields, stage=RequiredAt.CREATION)
+        skills = await SkillService(self.session).by_codes(
+            draft.required_skills, field="required_skills"
+        )
+        now = utcnow()
+        work_order = WorkOrder(
+            number=await self._next_number(now.year),
+            client_id=site.client_id,
+            site_id=site.id,
+            equipment_id=draft.equipment_id,
+            contract_id=None,
+            type=draft.type,
+            priority=priority,
+            channel=channel,
+            status=S.NEW,
+            title=draft.title.strip(),
+            description=draft.description,
+            custom_fields=custom,
+            created_by_id=actor.user_id,
+            created_at=now,
+            required_skills=skills,
+            pauses=[],
+        )
+        self.session.add(work_order)
+        await self.sla.start_clock(work_order, await self.sla.default_policy())
+        await self.session.flush()
+        self.log(work_order, "created", actor, {"number": work_order.number}, Visibility.PUBLIC)
+        await self.session.flush()
+        return work_order
+
+    async def _next_number(self, year: int) -> str:
+        """WO-<year>-<n>: gap-free per year; the counter row serialises concurrent openings."""
+        stmt = (
+            insert(WorkOrderCounter)
+            .values(year=year, last_number=1)
+            .on_conflict_do_update(
+                index_elements=[WorkOrderCounter.year],
+                set_={"last_number": WorkOrderCounter.last_number + 1},
+            )
+            .returning(WorkOrderCounter.last_number)
+        )
+        number = (await self.session.execute(stmt)).scalar_one()
+        return f"WO-{year}-{number:06d}"
+
+    async def transition(
+        self,
+        work_order_id: uuid.UUID,
+        to: WorkOrderStatus,
+        *,
+        actor: Principal,
+        reason: str | None = None,
+    ) -> WorkOrder:
+        """Move a work order by hand (staff), along the allowed moves only."""
+        work_order = await self.get(work_order_id, viewer=actor, for_update=True)
+        if to is S.REOPENED:
+            return await self._reopen(work_order, actor=actor, reason=reason)
+        if to is S.RESOLVED:
+            if await self.open_visit_count(work_order.id):
+                raise OpenVisitsRemain(
+                    "complete or cancel the open visits before resolving",
+                    details={"open_visits": await self.open_visit_count(work_order.id)},
+                )
+            definitions = await CustomFieldService(self.session).definitions(work_order.type)
+            validate_custom_fields(
+                definitions, work_order.custom_fields, stage=RequiredAt.RESOLUTION
+            )
+        await self.change_status(work_order, to, actor=actor, reason=reason)
+        return work_order
+
+    async def reopen(
+        self, work_order_id: uuid.UUID, *, actor: Principal, reason: str | None = None
+    ) -> WorkOrder:
+        """Reopen a resolved work order within the reopen window (clients and staff)."""
+        work_order = await self.get(work_order_id, viewer=actor, for_update=True)
+        return await self._reopen(work_order, actor=actor, reason=reason)
+
+    async def _reopen(
+        self, work_order: WorkOrder, *, actor: Principal, reason: str | None
+    ) -> WorkOrder:
+        if work_order.status is not S.RESOLVED:
+            raise IllegalTransition(
+                f"only resolved work orders can be reopened; this one is {work_order.status}",
+                details={"status": work_order.status.value, "allowed": _allowed(work_order.status)},
+            )
+        window = timedelta(days=self.settings.reopen_window_days)
+        assert work_order.resolved_at is not None  # resolved orders carry the instant
+        if utcnow() > work_order.resolved_at + window:
+            raise ReopenWindowClosed(
+                f"the {self.settings.reopen_window_days}-day reopen window has passed; "
+                "please open a new request",
+                details={"reopen_until": (work_order.resolved_at + window).isoformat()},
+            )
+        work_order.reopen_count += 1
+        await self.change_status(work_order, S.REOPENED, actor=actor, reason=reason)
+        return work_order
+
+    async def change_status(
+        self,
+        work_order: WorkOrder,
+        to: WorkOrderStatus,
+        *,
+        actor: Principal | None,
+        reason: str | None = None,
+        check: bool = True,
+    ) -> None:
+        """Apply a status change with its SLA effects and timeline entry (flushes)."""
+        old = work_order.status
+        if old is to:
+            return
+        if check and to not in TRANSITIONS[old]:
+            raise IllegalTransition(
+                f"a {old} work order cannot become {to}; allowed: "
+                + (", ".join(_allowed(old)) or "none"),
+                details={"status": old.value, "allowed": _allowed(old)},
+            )
+        now = utcnow()
+        if to is S.ON_HOLD:
+            work_order.status_before_hold = old
+        work_order.status = to
+        await self.sla.on_status_change(work_order, old, to, now, reason=reason)
+        data = {"from": old.value, "to": to.value}
+        if reason:
+            data["reason"] = reason
+        self.log(work_order, "status_changed", actor, data, Visibility.PUBLIC)
+        await self.session.flush()
+
+    async def change_priority(
+        self, work_order_id: uuid.UUID, priority: Priority, *, actor: Principal
+    ) -> WorkOrder:
+        """Change the (internal) priority; deadlines follow the new targets."""
+        work_order = await self.get(work_order_id, viewer=actor, for_update=True)
+        if work_order.priority is priority:
+            return work_order
+        old = work_order.priority
+        work_order.priority = priority
+        await self.sla.recompute(work_order, utcnow())
+        self.log(
+            work_order,
+            "priority_changed",
+            actor,
+            {"from": old.value, "to": priority.value},
+            Visibility.INTERNAL,
+        )
+        await self.session.flush()
+        return work_order
+
+    async def update_details(
+        self,
+        work_order_id: uuid.UUID,
+        *,
+        actor: Principal,
+        title: str | None = None,
+        description: str | None = None,
+        required_skills: Sequence[str] | None = None,
+        custom_fields: dict[str, Any] | None = None,
+    ) -> WorkOrder:
+        """Change title, description, required skills or custom fields (staff)."""
+        work_order = await self.get(work_order_id, viewer=actor, for_update=True)
+        if work_order.status in (S.CLOSED, S.CANCELLED):
+            raise InvalidState(f"a {work_order.status} work order cannot be edited")
+        if title is not None:
+            work_order.title = title.strip()
+        if description is not None:
+            work_order.description = description
+        if required_skills is not None:
+            work_order.required_skills = await SkillService(self.session).by_codes(
+                required_skills, field="required_skills"
+            )
+        if custom_fields is not None:
+            definitions = await CustomFieldService(self.session).definitions(work_order.type)
+            merged = {**work_order.custom_fields, **custom_fields}
+            work_order.custom_fields = validate_custom_fields(
+                definitions, merged, stage=RequiredAt.CREATION
+            )
+        await self.session.flush()
+        return work_order
+
+    async def add_comment(
+        self, work_order_id: uuid.UUID, body: str, *, actor: Principal, is_internal: bool
+    ) -> Comment:
+        """Comment on a work order; a public staff comment counts as the first reaction."""
+        if is_internal and actor.is_client:
+            raise Forbidden("clients cannot write internal comments")
+        work_order = await self.get(work_order_id, viewer=actor, for_update=True)
+        comment = Comment(
+            work_order_id=work_order.id,
+            author_id=actor.user_id,
+            body=body,
+            is_internal=is_internal,
+        )
+        self.session.add(comment)
+        await self.session.flush()
+        if actor.is_staff and not is_internal and work_order.first_response_at is None:
+            self.sla.mark_first_response(work_order, utcnow())
+            await self.sla.recompute(work_order, utcnow())
+        self.log(
+            work_order,
+            "comment_added",
+            actor,
+            {"comment_id": str(comment.id)},
+            Visibility.INTERNAL if is_internal else Visibility.PUBLIC,
+        )
+        await self.session.flush()
+        await self.session.refresh(comment)
+        return comment
+
+    def log(
+        self,
+        work_order: WorkOrder,
+        kind: str,
+        actor: Principal | None,
+        data: dict[str, Any],
+        visibility: Visibility,
+    ) -> None:
+        """Append an event to the work order's timeline."""
+        self.session.add(
+            WorkOrderEvent(
+                work_order_id=work_order.id,
+                kind=kind,
+                visibility=visibility,
+                actor_id=actor.user_id if actor is not None else None,
+                occurred_at=utcnow(),
+                data=data,
+            )
+        )
+
+    async def follow_visits(self, work_order: WorkOrder, *, actor: Principal | None) -> None:
+        """The work order's status follows its visits.
+
+        An assigned visit schedules a new order; the first engineer on the way puts it in
+        progress. Completing every visit leaves it for a person to resolve.
+        """
+        statuses = (
+            await self.session.scalars(
+                select(Visit.status).where(Visit.work_order_id == work_order.id)
+            )
+        ).all()
+        if work_order.status in (S.NEW, S.REOPENED, S.SCHEDULED) and any(
+            s in (V.EN_ROUTE, V.ON_SITE, V.COMPLETED) for s in statuses
+        ):
+            await self.change_status(work_order, S.IN_PROGRESS, actor=actor)
+        elif work_order.status in (S.NEW, S.REOPENED) and V.ASSIGNED in statuses:
+            await self.change_status(work_order, S.SCHEDULED, actor=actor)
+
+
+def _allowed(status: WorkOrderStatus) -> builtins.list[str]:
+    return sorted(s.value for s in TRANSITIONS[status])
