@@ -229,10 +229,11 @@ def due_at(
 ) -> datetime | None:
     """When a target of ``minutes`` business minutes from ``start`` is due, pauses excluded.
 
-    Open time inside any pause does not count. Pauses may be unsorted, overlap (overlapping
-    time counts once) or begin before ``start``. A pause still running (resumed at None)
-    stops the clock for good, so the result is None, unless the target was already used
-    up when that pause began: a deadline already passed stays fixed.
+    This is ``add_business_minutes`` with the paused time treated as closed hours, so open
+    time inside any pause does not count. Pauses may be unsorted, overlap (overlapping time
+    counts once) or begin before ``start``. A pause still running (resumed at None) stops
+    the clock for good, so the result is None, unless the target was already used up when
+    that pause began: a deadline already passed stays fixed.
 
     Raises:
         ValueError: as ``add_business_minutes``; a pause that resumes before it began.
