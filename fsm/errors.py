@@ -63,6 +63,8 @@ class ValidationFailed(DomainError):
     """The input is well-formed but breaks a rule; `details` names the fields."""
 
     status_code = 422
+    # One code for every invalid input, whether msgspec or a service rule caught it.
+    code = "validation_error"
 
 
 class TooManyRequests(DomainError):

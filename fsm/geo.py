@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Annotated, Any
 
 import msgspec
 from geoalchemy2 import Geometry, WKBElement
-from geoalchemy2.shape import to_shape
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,9 +30,23 @@ def to_db_point(point: GeoPoint) -> ColumnElement[Any]:
     return func.ST_SetSRID(func.ST_MakePoint(point.lon, point.lat), WGS84)
 
 
+_EWKB_SRID_FLAG = 0x20000000
+_POINT = 1
+
+
 def from_db_point(value: WKBElement | None) -> GeoPoint | None:
-    """The wire point of a stored geometry."""
+    """The wire point of a stored POINT, decoded from its (E)WKB without a geometry library.
+
+    Raises:
+        ValueError: the value is not a 2D point.
+    """
     if value is None:
         return None
-    shape = to_shape(value)
-    return GeoPoint(lat=shape.y, lon=shape.x)
+    data = bytes(value.data) if not isinstance(value.data, str) else bytes.fromhex(value.data)
+    order = "<" if data[0] == 1 else ">"
+    (geometry_type,) = struct.unpack_from(f"{order}I", data, 1)
+    offset = 5 + (4 if geometry_type & _EWKB_SRID_FLAG else 0)
+    if geometry_type & 0xFFFF != _POINT or len(data) < offset + 16:
+        raise ValueError("not a 2D point")
+    lon, lat = struct.unpack_from(f"{order}dd", data, offset)
+    return GeoPoint(lat=lat, lon=lon)

@@ -10,14 +10,15 @@ from litestar.params import QueryParameter
 
 from fsm.errors import field_error
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Must hold something besides white space; services strip what they store.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 OptionalText = Annotated[str, msgspec.Meta(max_length=5000)]
 Email = Annotated[
     str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
 Phone = Annotated[str, msgspec.Meta(max_length=50)]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
-OffsetQuery = Annotated[int, QueryParameter(ge=0, description="Items to skip")]
+OffsetQuery = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip")]
 
 _TIMEZONES: frozenset[str] | None = None
 

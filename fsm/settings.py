@@ -188,6 +188,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     jwt_secret = read.text("FSM_JWT_SECRET", _DEV_JWT_SECRET)
     if env == "production" and jwt_secret and len(jwt_secret) < 32:
         read.errors.append("FSM_JWT_SECRET: must be at least 32 characters in production")
+    if env == "production" and jwt_secret == _DEV_JWT_SECRET:
+        read.errors.append("FSM_JWT_SECRET: the development secret is public; set your own")
     db_url = read.text("FSM_DATABASE_URL", _DEV_DATABASE_URL)
     if not db_url.startswith("postgresql"):
         read.errors.append("FSM_DATABASE_URL: expected a postgresql+asyncpg:// URL")

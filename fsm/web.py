@@ -17,7 +17,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
@@ -51,6 +51,9 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
 
 
 _MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_MSGSPEC_FIELD = re.compile(
+    r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`"
+)
 
 
 def _validation_details(exc: ValidationException) -> list[dict[str, Any]]:
@@ -62,12 +65,18 @@ def _validation_details(exc: ValidationException) -> list[dict[str, Any]]:
             details.append({"field": None, "message": str(item)})
             continue
         message = str(item.get("message", ""))
-        field = item.get("key")
+        # Litestar gives the msgspec path as `key` ("data" for the body's root).
+        key = item.get("key")
+        path = None if key in (None, "data") else str(key)
         match = _MSGSPEC_PATH.search(message)
         if match:
             message = message[: match.start()]
-            path = match.group("path")
-            field = path or field
+            path = match.group("path") or path
+        field = path
+        # A missing or unknown key is reported at its parent; name the key itself.
+        named = _MSGSPEC_FIELD.match(message)
+        if named:
+            field = f"{path}.{named.group('name')}" if path else named.group("name")
         details.append({"field": field, "source": item.get("source"), "message": message})
     return details
 
@@ -112,6 +121,27 @@ def handle_integrity_error(
     )
 
 
+def handle_database_error(
+    request: Request[Any, Any, Any], exc: DBAPIError
+) -> Response[dict[str, Any]]:
+    """Text PostgreSQL cannot store (a NUL character) is bad input, not our failure."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
+    if sqlstate in _BAD_TEXT_STATES:
+        return error_response(
+            422,
+            "validation_error",
+            "the input holds characters that cannot be stored",
+            [{"field": None, "message": "invalid characters (such as NUL)"}],
+        )
+    return handle_unexpected(request, exc)
+
+
+# character_not_in_repertoire, untranslatable_character, invalid text representation
+_BAD_TEXT_STATES = {"22021", "22P05"}
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Log the trace; the client gets no stack, only that it was our fault."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -122,6 +152,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
     IntegrityError: handle_integrity_error,
+    DBAPIError: handle_database_error,
     Exception: handle_unexpected,
 }
 

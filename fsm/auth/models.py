@@ -14,8 +14,10 @@ from fsm.db import Base, IdMixin
 class AuthSession(IdMixin, Base):
     """One signed-in device: holds the hash of its current refresh token.
 
-    Refresh rotates the token; presenting an older token of the family means it was copied,
-    so the whole session is revoked. Access tokens name their session and die with it.
+    Refresh rotates the token; presenting the replaced token again means it was copied, so
+    the whole session is revoked. A token that never belonged to the session is merely
+    refused: knowing a session id (it is in every access token) must not let anyone end it.
+    Access tokens name their session and die with it.
     """
 
     __tablename__ = "auth_sessions"
@@ -24,6 +26,8 @@ class AuthSession(IdMixin, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     refresh_token_hash: Mapped[str] = mapped_column(String(64))
+    # The token the last refresh replaced: seeing it again proves a copy is in other hands.
+    previous_refresh_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     refreshed_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]

@@ -172,13 +172,17 @@ class AuthService:
         if auth_session.expires_at <= now:
             raise InvalidToken("the refresh token has expired")
         if not secrets_match(auth_session.refresh_token_hash, secret):
-            auth_session.revoked_at = now
-            await self.session.commit()  # the revocation must outlive the 401
-            raise InvalidToken("the refresh token was already used; sign in again")
+            previous = auth_session.previous_refresh_token_hash
+            if previous is not None and secrets_match(previous, secret):
+                auth_session.revoked_at = now
+                await self.session.commit()  # the revocation must outlive the 401
+                raise InvalidToken("the refresh token was already used; sign in again")
+            raise InvalidToken("the refresh token is not valid")
         user = await self.session.get(User, auth_session.user_id)
         if user is None or not user.is_active:
             raise InvalidToken("the refresh token is not valid")
         new_secret = new_refresh_secret()
+        auth_session.previous_refresh_token_hash = auth_session.refresh_token_hash
         auth_session.refresh_token_hash = hash_refresh_secret(new_secret)
         auth_session.refreshed_at = now
         await self.session.flush()

@@ -90,7 +90,9 @@ def client_read(client: Client, *, viewer: Principal) -> ClientRead:
         email=client.email,
         phone=client.phone,
         is_active=client.is_active,
-        contacts=[contact_read(c) for c in client.contacts],
+        contacts=[
+            contact_read(c) for c in sorted(client.contacts, key=lambda c: (c.name, str(c.id)))
+        ],
         created_at=client.created_at,
         notes=client.notes if viewer.is_staff else None,
     )

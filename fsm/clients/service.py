@@ -96,7 +96,7 @@ class ClientService:
         client = await self.get(client_id, viewer=viewer)
         for name, value in msgspec.structs.asdict(data).items():
             if value is not msgspec.UNSET:
-                setattr(client, name, value)
+                setattr(client, name, value.strip() if name == "name" else value)
         await self._flush_checking_tax_id(client.tax_id)
         return client
 

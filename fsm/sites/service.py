@@ -150,7 +150,7 @@ class SiteService:
             _check_opening_hours(changes["opening_hours"])
             changes["opening_hours"] = opening_hours_json(changes["opening_hours"])
         for name, value in changes.items():
-            setattr(site, name, value)
+            setattr(site, name, value.strip() if name in ("name", "address") else value)
         await self.session.flush()
         await self.session.refresh(site)
         return site

@@ -209,6 +209,7 @@ def upgrade() -> None:
         "auth_sessions",
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("refresh_token_hash", sa.String(length=64), nullable=False),
+        sa.Column("previous_refresh_token_hash", sa.String(length=64), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
