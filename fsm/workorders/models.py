@@ -116,6 +116,19 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
             "created_at",
             postgresql_where=text("first_response_at IS NULL"),
         ),
+        # Number or title search ("contains", any case) through trigrams.
+        Index(
+            "ix_work_orders_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_work_orders_number_trgm",
+            "number",
+            postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops"},
+        ),
         CheckConstraint("reopen_count >= 0", name="reopen_count_not_negative"),
     )
 

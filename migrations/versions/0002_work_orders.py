@@ -285,6 +285,22 @@ def upgrade() -> None:
         "ix_work_orders_site_id_created_at", "work_orders", ["site_id", "created_at"], unique=False
     )
     op.create_index(
+        "ix_work_orders_title_trgm",
+        "work_orders",
+        ["title"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"title": "gin_trgm_ops"},
+    )
+    op.create_index(
+        "ix_work_orders_number_trgm",
+        "work_orders",
+        ["number"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"number": "gin_trgm_ops"},
+    )
+    op.create_index(
         "ix_work_orders_status_sla_next_due_at",
         "work_orders",
         ["status", "sla_next_due_at", "id"],
