@@ -1,0 +1,252 @@
+"""Visit rules: planning, assignment, the field flow and how the work order follows it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.db import utcnow
+from fsm.errors import Forbidden, ValidationFailed
+from fsm.users.models import Role, User
+from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.visits.service import IllegalVisitTransition, StatusReport, VisitDraft
+from fsm.workorders.models import WorkOrderEvent, WorkOrderStatus
+from fsm.workorders.service import WorkOrderNotFound
+from tests.factories import make_engineer, make_skill, make_user
+from tests.fsm.wo_helpers import move, open_order, plan_visit, principal_of, visits, work_orders
+
+S = WorkOrderStatus
+V = VisitStatus
+
+
+async def _staff(session: AsyncSession) -> User:
+    return await make_user(session, role=Role.DISPATCHER)
+
+
+async def _trail(session: AsyncSession, visit: Visit) -> list[tuple[V | None, V]]:
+    rows = await session.scalars(
+        select(VisitStatusEvent)
+        .where(VisitStatusEvent.visit_id == visit.id)
+        .order_by(VisitStatusEvent.id)
+    )
+    return [(e.from_status, e.to_status) for e in rows]
+
+
+async def _report(
+    session: AsyncSession,
+    visit: Visit,
+    status: V,
+    actor: User,
+    *,
+    device_at: datetime | None = None,
+    labour_minutes: int | None = None,
+    note: str | None = None,
+) -> Visit:
+    report = StatusReport(
+        status=status, device_at=device_at, labour_minutes=labour_minutes, note=note
+    )
+    return await visits(session).report_status(visit.id, report, actor=principal_of(actor))
+
+
+class TestPlan:
+    async def test_refuses_an_empty_window(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        wo = await open_order(session, actor=staff)
+        at = utcnow()
+
+        with pytest.raises(ValidationFailed) as raised:
+            await visits(session).create(
+                VisitDraft(
+                    work_order_id=wo.id,
+                    window_starts_at=at,
+                    window_ends_at=at,
+                    estimated_minutes=30,
+                ),
+                actor=principal_of(staff),
+            )
+
+        assert raised.value.details == [
+            {"field": "window_ends_at", "message": "must be after window_starts_at"}
+        ]
+
+    async def test_logs_the_plan_and_starts_the_trail(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        wo = await open_order(session, actor=staff)
+
+        visit = await plan_visit(session, wo, actor=staff)
+
+        assert await _trail(session, visit) == [(None, V.PLANNED)]
+        event = await session.scalar(
+            select(WorkOrderEvent).where(
+                WorkOrderEvent.work_order_id == wo.id, WorkOrderEvent.kind == "visit_planned"
+            )
+        )
+        assert event is not None
+        assert event.visibility.value == "public"
+        assert event.data["visit_id"] == str(visit.id)
+
+    async def test_skills_are_copied_not_shared(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        await make_skill(session, "hvac")
+        await make_skill(session, "gas")
+        wo = await open_order(session, actor=staff, skills=["hvac"])
+        visit = await plan_visit(session, wo, actor=staff)
+
+        await work_orders(session).update_details(
+            wo.id, actor=principal_of(staff), required_skills=["gas"]
+        )
+
+        await session.refresh(visit, ["required_skills"])
+        assert [s.code for s in visit.required_skills] == ["hvac"]
+
+
+class TestAssign:
+    async def test_reassigning_records_both_steps(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        first, second = await make_engineer(session), await make_engineer(session)
+        visit = await plan_visit(session, await open_order(session), actor=staff, engineer=first)
+
+        visit = await visits(session).assign(visit.id, second.id, actor=principal_of(staff))
+
+        assert visit.engineer_id == second.id
+        assert await _trail(session, visit) == [
+            (None, V.PLANNED),
+            (V.PLANNED, V.ASSIGNED),
+            (V.ASSIGNED, V.ASSIGNED),
+        ]
+
+    async def test_engineer_reassigned_away_loses_the_work_order(
+        self, session: AsyncSession
+    ) -> None:
+        staff = await _staff(session)
+        first, second = await make_engineer(session), await make_engineer(session)
+        wo = await open_order(session, actor=staff)
+        visit = await plan_visit(session, wo, actor=staff, engineer=first)
+
+        await visits(session).assign(visit.id, second.id, actor=principal_of(staff))
+
+        with pytest.raises(WorkOrderNotFound):
+            await work_orders(session).get(wo.id, viewer=principal_of(first.user))
+        seen = await work_orders(session).get(wo.id, viewer=principal_of(second.user))
+        assert seen.id == wo.id
+
+    async def test_refuses_a_visit_under_way(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer, other = await make_engineer(session), await make_engineer(session)
+        visit = await plan_visit(session, await open_order(session), actor=staff, engineer=engineer)
+        await _report(session, visit, V.EN_ROUTE, engineer.user)
+
+        with pytest.raises(IllegalVisitTransition) as raised:
+            await visits(session).assign(visit.id, other.id, actor=principal_of(staff))
+
+        assert raised.value.details == {"status": "en_route"}
+
+    async def test_refuses_an_inactive_engineer(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        engineer.user.is_active = False
+        visit = await plan_visit(session, await open_order(session), actor=staff)
+
+        with pytest.raises(ValidationFailed) as raised:
+            await visits(session).assign(visit.id, engineer.id, actor=principal_of(staff))
+
+        assert raised.value.details[0]["field"] == "engineer_id"
+
+    async def test_reopened_order_is_scheduled_again(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        wo = await move(session, await open_order(session), S.RESOLVED, S.REOPENED, actor=staff)
+
+        await plan_visit(session, wo, actor=staff, engineer=engineer)
+
+        assert wo.status is S.SCHEDULED
+
+    async def test_order_on_hold_stays_on_hold(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        wo = await move(session, await open_order(session), S.ON_HOLD, actor=staff)
+
+        await plan_visit(session, wo, actor=staff, engineer=engineer)
+
+        assert wo.status is S.ON_HOLD
+
+
+class TestReportStatus:
+    async def test_unassigning_clears_engineer_and_start(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        visit = await plan_visit(
+            session,
+            await open_order(session),
+            actor=staff,
+            engineer=engineer,
+            planned_start_at=utcnow() + timedelta(days=1),
+        )
+
+        visit = await _report(session, visit, V.PLANNED, staff)
+
+        assert (visit.status, visit.engineer_id, visit.planned_start_at) == (
+            V.PLANNED,
+            None,
+            None,
+        )
+
+    async def test_completion_takes_the_device_time_and_labour(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        visit = await plan_visit(session, await open_order(session), actor=staff, engineer=engineer)
+        done_at = datetime(2026, 11, 23, 11, 5, tzinfo=UTC)
+        await _report(session, visit, V.EN_ROUTE, engineer.user)
+        await _report(session, visit, V.ON_SITE, engineer.user)
+
+        visit = await _report(
+            session, visit, V.COMPLETED, engineer.user, device_at=done_at, labour_minutes=75
+        )
+
+        assert (visit.completed_at, visit.labour_minutes) == (done_at, 75)
+
+    async def test_cancelling_keeps_the_reason(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        visit = await plan_visit(session, await open_order(session), actor=staff)
+
+        visit = await _report(session, visit, V.CANCELLED, staff, note="client cancelled")
+
+        assert visit.status is V.CANCELLED
+        assert visit.cancel_reason == "client cancelled"
+
+    async def test_engineer_cannot_unassign_themselves(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        visit = await plan_visit(session, await open_order(session), actor=staff, engineer=engineer)
+
+        with pytest.raises(Forbidden):
+            await _report(session, visit, V.PLANNED, engineer.user)
+
+    async def test_completing_every_visit_leaves_resolving_to_a_person(
+        self, session: AsyncSession
+    ) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        wo = await open_order(session, actor=staff)
+        visit = await plan_visit(session, wo, actor=staff, engineer=engineer)
+
+        for status in (V.EN_ROUTE, V.ON_SITE, V.COMPLETED):
+            await _report(session, visit, status, engineer.user)
+
+        assert wo.status is S.IN_PROGRESS
+        assert await work_orders(session).open_visit_count(wo.id) == 0
+
+    async def test_going_straight_on_site_starts_the_work_order(
+        self, session: AsyncSession
+    ) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        wo = await open_order(session, actor=staff)
+        visit = await plan_visit(session, wo, actor=staff, engineer=engineer)
+
+        await _report(session, visit, V.ON_SITE, engineer.user)
+
+        assert wo.status is S.IN_PROGRESS
