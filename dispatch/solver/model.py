@@ -113,12 +113,27 @@ class RoutingProblem(msgspec.Struct, frozen=True, kw_only=True):
     balance_weight: int = 1
 
 
+# Large-neighbourhood operators that rebuild routes with insertion heuristics. Each call
+# costs as much as many small moves; switched off, guided local search runs more iterations
+# in the same budget (Solomon, 8 instances x 3 seeds at 5 s: mean gap 2.85 % -> 2.14 %).
+SLOW_OPERATORS = (
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+    "use_global_cheapest_insertion_visit_types_lns",
+    "use_local_cheapest_insertion_visit_types_lns",
+)
+
+
 class SearchSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the OR-Tools search runs; the defaults are the ones measured best."""
 
-    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    first_solution: str = "LOCAL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
-    guided_local_search_lambda: float = 0.1
+    guided_local_search_lambda: float = 0.3
+    # Names of OR-Tools local_search_operators flags to switch off or on.
+    disabled_operators: tuple[str, ...] = SLOW_OPERATORS
+    enabled_operators: tuple[str, ...] = ()
     # Stop after this many improving solutions: with it the result no longer depends on the
     # machine's speed, so a seed reproduces a plan exactly.
     solution_limit: int | None = None

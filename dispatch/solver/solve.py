@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 from dispatch.solver.build import CompiledProblem, build_model, compile_problem
 from dispatch.solver.explain import explain_stops
@@ -46,8 +47,9 @@ _STATUS = {
 }
 # A second process searches from a different construction, which is what varies most.
 _ALTERNATE_FIRST_SOLUTION = {
+    "LOCAL_CHEAPEST_INSERTION": "SEQUENTIAL_CHEAPEST_INSERTION",
     "PARALLEL_CHEAPEST_INSERTION": "SEQUENTIAL_CHEAPEST_INSERTION",
-    "SEQUENTIAL_CHEAPEST_INSERTION": "PARALLEL_CHEAPEST_INSERTION",
+    "SEQUENTIAL_CHEAPEST_INSERTION": "LOCAL_CHEAPEST_INSERTION",
 }
 
 
@@ -68,6 +70,11 @@ def search_parameters(
     )
     params.guided_local_search_lambda_coefficient = settings.guided_local_search_lambda
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
+    operators = params.local_search_operators
+    for name in settings.disabled_operators:
+        setattr(operators, name, optional_boolean_pb2.BOOL_FALSE)
+    for name in settings.enabled_operators:
+        setattr(operators, name, optional_boolean_pb2.BOOL_TRUE)
     if settings.solution_limit is not None:
         params.solution_limit = settings.solution_limit
     return params

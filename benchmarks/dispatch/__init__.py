@@ -1,0 +1,1 @@
+"""Dispatch solver benchmarks: Solomon VRPTW and generated field-service days."""
