@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
+from fsm.sla.models import SlaCalendar
 from fsm.sla.service import SlaService
 from fsm.users.models import Role
 from fsm.workorders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
@@ -179,6 +180,49 @@ class TestBusinessCalendar:
         assert wo.reaction_due_at == datetime(2026, 11, 23, 9, 0, tzinfo=BERLIN)
         # 1 h on Friday and 9 h on Monday: due at Monday's closing time.
         assert wo.resolution_due_at == datetime(2026, 11, 23, 17, 0, tzinfo=BERLIN)
+
+    async def _office_order(self, session: AsyncSession) -> tuple[WorkOrder, datetime]:
+        calendar = SlaCalendar(
+            name="Office", timezone="Europe/Berlin", hours=WEEKDAYS_8_TO_17, holidays=[]
+        )
+        session.add(calendar)
+        await session.flush()
+        policy = await make_policy(session, reaction_minutes=120, calendar=calendar)
+        policy.calendar = calendar
+        wo = await open_order(session)
+        friday_4pm = datetime(2026, 11, 20, 16, 0, tzinfo=BERLIN)
+        wo.created_at = friday_4pm
+        await SlaService(session).recompute(wo, friday_4pm)
+        return wo, friday_4pm
+
+    async def test_a_hold_outside_business_hours_moves_nothing(self, session: AsyncSession) -> None:
+        wo, _ = await self._office_order(session)
+
+        await _hold(
+            SlaService(session),
+            wo,
+            datetime(2026, 11, 20, 17, 30, tzinfo=BERLIN),
+            datetime(2026, 11, 23, 7, 30, tzinfo=BERLIN),
+        )
+
+        assert wo.reaction_due_at == datetime(2026, 11, 23, 9, 0, tzinfo=BERLIN)
+        assert wo.paused_minutes == 0
+
+    async def test_a_hold_in_business_hours_counts_business_minutes(
+        self, session: AsyncSession
+    ) -> None:
+        wo, _ = await self._office_order(session)
+
+        await _hold(
+            SlaService(session),
+            wo,
+            datetime(2026, 11, 20, 16, 30, tzinfo=BERLIN),
+            datetime(2026, 11, 23, 8, 30, tzinfo=BERLIN),
+        )
+
+        # Friday 16:30-17:00 and Monday 08:00-08:30 were business time on hold.
+        assert wo.paused_minutes == 60
+        assert wo.reaction_due_at == datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)
 
 
 class TestFirstResponse:
@@ -371,6 +415,24 @@ class TestCalendarsApi:
         )
 
         assert invalid_fields(response) == ["timezone"]
+
+    async def test_refuses_an_impossible_holiday_naming_holidays(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, admin = await signed_in(client, session, Role.ADMIN)
+
+        response = await client.post(
+            "/api/v1/sla/calendars",
+            json={
+                "name": "Leap",
+                "timezone": "Europe/Berlin",
+                "hours": WEEKDAYS_8_TO_17,
+                "holidays": ["2026-02-30"],
+            },
+            headers=admin,
+        )
+
+        assert invalid_fields(response) == ["holidays"]
 
 
 class TestPoliciesApi:
