@@ -387,6 +387,22 @@ class TestListVisits:
         assert [v["id"] for v in in_utc.json()["items"]] == [str(early.id), str(late.id)]
         assert in_utc.json()["total"] == 2
 
+    async def test_unassigned_visit_counts_on_its_window_day(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        user, staff = await _staff(client, session)
+        wo = await open_order(session, actor=user)
+        visit = await plan_visit(
+            session, wo, actor=user, window_starts_at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+        )
+        await session.commit()
+
+        on_day = await client.get(VISITS, params={"day": "2026-03-02"}, headers=staff)
+        next_day = await client.get(VISITS, params={"day": "2026-03-03"}, headers=staff)
+
+        assert [v["id"] for v in on_day.json()["items"]] == [str(visit.id)]
+        assert next_day.json()["items"] == []
+
     async def test_refuses_an_unknown_timezone(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
@@ -414,3 +430,10 @@ class TestListVisits:
         assert response.status_code == 200, response.text
         assert [v["id"] for v in response.json()["items"]] == [str(own.id)]
         assert response.json()["total"] == 1
+
+    async def test_client_may_not_list_visits(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, headers = await signed_in(client, session, Role.CLIENT)
+
+        assert_forbidden(await client.get(VISITS, headers=headers))

@@ -563,6 +563,18 @@ class TestQueue:
         assert _numbers(by_title) == [chiller.number]
         assert _numbers(by_number) == [other.number]
 
+    async def test_search_takes_wildcards_literally(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+        percent = await open_order(session, title="Valve 100% closed")
+        await open_order(session, title="Valve stuck")
+        await session.commit()
+
+        page = await _queue(client, staff, q="%")
+
+        assert _numbers(page) == [percent.number]
+
     async def test_sorts_by_next_deadline_with_none_last(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
