@@ -187,6 +187,7 @@ class TestValues:
         ("key", "value"),
         [
             ("notes", 42),
+            ("notes", "x" * 501),
             ("report", ["a", "b"]),
             ("meter", True),
             ("meter", "12"),
@@ -269,6 +270,19 @@ class TestValues:
 
         assert invalid_fields(missing) == ["custom_fields.asset_tag"]
         assert invalid_fields(blank) == ["custom_fields.asset_tag"]
+
+    async def test_a_required_checkbox_takes_false(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin, staff, site = await _setup(client, session)
+        await _define(
+            client, admin, key="signed", label="Signed", kind="checkbox", required_at="creation"
+        )
+
+        response = await create_via_api(client, staff, site, custom_fields={"signed": False})
+
+        assert response.status_code == 201, response.text
+        assert response.json()["custom_fields"] == {"signed": False}
 
     async def test_resolution_field_is_not_needed_at_creation(
         self, client: httpx.AsyncClient, session: AsyncSession
