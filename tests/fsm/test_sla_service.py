@@ -335,6 +335,21 @@ class TestWatch:
         [event] = await _events(session, wo, "sla_at_risk")
         assert event.visibility.value == "internal"
 
+    async def test_warns_again_for_the_next_deadline(self, session: AsyncSession) -> None:
+        await make_policy(session, reaction_minutes=60, resolution_minutes=480)
+        wo = await open_order(session)
+        sla = SlaService(session)
+        await sla.watch(wo.created_at + 30 * MINUTE)
+        await session.refresh(wo)
+        sla.mark_first_response(wo, wo.created_at + 40 * MINUTE)
+        await sla.recompute(wo, wo.created_at + 40 * MINUTE)
+        await session.flush()
+
+        counts = await sla.watch(wo.created_at + 450 * MINUTE)
+
+        assert counts == (1, 0)
+        assert len(await _events(session, wo, "sla_at_risk")) == 2
+
     async def test_leaves_resolved_orders_alone(self, session: AsyncSession) -> None:
         wo = await self._overdue(session)
         staff = await make_user(session, role=Role.DISPATCHER)

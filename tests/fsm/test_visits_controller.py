@@ -293,6 +293,19 @@ class TestReportStatus:
         assert last["location"] == {"lat": 52.51, "lon": 13.39}
         assert last["note"] == "leaving depot"
 
+    async def test_engineer_reads_the_trail_of_their_visit(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, visit, _, _, eng = await self._assigned(client, session)
+
+        response = await client.get(f"{VISITS}/{visit.id}/trail", headers=eng)
+
+        assert response.status_code == 200, response.text
+        assert [(e["from_status"], e["to_status"]) for e in response.json()] == [
+            (None, "planned"),
+            ("planned", "assigned"),
+        ]
+
     async def test_completed_visit_moves_nowhere(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

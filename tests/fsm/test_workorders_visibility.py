@@ -463,6 +463,8 @@ CATALOGUE_CALLS = [
     ),
     ("GET", "/api/v1/reply-templates", None),
     ("POST", "/api/v1/reply-templates", {"name": "Hello", "body": "Hello {client_name}"}),
+    ("GET", "/api/v1/sla/policies", None),
+    ("GET", "/api/v1/sla/calendars", None),
 ]
 
 
