@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+import threading
 import time as clock
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -107,13 +109,14 @@ def _solve_compiled(
         return _search(
             compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s
         )
-    # Separate processes, not threads: the search holds the GIL-free C++ solver, but OR-Tools
-    # routing models are not thread-safe to build side by side. Spawn keeps a threaded web
-    # worker safe to call this.
-    jobs = []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
-        for k in range(settings.workers):
+    # Multi-start: this process searches with the given settings while helper processes
+    # search from other node orders and constructions; the best plan wins. Processes, not
+    # threads: each OR-Tools search is single-threaded and holds its own model.
+    with ProcessPoolExecutor(
+        max_workers=settings.workers - 1, mp_context=_process_context()
+    ) as pool:
+        jobs = []
+        for k in range(1, settings.workers):
             variant = settings
             if k % 2 == 1:
                 variant = msgspec.structs.replace(
@@ -122,13 +125,21 @@ def _solve_compiled(
                         settings.first_solution, settings.first_solution
                     ),
                 )
-            job_compiled = compiled if k == 0 else _reseeded(compiled, seed + k)
             jobs.append(
                 pool.submit(
-                    _search_until, job_compiled, variant, seed + k, deadline, started, time_limit_s
+                    _search_until,
+                    _reseeded(compiled, seed + k),
+                    variant,
+                    seed + k,
+                    deadline,
+                    started,
+                    time_limit_s,
                 )
             )
-        plans = [job.result() for job in jobs]
+        plans = [
+            _search(compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s)
+        ]
+        plans.extend(job.result() for job in jobs)
     best = min(plans, key=lambda p: (p.metrics.dropped_critical_count, p.metrics.objective))
     return msgspec.structs.replace(
         best,
@@ -136,6 +147,14 @@ def _solve_compiled(
             best.solver, workers=settings.workers, wall_seconds=clock.monotonic() - started
         ),
     )
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    # Forking a single-threaded process starts a helper in milliseconds with everything
+    # imported; with threads around (a web worker) forking is unsafe, so spawn instead.
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _reseeded(compiled: CompiledProblem, seed: int) -> CompiledProblem:

@@ -308,6 +308,26 @@ class TestDeterminism:
         assert msgspec.structs.replace(first, solver=second.solver) == second
 
 
+class TestMultiStart:
+    def test_two_processes_never_do_worse_than_one(self) -> None:
+        engineers = tuple(engineer(f"e{k}", at(2 * k, -k)) for k in range(3))
+        visits = tuple(
+            visit(f"v{k}", at((k * 7) % 11 - 5, (k * 5) % 13 - 6), service_minutes=25)
+            for k in range(30)
+        )
+        problem = RoutingProblem(engineers=engineers, visits=visits)
+        alone = run(problem)
+        together = solve(
+            problem,
+            time_limit_s=20,
+            travel=TRAVEL,
+            search=msgspec.structs.replace(QUICK, workers=2),
+        )
+        assert together.metrics.served_count == 30
+        assert together.metrics.objective <= alone.metrics.objective
+        assert together.solver.workers == 2
+
+
 class TestPlanStorage:
     def test_plan_round_trips_through_json(self) -> None:
         plan = run(
