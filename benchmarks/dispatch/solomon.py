@@ -251,7 +251,10 @@ def gap(found: float | None, best: float | None) -> float | None:
 
 
 def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    if value is None:
+        width = int("".join(c for c in spec.split(".")[0] if c.isdigit()) or 0)
+        return "-".rjust(width)
+    return format(value, spec)
 
 
 def all_instances() -> list[str]:

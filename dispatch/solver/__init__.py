@@ -23,7 +23,7 @@ from dispatch.solver.model import (
     at_minute,
     minutes_since,
 )
-from dispatch.solver.solve import NoPlanFound, replan, solve
+from dispatch.solver.solve import InvalidSearchSettings, NoPlanFound, replan, solve
 from dispatch.solver.travel import (
     HaversineTravel,
     MatrixTravel,
@@ -39,6 +39,7 @@ __all__ = [
     "Engineer",
     "EngineerProgress",
     "HaversineTravel",
+    "InvalidSearchSettings",
     "Location",
     "MatrixTravel",
     "NoPlanFound",

@@ -59,24 +59,29 @@ class NoPlanFound(RuntimeError):
     """The search ended without any plan (time budget too short or invalid settings)."""
 
 
-def search_parameters(
-    settings: SearchSettings, time_limit_s: float, *, is_warm_start: bool = False
-) -> Any:
+class InvalidSearchSettings(ValueError):
+    """A search setting names no OR-Tools strategy, metaheuristic or operator."""
+
+
+def search_parameters(settings: SearchSettings, time_limit_s: float) -> Any:
     """OR-Tools search parameters for the given settings and time budget."""
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = getattr(
-        routing_enums_pb2.FirstSolutionStrategy, settings.first_solution
-    )
-    params.local_search_metaheuristic = getattr(
-        routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic
-    )
+    try:
+        params.first_solution_strategy = getattr(
+            routing_enums_pb2.FirstSolutionStrategy, settings.first_solution
+        )
+        params.local_search_metaheuristic = getattr(
+            routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic
+        )
+        operators = params.local_search_operators
+        for name in settings.disabled_operators:
+            setattr(operators, name, optional_boolean_pb2.BOOL_FALSE)
+        for name in settings.enabled_operators:
+            setattr(operators, name, optional_boolean_pb2.BOOL_TRUE)
+    except AttributeError as exc:
+        raise InvalidSearchSettings(f"unknown OR-Tools search setting: {exc}") from None
     params.guided_local_search_lambda_coefficient = settings.guided_local_search_lambda
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
-    operators = params.local_search_operators
-    for name in settings.disabled_operators:
-        setattr(operators, name, optional_boolean_pb2.BOOL_FALSE)
-    for name in settings.enabled_operators:
-        setattr(operators, name, optional_boolean_pb2.BOOL_TRUE)
     if settings.solution_limit is not None:
         params.solution_limit = settings.solution_limit
     return params
@@ -505,7 +510,7 @@ def replan(
     committed: RoutePlan,
     progress: Sequence[EngineerProgress],
     *,
-    time_limit_s: float = 1.0,
+    time_limit_s: float = 0.8,
     seed: int = 0,
     travel: TravelProvider | None = None,
     search: SearchSettings | None = None,

@@ -13,6 +13,7 @@ from dispatch.solver import (
     Engineer,
     EngineerProgress,
     HaversineTravel,
+    InvalidSearchSettings,
     Location,
     Priority,
     RoutePlan,
@@ -326,6 +327,18 @@ class TestMultiStart:
         assert together.metrics.served_count == 30
         assert together.metrics.objective <= alone.metrics.objective
         assert together.solver.workers == 2
+
+
+class TestSearchSettings:
+    def test_unknown_strategy_is_a_clear_error(self) -> None:
+        problem = RoutingProblem(engineers=(engineer("a"),), visits=(visit("v", at(1, 1)),))
+        with pytest.raises(InvalidSearchSettings, match="FASTEST_ROUTE"):
+            solve(
+                problem,
+                time_limit_s=1,
+                travel=TRAVEL,
+                search=SearchSettings(first_solution="FASTEST_ROUTE"),
+            )
 
 
 class TestPlanStorage:
