@@ -51,7 +51,9 @@ def _point(rng: np.random.Generator, radius_km: float = CITY_RADIUS_KM) -> Locat
     )
 
 
-def generate_day(engineer_count: int, visit_count: int, seed: int) -> RoutingProblem:
+def generate_day(
+    engineer_count: int, visit_count: int, seed: int, balance_weight: int = 1
+) -> RoutingProblem:
     """A realistic, reproducible day for the given team and workload."""
     rng = np.random.default_rng(seed)
     engineers = []
@@ -110,7 +112,9 @@ def generate_day(engineer_count: int, visit_count: int, seed: int) -> RoutingPro
                 sla_deadline_minute=deadline,
             )
         )
-    return RoutingProblem(engineers=tuple(engineers), visits=tuple(visits), balance_weight=1)
+    return RoutingProblem(
+        engineers=tuple(engineers), visits=tuple(visits), balance_weight=balance_weight
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,14 +211,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--sizes", default="15x100,30x200,50x400,100x1000", help="engineers x visits, comma list"
     )
     parser.add_argument("--seeds", default="1,2", help="days per size")
-    parser.add_argument("--replan-limit", type=float, default=0.7, help="re-plan search seconds")
+    parser.add_argument("--replan-limit", type=float, default=0.8, help="re-plan budget, s")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--balance-weight", type=int, default=1, help="cost per minute of the busiest day"
+    )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     search = SearchSettings(workers=args.workers)
     print(
         f"Field-service days, {args.time_limit:g} s per plan, "
-        f"{search.first_solution} + {search.metaheuristic}, {search.workers} worker(s)"
+        f"{search.first_solution} + {search.metaheuristic}, {search.workers} worker(s), "
+        f"balance weight {args.balance_weight}"
     )
     header = (
         f"{'eng':>4} {'visits':>6} {'seed':>4} {'solve s':>7} {'served':>6} {'dropped':>7} "
@@ -225,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for size in args.sizes.split(","):
         engineer_count, visit_count = (int(x) for x in size.split("x"))
         for seed in seeds:
-            problem = generate_day(engineer_count, visit_count, seed)
+            problem = generate_day(engineer_count, visit_count, seed, args.balance_weight)
             started = time.monotonic()
             plan = solve(
                 problem, time_limit_s=args.time_limit, seed=0, travel=TRAVEL, search=search
@@ -247,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{'seed':>4} {'latency s':>9} {'urgent served':>13} {'locked kept':>11} {'moved':>5}")
     latencies = []
     for seed in seeds:
-        problem = generate_day(15, 100, seed)
+        problem = generate_day(15, 100, seed, args.balance_weight)
         plan = solve(problem, time_limit_s=args.time_limit, seed=0, travel=TRAVEL, search=search)
         now = 11 * 60
         urgent = urgent_visits(problem, now, 3, seed)

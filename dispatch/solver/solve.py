@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import multiprocessing.context
 import threading
@@ -582,14 +583,24 @@ def replan(
         locked_visit_ids=locks,
         hint_visit_ids=hints,
     )
+    # Half the budget searches from the committed routes, which moves little. That start can
+    # be a local optimum with no room for a new critical visit; then the other half searches
+    # from scratch and the better plan wins, critical visits first.
     plan = _solve_compiled(
-        compiled,
-        settings,
-        seed,
-        started + time_limit_s,
-        started,
-        time_limit_s,
+        compiled, settings, seed, started + time_limit_s / 2, started, time_limit_s
     )
+    if _has_servable_critical_dropped(plan):
+        cold = _solve_compiled(
+            dataclasses.replace(compiled, hint_routes=None),
+            settings,
+            seed,
+            started + time_limit_s,
+            started,
+            time_limit_s,
+        )
+        plan = min(
+            (plan, cold), key=lambda p: (p.metrics.dropped_critical_count, p.metrics.objective)
+        )
     routes = []
     for engineer, route in zip(engineers, plan.routes, strict=True):
         finished = done_stops.get(engineer.id, [])
@@ -615,6 +626,12 @@ def replan(
         plan,
         routes=tuple(routes),
         metrics=plan_metrics(problem, routes, plan.dropped, plan.metrics.objective),
+    )
+
+
+def _has_servable_critical_dropped(plan: RoutePlan) -> bool:
+    return any(
+        d.priority is Priority.CRITICAL and d.reason is DropReason.CAPACITY for d in plan.dropped
     )
 
 
