@@ -400,3 +400,25 @@ class TestReplan:
         later = list(new_a.stops[3:])
         assert all(s.start_minute >= now for s in later)
         assert plan.metrics.served_count == 13
+
+    def test_urgent_critical_visit_displaces_normal_work_in_a_full_day(self) -> None:
+        short_day = (engineer("a", shift_end_minute=DAY_START + 240),)
+        visits = tuple(visit(f"n{k}", at(0, 0.5 * k), service_minutes=50) for k in range(1, 5))
+        problem = RoutingProblem(engineers=short_day, visits=visits)
+        committed = run(problem)
+        assert committed.metrics.served_count == 4
+        urgent = visit("urgent", at(1, 1), service_minutes=60, priority=Priority.CRITICAL)
+        plan = replan(
+            msgspec.structs.replace(problem, visits=(*visits, urgent)),
+            committed,
+            [
+                EngineerProgress(
+                    engineer_id="a", current_location=CENTRE, available_from_minute=DAY_START
+                )
+            ],
+            time_limit_s=5,
+            travel=TRAVEL,
+            search=QUICK,
+        )
+        assert "urgent" in served_by(plan)
+        assert [d.reason for d in plan.dropped] == [DropReason.CAPACITY]
