@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import fsm.models  # noqa: F401 - every table on the metadata before the first query
 from fsm.auth.controller import AuthController
 from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from fsm.clients.controller import ClientController

@@ -1,5 +1,6 @@
 """Every table's model, imported in one place so metadata is complete (wiring only)."""
 
+import equipment.models  # noqa: F401 - equipment, contracts and service periods
 from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base

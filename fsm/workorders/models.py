@@ -110,6 +110,7 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
         Index("ix_work_orders_created_at", "created_at"),
         Index("ix_work_orders_priority_status", "priority", "status"),
         Index("ix_work_orders_equipment_id", "equipment_id"),
+        Index("ix_work_orders_contract_id", "contract_id"),
         # "No reaction yet": a small partial index over the orders still waiting for one.
         Index(
             "ix_work_orders_awaiting_reaction",
@@ -135,9 +136,15 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
-    # Equipment and contracts arrive with the equipment issue; their foreign keys with it.
-    equipment_id: Mapped[uuid.UUID | None]
-    contract_id: Mapped[uuid.UUID | None]
+    equipment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("equipment.id", ondelete="RESTRICT")
+    )
+    contract_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contracts.id", ondelete="RESTRICT")
+    )
+    # Set on planned maintenance: the service period this order fulfils. Unique, so two
+    # generator runs can never open the same period twice (no FK: periods point back here).
+    service_period_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
     type: Mapped[WorkOrderType] = mapped_column(_enum(WorkOrderType, "work_order_type"))
     priority: Mapped[Priority] = mapped_column(_enum(Priority, "work_order_priority"))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "work_order_channel"))

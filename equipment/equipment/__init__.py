@@ -1,0 +1,1 @@
+"""Equipment models and installed equipment."""

@@ -1,0 +1,7 @@
+"""The equipment package's tables, imported together (wiring only)."""
+
+from equipment.contracts.models import Contract, Coverage
+from equipment.equipment.models import Equipment, EquipmentModel, EquipmentMove
+from equipment.service_periods.models import ServicePeriod
+
+__all__ = ["Contract", "Coverage", "Equipment", "EquipmentModel", "EquipmentMove", "ServicePeriod"]

@@ -1,0 +1,1 @@
+"""Service periods and planned-maintenance generation."""
