@@ -1,6 +1,7 @@
 """Every table's model, imported in one place so metadata is complete (wiring only)."""
 
 import equipment.models  # noqa: F401 - equipment, contracts and service periods
+from dispatch.models import DispatchPlan
 from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
@@ -28,6 +29,7 @@ __all__ = [
     "ClientContact",
     "Comment",
     "CustomFieldDefinition",
+    "DispatchPlan",
     "Engineer",
     "EngineerShift",
     "LoginThrottle",

@@ -1,0 +1,50 @@
+"""Dispatch plans: a solver's proposal for one day, kept until a dispatcher commits it."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fsm.db import Base, IdMixin, utcnow
+
+
+class DispatchPlanStatus(enum.StrEnum):
+    """Where a plan stands."""
+
+    DRAFT = "draft"
+    COMMITTED = "committed"
+    SUPERSEDED = "superseded"
+    FAILED = "failed"
+
+
+class DispatchPlan(IdMixin, Base):
+    """One planning run for a day: inputs it saw, the encoded route plan and its metrics."""
+
+    __tablename__ = "dispatch_plans"
+    __table_args__ = (Index("ix_dispatch_plans_day_status", "day", "status"),)
+
+    day: Mapped[date]
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[DispatchPlanStatus] = mapped_column(
+        Enum(
+            DispatchPlanStatus,
+            name="dispatch_plan_status",
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    engineer_ids: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    # {visit_id: version} as loaded for the draft; commit refuses if any has moved on.
+    visit_versions: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # The solver's RoutePlan as msgspec JSON (routes, dropped visits, metrics, solver info).
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    committed_at: Mapped[datetime | None]
