@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import fsm.models  # noqa: F401 - every table on the metadata before the first query
+from equipment.equipment.controller import EquipmentController, EquipmentModelController
 from fsm.auth.controller import AuthController
 from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from fsm.clients.controller import ClientController
@@ -90,6 +91,8 @@ def create_app(
             CustomFieldController,
             ReplyTemplateController,
             VisitController,
+            EquipmentModelController,
+            EquipmentController,
         ],
         dependencies={
             "db_session": Provide(provide_db_session),
