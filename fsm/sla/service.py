@@ -63,7 +63,9 @@ class SlaService:
         try:
             BusinessCalendar.from_json(data.timezone, hours, data.holidays)
         except ValueError as exc:
-            raise field_error("hours", str(exc)) from exc
+            # The calendar names the bad entry first: "holidays[1] ..." or "hours[2] ...".
+            field = "holidays" if str(exc).startswith("holidays") else "hours"
+            raise field_error(field, str(exc)) from exc
         if await self.session.scalar(select(SlaCalendar.id).where(SlaCalendar.name == data.name)):
             raise NameTaken(f"a calendar named {data.name} exists", details={"field": "name"})
         calendar = SlaCalendar(

@@ -170,7 +170,9 @@ class VisitService:
         skills = (
             list(work_order.required_skills)
             if draft.required_skills is None
-            else await SkillService(self.session).by_codes(draft.required_skills)
+            else await SkillService(self.session).by_codes(
+                draft.required_skills, field="required_skills"
+            )
         )
         visit = Visit(
             work_order_id=work_order.id,

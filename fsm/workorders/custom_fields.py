@@ -110,6 +110,8 @@ def _check_value(d: CustomFieldDefinition, value: Any, values: Mapping[str, Any]
         case CustomFieldKind.DEPENDENT_DROPDOWN:
             parent = d.options["depends_on"]
             parent_value = values.get(parent)
+            if not isinstance(parent_value, str):
+                parent_value = None
             choices = d.options.get("choices", {}).get(parent_value, [])
             if value not in choices:
                 raise field_error(

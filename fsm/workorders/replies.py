@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client
+from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, NotFound, ValidationFailed
 from fsm.schemas import Name
@@ -165,16 +166,22 @@ class ReplyTemplateService:
             "engineer_name": "",
             "planned_time": "",
         }
+        staffed = select(Visit).where(
+            Visit.work_order_id == work_order.id,
+            Visit.engineer_id.is_not(None),
+            Visit.status != VisitStatus.CANCELLED,
+        )
+        now = utcnow()
+        # The next visit to come; failing that, the last one that happened.
         visit = (
             await self.session.scalars(
-                select(Visit)
-                .where(
-                    Visit.work_order_id == work_order.id,
-                    Visit.engineer_id.is_not(None),
-                    Visit.status != VisitStatus.CANCELLED,
-                )
-                .order_by(Visit.planned_start_at.desc().nulls_last())
+                staffed.where(Visit.planned_start_at >= now)
+                .order_by(Visit.planned_start_at)
                 .limit(1)
+            )
+        ).first() or (
+            await self.session.scalars(
+                staffed.order_by(Visit.planned_start_at.desc().nulls_last()).limit(1)
             )
         ).first()
         if visit is not None and visit.engineer_id is not None:

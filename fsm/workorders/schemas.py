@@ -19,7 +19,7 @@ from fsm.workorders.models import (
 )
 from fsm.workorders.service import sla_state
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Description = Annotated[str, msgspec.Meta(max_length=20_000)]
 CommentBody = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
 Reason = Annotated[str, msgspec.Meta(max_length=500)]

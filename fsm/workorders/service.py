@@ -232,7 +232,8 @@ class WorkOrderService:
         breached = (
             WorkOrder.is_reaction_breached
             | WorkOrder.is_resolution_breached
-            | (WorkOrder.sla_next_due_at < now)
+            # No running deadline (paused, finished, no policy) is not a breach.
+            | (WorkOrder.sla_next_due_at.is_not(None) & (WorkOrder.sla_next_due_at < now))
         )
         if queue.sla_state is SlaState.BREACHED:
             conditions.append(breached)
@@ -361,6 +362,8 @@ class WorkOrderService:
         self, work_order_id: uuid.UUID, *, actor: Principal, reason: str | None = None
     ) -> WorkOrder:
         """Reopen a resolved work order within the reopen window (clients and staff)."""
+        if actor.is_engineer:
+            raise Forbidden("engineers cannot reopen work orders")
         work_order = await self.get(work_order_id, viewer=actor, for_update=True)
         return await self._reopen(work_order, actor=actor, reason=reason)
 
