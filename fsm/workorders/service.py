@@ -25,7 +25,7 @@ from fsm.sites.models import Site
 from fsm.skills.models import Skill
 from fsm.skills.service import SkillService
 from fsm.sla.service import SlaService
-from fsm.visits.models import OPEN_VISIT_STATUSES, Visit
+from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatusEvent
 from fsm.visits.models import VisitStatus as V
 from fsm.workorders.custom_fields import CustomFieldService, validate_custom_fields
 from fsm.workorders.models import (
@@ -288,8 +288,15 @@ class WorkOrderService:
         if actor.is_client:
             # Clients do not set priorities (internal) and always come through their app.
             priority, channel = Priority.NORMAL, Channel.CLIENT_APP
-        definitions = await CustomFieldService(self.session).definitions(draft.type)
-        custom = validate_custom_fields(definitions, draft.custom_fields, stage=RequiredAt.CREATION)
+        if actor.is_client:
+            # Custom fields are the back office's; a client neither sees nor fills them, so
+            # fields required at creation are the staff's to complete before resolving.
+            custom: dict[str, Any] = {}
+        else:
+            definitions = await CustomFieldService(self.session).definitions(draft.type)
+            custom = validate_custom_fields(
+                definitions, draft.custom_fields, stage=RequiredAt.CREATION
+            )
         skills = await SkillService(self.session).by_codes(
             draft.required_skills, field="required_skills"
         )
@@ -356,7 +363,37 @@ class WorkOrderService:
                 definitions, work_order.custom_fields, stage=RequiredAt.RESOLUTION
             )
         await self.change_status(work_order, to, actor=actor, reason=reason)
+        if to is S.CANCELLED:
+            await self._cancel_open_visits(work_order, actor=actor, reason=reason)
         return work_order
+
+    async def _cancel_open_visits(
+        self, work_order: WorkOrder, *, actor: Principal, reason: str | None
+    ) -> None:
+        """A cancelled order sends nobody on site: its open visits are cancelled with it."""
+        visits = (
+            await self.session.scalars(
+                select(Visit)
+                .where(Visit.work_order_id == work_order.id, Visit.status.in_(OPEN_VISIT_STATUSES))
+                .with_for_update()
+            )
+        ).all()
+        now = utcnow()
+        note = reason or "work order cancelled"
+        for visit in visits:
+            self.session.add(
+                VisitStatusEvent(
+                    visit_id=visit.id,
+                    from_status=visit.status,
+                    to_status=V.CANCELLED,
+                    actor_id=actor.user_id,
+                    occurred_at=now,
+                    note=note,
+                )
+            )
+            visit.status = V.CANCELLED
+            visit.cancel_reason = note
+        await self.session.flush()
 
     async def reopen(
         self, work_order_id: uuid.UUID, *, actor: Principal, reason: str | None = None
@@ -534,6 +571,11 @@ class WorkOrderService:
             await self.change_status(work_order, S.IN_PROGRESS, actor=actor)
         elif work_order.status in (S.NEW, S.REOPENED) and V.ASSIGNED in statuses:
             await self.change_status(work_order, S.SCHEDULED, actor=actor)
+        elif work_order.status is S.SCHEDULED and not any(
+            s in (V.ASSIGNED, V.EN_ROUTE, V.ON_SITE, V.COMPLETED) for s in statuses
+        ):
+            # Every visit unassigned or cancelled: nobody is scheduled any more.
+            await self.change_status(work_order, S.NEW, actor=actor)
 
 
 def _allowed(status: WorkOrderStatus) -> builtins.list[str]:
