@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import fsm.models  # noqa: F401 - every table on the metadata before the first query
+from dispatch.controller import DispatchPlanController
+from equipment.contracts.controller import ContractController
 from equipment.equipment.controller import EquipmentController, EquipmentModelController
 from fsm.auth.controller import AuthController
 from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
@@ -93,6 +95,8 @@ def create_app(
             VisitController,
             EquipmentModelController,
             EquipmentController,
+            ContractController,
+            DispatchPlanController,
         ],
         dependencies={
             "db_session": Provide(provide_db_session),
