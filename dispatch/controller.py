@@ -67,3 +67,14 @@ class DispatchPlanController(Controller):
     ) -> DispatchPlanRead:
         """Assign every routed visit as planned (409 `plan_outdated` if visits changed)."""
         return dispatch_plan_read(await dispatch.commit(plan_id, actor=principal))
+
+    @get(
+        "/{plan_id:uuid}/map.svg",
+        operation_id="GetDispatchPlanMap",
+        media_type="image/svg+xml",
+    )
+    async def get_plan_map(
+        self, dispatch: NamedDependency[DispatchService], plan_id: FromPath[uuid.UUID]
+    ) -> str:
+        """The plan as an SVG map: homes, sites, one coloured line per route, dropped visits."""
+        return await dispatch.map_svg(plan_id)

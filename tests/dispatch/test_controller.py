@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
@@ -108,10 +109,25 @@ class TestCommitPlan:
         assert r.json()["error"]["code"] == "plan_not_draft"
 
 
+class TestPlanMap:
+    async def test_is_svg_with_one_polyline_per_route(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        staff = await login(client, day.dispatcher)
+        plan = (await client.post(PLANS, json=BODY, headers=staff)).json()
+        r = await client.get(f"{PLANS}/{plan['id']}/map.svg", headers=staff)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("image/svg+xml")
+        svg = ET.fromstring(r.text)
+        assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == len(plan["routes"])
+
+
 ENDPOINTS = [
     ("POST", PLANS),
     ("GET", f"{PLANS}/{uuid.uuid4()}"),
     ("POST", f"{PLANS}/{uuid.uuid4()}/commit"),
+    ("GET", f"{PLANS}/{uuid.uuid4()}/map.svg"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -188,3 +189,42 @@ class TestCommit:
         second = await service(session).draft(DAY, "Europe/Berlin", actor=actor)
         await service(session).commit(second.id, actor=actor)
         assert (await service(session).get(first.id)).status is DispatchPlanStatus.SUPERSEDED
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+class TestMapSvg:
+    async def test_draws_one_line_per_route_and_every_site_and_home(
+        self, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        plan = await service(session).draft(
+            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher)
+        )
+        svg = ET.fromstring(await service(session).map_svg(plan.id))
+        routes = route_plan_of(plan)
+        assert routes is not None
+        lines = svg.findall(f"{SVG}polyline")
+        assert len(lines) == len(routes.routes) == 2
+        assert {line.get("data-engineer-id") for line in lines} == {
+            str(day.gas_engineer.id),
+            str(day.other_engineer.id),
+        }
+        assert len(svg.findall(f"{SVG}circle")) == 4
+        assert len(svg.findall(f"{SVG}rect")) == 2
+        assert svg.findall(f"{SVG}g") == []
+
+    async def test_marks_dropped_visits_with_a_cross(self, session: AsyncSession) -> None:
+        day = await small_day(session)
+        plan = await service(session).draft(
+            DAY,
+            "Europe/Berlin",
+            actor=principal_of(day.dispatcher),
+            engineer_ids=[day.other_engineer.id],
+        )
+        svg = ET.fromstring(await service(session).map_svg(plan.id))
+        crosses = svg.findall(f"{SVG}g[@class='dropped']")
+        assert len(crosses) == 1
+        assert len(crosses[0].findall(f"{SVG}line")) == 2
+        assert len(svg.findall(f"{SVG}polyline")) == 1
