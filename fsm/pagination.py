@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import msgspec
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 MAX_LIMIT = 200
 
@@ -38,3 +39,13 @@ class PageOut(msgspec.Struct, Generic[T], kw_only=True):
     total: int
     limit: int
     offset: int
+
+
+def page_out(page: Page[T], convert: Callable[[T], U]) -> PageOut[U]:
+    """The wire form of a page, each item converted."""
+    return PageOut(
+        items=[convert(item) for item in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -22,7 +22,7 @@ from fsm.clients.schemas import (
     contact_read,
 )
 from fsm.clients.service import ClientService
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 
 
@@ -51,12 +51,7 @@ class ClientController(Controller):
         page = await clients.list(
             PageRequest(limit=limit, offset=offset), viewer=principal, name_contains=q
         )
-        return PageOut(
-            items=[client_read(c, viewer=principal) for c in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, lambda c: client_read(c, viewer=principal))
 
     @post("/", operation_id="CreateClient", guards=[requires_staff])
     async def create_client(

@@ -21,7 +21,7 @@ from fsm.engineers.schemas import (
     engineer_read,
 )
 from fsm.engineers.service import EngineerService
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
 
@@ -51,12 +51,7 @@ class EngineerController(Controller):
         page = await engineers.list(
             PageRequest(limit=limit, offset=offset), skill=skill, name_contains=q
         )
-        return PageOut(
-            items=[engineer_read(e) for e in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, engineer_read)
 
     @post("/", operation_id="CreateEngineer", guards=[requires_admin])
     async def create_engineer(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_signed_in, requires_staff
 from fsm.auth.principal import Principal
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.sites.schemas import SiteCreate, SiteRead, SiteUpdate, site_read
 from fsm.sites.service import SiteService, parse_near
@@ -55,12 +55,7 @@ class SiteController(Controller):
             near=parse_near(near) if near is not None else None,
             within_km=within_km,
         )
-        return PageOut(
-            items=[site_read(site, distance) for site, distance in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, lambda row: site_read(row[0], row[1]))
 
     @post("/", operation_id="CreateSite", guards=[requires_staff])
     async def create_site(

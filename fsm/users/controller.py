@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_admin
 from fsm.errors import field_error
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
 from fsm.users.schemas import UserCreate, UserRead, user_read
@@ -43,12 +43,7 @@ class UserController(Controller):
         page = await users.list(
             PageRequest(limit=limit, offset=offset), role=role, client_id=client_id
         )
-        return PageOut(
-            items=[user_read(u) for u in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, user_read)
 
     @post("/", operation_id="CreateUser")
     async def create_user(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_roles, requires_staff
 from fsm.auth.principal import Principal
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery, check_timezone
 from fsm.users.models import Role
 from fsm.visits.models import VisitStatus
@@ -68,12 +68,7 @@ class VisitController(Controller):
             day=day,
             timezone=check_timezone(timezone),
         )
-        return PageOut(
-            items=[visit_read(v) for v in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, visit_read)
 
     @post("/", operation_id="PlanVisit", guards=[requires_staff])
     async def plan_visit(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_admin, requires_signed_in, requires_staff
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.workorders.custom_fields import (
     CustomFieldService,
@@ -121,12 +121,7 @@ class WorkOrderController(Controller):
         page = await work_orders.list(
             PageRequest(limit=limit, offset=offset), queue, viewer=principal
         )
-        return PageOut(
-            items=[_view(w, principal, work_orders.warning) for w in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, lambda w: _view(w, principal, work_orders.warning))
 
     @post("/", operation_id="CreateWorkOrder")
     async def create_work_order(
