@@ -12,9 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import DispatchPlanStatus
-from dispatch.service import DispatchService, PlanOutdated, route_plan_of
+from dispatch.service import (
+    DispatchService,
+    NoEngineersOnShift,
+    PlanOutdated,
+    route_plan_of,
+)
 from dispatch.solver import SearchSettings
 from fsm.engineers.models import Engineer
+from fsm.errors import ValidationFailed
 from fsm.geo import GeoPoint
 from fsm.settings import SolverSettings
 from fsm.users.models import Role, User
@@ -135,6 +141,24 @@ class TestDraft:
                 DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), time_limit_s=5
             )
 
+    async def test_refuses_a_day_nobody_works(self, session: AsyncSession) -> None:
+        day = await small_day(session)
+        sunday = date(2026, 12, 6)
+        with pytest.raises(NoEngineersOnShift):
+            await service(session).draft(
+                sunday, "Europe/Berlin", actor=principal_of(day.dispatcher)
+            )
+
+    async def test_shift_is_the_engineers_local_time(self, session: AsyncSession) -> None:
+        day = await small_day(session)
+        plan = await service(session).draft(DAY, "UTC", actor=principal_of(day.dispatcher))
+        routes = route_plan_of(plan)
+        assert routes is not None
+        # 08:00 in Berlin is 07:00 UTC in winter: no visit starts before it.
+        starts = [s.start_minute for r in routes.routes for s in r.stops]
+        assert starts
+        assert min(starts) >= 8 * 60
+
 
 class TestCommit:
     async def test_assigns_every_routed_visit(self, session: AsyncSession) -> None:
@@ -181,6 +205,34 @@ class TestCommit:
             assert visit.engineer_id is None
         stored = await service(session).get(plan_id)
         assert stored.status is DispatchPlanStatus.DRAFT
+
+    async def test_rolls_back_assignments_when_one_fails_midway(
+        self, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        actor = principal_of(day.dispatcher)
+        plan = await service(session).draft(DAY, "Europe/Berlin", actor=actor)
+        ids = [v.id for v in day.visits]
+        plan_id = plan.id
+        routes = route_plan_of(plan)
+        assert routes is not None
+        # The first route is assigned before the last one fails.
+        assert routes.routes[0].stops
+        assert routes.routes[-1].stops
+        last = next(
+            e
+            for e in (day.gas_engineer, day.other_engineer)
+            if str(e.id) == routes.routes[-1].engineer_id
+        )
+        last.user.is_active = False
+        await session.commit()
+        with pytest.raises(ValidationFailed):
+            await service(session).commit(plan_id, actor=actor)
+        for visit_id in ids:
+            visit = await session.get(Visit, visit_id, populate_existing=True)
+            assert visit is not None
+            assert visit.status is VisitStatus.PLANNED
+        assert (await service(session).get(plan_id)).status is DispatchPlanStatus.DRAFT
 
     async def test_supersedes_other_drafts_of_the_day(self, session: AsyncSession) -> None:
         day = await small_day(session)
