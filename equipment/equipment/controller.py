@@ -147,7 +147,12 @@ class EquipmentController(Controller):
         """Change a unit's status or attributes."""
         return equipment_read(await equipment.update(equipment_id, data, viewer=principal))
 
-    @post("/{equipment_id:uuid}/move", operation_id="MoveEquipment", guards=[requires_staff])
+    @post(
+        "/{equipment_id:uuid}/move",
+        operation_id="MoveEquipment",
+        guards=[requires_staff],
+        status_code=200,
+    )
     async def move_equipment(
         self,
         equipment: NamedDependency[EquipmentService],

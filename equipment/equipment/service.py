@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from equipment.equipment.models import Equipment, EquipmentModel, EquipmentMove, EquipmentStatus
 from equipment.equipment.schemas import EquipmentCreate, EquipmentModelCreate, EquipmentUpdate
 from fsm.auth.principal import Principal
+from fsm.clients.models import Client
 from fsm.db import like_pattern
 from fsm.errors import Conflict, NotFound, field_error
 from fsm.pagination import Page, PageRequest
@@ -80,7 +81,14 @@ class EquipmentModelService:
             required_skills=skills,
         )
         self.session.add(model)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            if "uq_equipment_models_manufacturer_model" in str(exc.orig):
+                raise EquipmentModelExists(
+                    f"{manufacturer} {model_name} is in the catalogue"
+                ) from exc
+            raise
         await self.session.refresh(model)
         return model
 
@@ -141,6 +149,8 @@ class EquipmentService:
 
     async def create(self, data: EquipmentCreate) -> Equipment:
         """Record a unit installed at one of its client's sites."""
+        if await self.session.get(Client, data.client_id) is None:
+            raise field_error("client_id", "no such client")
         await self._site_of_client(data.site_id, data.client_id)
         if await self.session.get(EquipmentModel, data.model_id) is None:
             raise field_error("model_id", "no such equipment model")

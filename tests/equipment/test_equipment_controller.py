@@ -127,6 +127,17 @@ class TestCreateEquipment:
         )
         assert invalid_fields(response) == ["site_id"]
 
+    async def test_unknown_client_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_client(session)
+        site = await make_site(session, client=company)
+        model = await make_equipment_model(session)
+        body = _new_unit(company, site.id, model.id)
+        body["client_id"] = "00000000-0000-0000-0000-000000000000"
+        response = await client.post(EQUIPMENT, json=body, headers=await _staff(client, session))
+        assert invalid_fields(response) == ["client_id"]
+
     async def test_serial_unique_per_model(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
@@ -249,7 +260,7 @@ class TestMoveEquipment:
             json={"site_id": str(site_b.id)},
             headers=await _staff(client, session),
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
         assert response.json()["site_id"] == str(site_b.id)
         moves = (
             await session.scalars(
