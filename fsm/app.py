@@ -68,9 +68,16 @@ def create_app(
             app.state.session_factory = create_session_factory(engine)
         if app.state.get("object_store") is None:
             app.state.object_store = ObjectStore(settings.s3)
+        scheduler = None
+        if settings.scheduler.is_enabled:
+            from fsm.scheduler import start_scheduler
+
+            scheduler = start_scheduler(settings, app.state.session_factory)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             if engine is not None:
                 await engine.dispose()
 

@@ -117,6 +117,39 @@ async def _load_demo(settings: Settings) -> None:
         click.echo(f"  {role:<10} {email}")
 
 
+@cli.group()
+def jobs() -> None:
+    """Recurring jobs, run on demand (they also run on schedule with FSM_SCHEDULER_ENABLED)."""
+
+
+@jobs.command("sla-watch")
+def jobs_sla_watch() -> None:
+    """Flag work orders whose SLA deadlines are near or passed, now."""
+    from fsm.db import create_engine, create_session_factory, utcnow
+    from fsm.scheduler import run_locked
+    from fsm.sla.service import SlaService
+
+    settings = _settings()
+    counts: list[int] = []
+
+    async def run() -> bool:
+        engine = create_engine(settings.database)
+
+        async def work(session: Any) -> None:
+            service = SlaService(session, warning_minutes=settings.workorders.sla_warning_minutes)
+            counts.extend(await service.watch(utcnow()))
+
+        try:
+            return await run_locked(create_session_factory(engine), "sla_watch", work)
+        finally:
+            await engine.dispose()
+
+    if _run(run):
+        click.echo(f"SLA watch: {counts[0]} at risk, {counts[1]} breached")
+    else:
+        click.echo("SLA watch is running in another process; skipped")
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""

@@ -1,4 +1,4 @@
-"""What autogenerate compares: our tables, not those PostGIS and its companions own."""
+"""What autogenerate compares: our tables, not those PostGIS or APScheduler define."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from typing import Any
 
 from geoalchemy2 import alembic_helpers
 
-_FOREIGN_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns", "topology", "layer"}
+# Tables owned by PostGIS, or defined by APScheduler (our migration 0005 creates its job
+# store table; its model lives in APScheduler, not in our metadata).
+_FOREIGN_TABLES = {
+    "spatial_ref_sys",
+    "geography_columns",
+    "geometry_columns",
+    "topology",
+    "layer",
+    "apscheduler_jobs",
+}
 
 
 def include_object(

@@ -1,0 +1,96 @@
+"""Recurring jobs (APScheduler 3.11) and the lock that keeps two processes from overlapping.
+
+Every API process may run a scheduler; jobs live in APScheduler's SQLAlchemy job store in our
+database (its table comes from an Alembic migration), and each run takes a PostgreSQL advisory
+lock first, so with several processes a job runs once at a time and the others skip. The jobs
+are set-based and idempotent, and unique constraints are the last line of defence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fsm.db import session_scope, utcnow
+from fsm.settings import Settings
+from fsm.sla.service import SlaService
+
+log = logging.getLogger("fsm.scheduler")
+
+JOBS_TABLE = "apscheduler_jobs"
+
+
+def lock_key(name: str) -> int:
+    """A stable 63-bit advisory-lock key for a job name."""
+    return int.from_bytes(hashlib.sha256(f"fieldline:{name}".encode()).digest()[:8], "big") >> 1
+
+
+async def run_locked(
+    factory: async_sessionmaker[AsyncSession],
+    name: str,
+    work: Callable[[AsyncSession], Awaitable[Any]],
+) -> bool:
+    """Run `work` in one transaction holding the job's advisory lock.
+
+    Returns False, doing nothing, when another process holds the lock (it is running the
+    same job); the lock ends with the transaction, so a crash cannot leave it behind.
+    """
+    async with session_scope(factory) as session:
+        is_locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name))))
+        if not is_locked:
+            log.info("job %s is running elsewhere; skipped", name)
+            return False
+        await work(session)
+    return True
+
+
+@dataclass
+class _Runtime:
+    settings: Settings
+    factory: async_sessionmaker[AsyncSession]
+
+
+# The job store keeps jobs by reference ("fsm.scheduler:sla_watch"), not their arguments,
+# so the running process tells the job functions where its database is.
+_runtime: _Runtime | None = None
+
+
+async def sla_watch() -> None:
+    """Flag work orders whose SLA deadlines are near or passed (each once)."""
+    if _runtime is None:
+        raise RuntimeError("the scheduler runtime is not configured")
+    warning = _runtime.settings.workorders.sla_warning_minutes
+
+    async def work(session: AsyncSession) -> None:
+        at_risk, breached = await SlaService(session, warning_minutes=warning).watch(utcnow())
+        if at_risk or breached:
+            log.info("SLA watch: %d at risk, %d breached", at_risk, breached)
+
+    await run_locked(_runtime.factory, "sla_watch", work)
+
+
+def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
+    """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    global _runtime
+    _runtime = _Runtime(settings=settings, factory=factory)
+    scheduler = AsyncIOScheduler(
+        jobstores={
+            "default": SQLAlchemyJobStore(url=settings.database.sync_url, tablename=JOBS_TABLE)
+        },
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone="UTC",
+    )
+    scheduler.add_job(
+        "fsm.scheduler:sla_watch", "interval", minutes=1, id="sla_watch", replace_existing=True
+    )
+    scheduler.start()
+    return scheduler
