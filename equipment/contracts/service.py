@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -163,14 +164,13 @@ class ContractService:
         )
         _check_dates(valid_from, valid_to)
         period = validity_range(valid_from, valid_to)
+        covered = [c.equipment_id for c in contract.coverages]
         if contract.status is ContractStatus.ACTIVE:
-            await self._check_no_overlap(
-                contract, (c.equipment_id for c in contract.coverages), period
-            )
-        contract.valid_from, contract.valid_to = valid_from, valid_to
-        for coverage in contract.coverages:
-            coverage.period = period
-        await self._flush()
+            await self._check_no_overlap(contract.id, covered, period)
+        async with self._overlap_guard(contract.id, covered, period):
+            contract.valid_from, contract.valid_to = valid_from, valid_to
+            for coverage in contract.coverages:
+                coverage.period = period
         for coverage in contract.coverages:
             await self.periods.regenerate(coverage)
         await self.session.refresh(contract)
@@ -203,7 +203,7 @@ class ContractService:
         period = validity_range(contract.valid_from, contract.valid_to)
         is_active = contract.status is ContractStatus.ACTIVE
         if is_active:
-            await self._check_no_overlap(contract, [unit.id], period)
+            await self._check_no_overlap(contract.id, [unit.id], period)
         coverage = Coverage(
             contract_id=contract.id,
             equipment_id=unit.id,
@@ -217,8 +217,8 @@ class ContractService:
             preferred_start=data.preferred_start,
             preferred_end=data.preferred_end,
         )
-        contract.coverages.append(coverage)
-        await self._flush()
+        async with self._overlap_guard(contract.id, [unit.id], period):
+            contract.coverages.append(coverage)
         await self.periods.regenerate(coverage)
         await self.session.refresh(contract)
         return contract
@@ -227,7 +227,8 @@ class ContractService:
         """Put a contract in force; none of its units may be under another active one."""
         contract = await self._for_move(contract_id, ContractStatus.ACTIVE, viewer)
         period = validity_range(contract.valid_from, contract.valid_to)
-        await self._check_no_overlap(contract, (c.equipment_id for c in contract.coverages), period)
+        covered = [c.equipment_id for c in contract.coverages]
+        await self._check_no_overlap(contract.id, covered, period)
         return await self._move(contract, ContractStatus.ACTIVE)
 
     async def suspend(self, contract_id: uuid.UUID, *, viewer: Principal) -> Contract:
@@ -260,19 +261,29 @@ class ContractService:
         return contract
 
     async def _move(self, contract: Contract, to: ContractStatus) -> Contract:
-        contract.status = to
-        for coverage in contract.coverages:
-            coverage.is_active = to is ContractStatus.ACTIVE
-        await self._flush()
+        covered = [c.equipment_id for c in contract.coverages]
+        period = validity_range(contract.valid_from, contract.valid_to)
+        async with self._overlap_guard(contract.id, covered, period):
+            contract.status = to
+            for coverage in contract.coverages:
+                coverage.is_active = to is ContractStatus.ACTIVE
         await self.session.refresh(contract)
         return contract
 
     async def _check_no_overlap(
-        self, contract: Contract, equipment_ids: Iterable[uuid.UUID], period: Range[date]
+        self, contract_id: uuid.UUID, equipment_ids: Iterable[uuid.UUID], period: Range[date]
     ) -> None:
+        clash = await self._find_overlap(contract_id, equipment_ids, period)
+        if clash is not None:
+            raise _overlap(*clash)
+
+    async def _find_overlap(
+        self, contract_id: uuid.UUID, equipment_ids: Iterable[uuid.UUID], period: Range[date]
+    ) -> tuple[str, uuid.UUID] | None:
+        """Another active contract's number and the unit it covers on some of these days."""
         ids = list(equipment_ids)
         if not ids:
-            return
+            return None
         clash = (
             await self.session.execute(
                 select(Contract.number, Coverage.equipment_id)
@@ -280,23 +291,32 @@ class ContractService:
                 .where(
                     Coverage.equipment_id.in_(ids),
                     Coverage.is_active.is_(True),
-                    Coverage.contract_id != contract.id,
+                    Coverage.contract_id != contract_id,
                     Coverage.period.op("&&")(period),
                 )
                 .order_by(Contract.number)
                 .limit(1)
             )
         ).first()
-        if clash is not None:
-            raise _overlap(clash.number, clash.equipment_id)
+        return None if clash is None else (clash.number, clash.equipment_id)
 
-    async def _flush(self) -> None:
+    @asynccontextmanager
+    async def _overlap_guard(
+        self, contract_id: uuid.UUID, equipment_ids: Sequence[uuid.UUID], period: Range[date]
+    ) -> AsyncIterator[None]:
+        """Apply the changes made inside in a savepoint and flush them.
+
+        A concurrent activation can slip past the check; the exclusion constraint then
+        fires, and the savepoint lets us still name the contract it clashed with.
+        """
         try:
-            await self.session.flush()
+            async with self.session.begin_nested():
+                yield
         except IntegrityError as exc:
-            if EXCLUSION_CONSTRAINT in str(exc.orig):
-                raise _overlap(None, None) from exc
-            raise
+            if EXCLUSION_CONSTRAINT not in str(exc.orig):
+                raise
+            clash = await self._find_overlap(contract_id, equipment_ids, period)
+            raise (_overlap(None, None) if clash is None else _overlap(*clash)) from exc
 
 
 def _overlap(other_number: str | None, equipment_id: uuid.UUID | None) -> CoverageOverlap:

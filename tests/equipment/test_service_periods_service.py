@@ -186,15 +186,23 @@ class TestExclusionConstraintBackstop:
         self, session: AsyncSession
     ) -> None:
         unit = await make_equipment(session)
-        service, first = await _covered(session, equipment=unit)
+        service, first = await _covered(session, equipment=unit, number="FIRST")
         await service.activate(first.id, viewer=STAFF)
         _, second = await _covered(session, equipment=unit)
-        # Skip the service's own check, as a concurrent request would slip past it.
         coverage: Coverage = second.coverages[0]
-        second.status = ContractStatus.ACTIVE
-        coverage.is_active = True
-        with pytest.raises(CoverageOverlap):
-            await service._flush()
+        second_id, period = second.id, coverage.period
+
+        async def activate_unchecked() -> None:
+            # Skip the service's own check, as a concurrent request would slip past it.
+            async with service._overlap_guard(second_id, [unit.id], period):
+                second.status = ContractStatus.ACTIVE
+                coverage.is_active = True
+
+        with pytest.raises(CoverageOverlap) as caught:
+            await activate_unchecked()
+        assert caught.value.details["contract_number"] == "FIRST"
+        # The savepoint is gone; the session still works.
+        assert (await service.get(first.id, viewer=STAFF)).status is ContractStatus.ACTIVE
 
 
 class TestListPeriods:
