@@ -150,6 +150,31 @@ def jobs_sla_watch() -> None:
         click.echo("SLA watch is running in another process; skipped")
 
 
+@jobs.command("maintenance")
+def jobs_maintenance() -> None:
+    """Open maintenance work orders for service periods coming due, now."""
+    from fsm.db import create_engine, create_session_factory
+    from fsm.scheduler import run_maintenance
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int, int] | None:
+        engine = create_engine(settings.database)
+        try:
+            return await run_maintenance(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    result = _run(run)
+    if result is None:
+        click.echo("maintenance is running in another process; skipped")
+    else:
+        click.echo(
+            f"maintenance: {result[0]} work orders opened, {result[1]} periods done, "
+            f"{result[2]} missed"
+        )
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""

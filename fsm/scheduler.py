@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -75,6 +76,42 @@ async def sla_watch() -> None:
     await run_locked(_runtime.factory, "sla_watch", work)
 
 
+async def maintenance(today: date | None = None) -> None:
+    """Open maintenance work for periods coming due; settle done and missed periods."""
+    if _runtime is None:
+        raise RuntimeError("the scheduler runtime is not configured")
+    await run_maintenance(_runtime.settings, _runtime.factory, today=today)
+
+
+async def run_maintenance(
+    settings: Settings,
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    today: date | None = None,
+) -> tuple[int, int, int] | None:
+    """One locked maintenance run: (work orders opened, periods done, periods missed).
+
+    None when another process is running it.
+    """
+    from equipment.service_periods.generation import generate_maintenance, settle_periods
+
+    now = utcnow()
+    day = today or now.date()
+    counts: list[int] = []
+
+    async def work(session: AsyncSession) -> None:
+        opened = await generate_maintenance(
+            session, today=day, horizon_days=settings.scheduler.maintenance_horizon_days, now=now
+        )
+        done, missed = await settle_periods(session, today=day)
+        counts.extend([opened, done, missed])
+
+    if not await run_locked(factory, "maintenance", work):
+        return None
+    log.info("maintenance: %d opened, %d periods done, %d missed", *counts)
+    return counts[0], counts[1], counts[2]
+
+
 def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
     """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -91,6 +128,14 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
     )
     scheduler.add_job(
         "fsm.scheduler:sla_watch", "interval", minutes=1, id="sla_watch", replace_existing=True
+    )
+    scheduler.add_job(
+        "fsm.scheduler:maintenance",
+        "cron",
+        hour=2,
+        minute=0,
+        id="maintenance",
+        replace_existing=True,
     )
     scheduler.start()
     return scheduler

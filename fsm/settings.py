@@ -71,6 +71,7 @@ class SchedulerSettings:
     """Recurring jobs: maintenance generation and the SLA watch."""
 
     is_enabled: bool = False
+    maintenance_horizon_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             login_max_failures=read.integer("FSM_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_minutes=read.integer("FSM_LOGIN_WINDOW_MINUTES", 15, minimum=1),
         ),
-        scheduler=SchedulerSettings(is_enabled=read.flag("FSM_SCHEDULER_ENABLED", False)),
+        scheduler=SchedulerSettings(
+            is_enabled=read.flag("FSM_SCHEDULER_ENABLED", False),
+            maintenance_horizon_days=read.integer("FSM_MAINTENANCE_HORIZON_DAYS", 14),
+        ),
         workorders=WorkOrderSettings(
             reopen_window_days=read.integer("FSM_REOPEN_WINDOW_DAYS", 7),
             sla_warning_minutes=read.integer("FSM_SLA_WARNING_MINUTES", 60, minimum=1),

@@ -77,6 +77,7 @@ class TestScheduler:
         scheduler = start_scheduler(settings, factory)
         try:
             assert scheduler.get_job("sla_watch") is not None
+            assert scheduler.get_job("maintenance") is not None
         finally:
             scheduler.shutdown(wait=False)
         sync_engine = create_engine(settings.database.sync_url)

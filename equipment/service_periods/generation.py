@@ -1,0 +1,333 @@
+"""Planned maintenance: service periods coming due become work orders with one visit each.
+
+Set-based: one query finds the periods, deadlines are computed once per SLA policy (every
+order of a run opens at the same instant), and rows go in with multi-row INSERTs. Running it
+twice creates nothing twice: periods already linked are skipped, and the unique
+`work_orders.service_period_id` refuses a duplicate should two runs ever race past the
+advisory lock the scheduler takes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from equipment.contracts.models import Contract, ContractStatus, Coverage
+from equipment.equipment.models import Equipment, EquipmentModel, EquipmentStatus
+from equipment.service_periods.models import PeriodStatus, ServicePeriod
+from fsm.sites.models import Site
+from fsm.skills.models import Skill
+from fsm.sla.calendar import due_at
+from fsm.sla.models import SlaPolicy
+from fsm.sla.service import business_calendar
+from fsm.visits.models import Visit, VisitStatus, visit_skills
+from fsm.workorders.models import (
+    Channel,
+    Priority,
+    Visibility,
+    WorkOrder,
+    WorkOrderCounter,
+    WorkOrderEvent,
+    WorkOrderStatus,
+    WorkOrderType,
+    work_order_skills,
+)
+
+BATCH = 5_000
+
+
+def visit_window(
+    starts_on: date, ends_on: date, timezone: str, opening_hours: Sequence[dict[str, Any]]
+) -> tuple[datetime, datetime]:
+    """The period's days clipped to the site's opening hours, as UTC instants.
+
+    From the first opening on or after the first day to the last closing on or before the
+    last day; a site without opening hours is open all day.
+    """
+    zone = ZoneInfo(timezone)
+    opens: dict[int, time] = {}
+    closes: dict[int, time] = {}
+    for entry in opening_hours:
+        weekday = int(entry["weekday"])
+        o, c = time.fromisoformat(entry["opens"]), time.fromisoformat(entry["closes"])
+        opens[weekday] = min(opens.get(weekday, o), o)
+        closes[weekday] = max(closes.get(weekday, c), c)
+    start = datetime.combine(starts_on, time(), zone)
+    end = datetime.combine(ends_on + timedelta(days=1), time(), zone)
+    if opens:
+        span = (ends_on - starts_on).days
+        first = next(
+            (
+                starts_on + timedelta(days=i)
+                for i in range(min(7, span + 1))
+                if (starts_on + timedelta(days=i)).weekday() in opens
+            ),
+            None,
+        )
+        last = next(
+            (
+                ends_on - timedelta(days=i)
+                for i in range(min(7, span + 1))
+                if (ends_on - timedelta(days=i)).weekday() in closes
+            ),
+            None,
+        )
+        if first is not None and last is not None:
+            start = datetime.combine(first, opens[first.weekday()], zone)
+            end = datetime.combine(last, closes[last.weekday()], zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+async def generate_maintenance(
+    session: AsyncSession, *, today: date, horizon_days: int, now: datetime
+) -> int:
+    """Open one maintenance work order and visit per period whose window opens soon.
+
+    Periods of active coverage on active equipment, starting by `today + horizon_days` and
+    not yet over. Returns how many work orders were opened. Flushes, does not commit.
+    """
+    candidates = (
+        await session.execute(
+            select(
+                ServicePeriod.id,
+                ServicePeriod.starts_on,
+                ServicePeriod.ends_on,
+                ServicePeriod.contract_id,
+                Equipment.id,
+                Equipment.client_id,
+                Equipment.site_id,
+                Equipment.serial_number,
+                Equipment.model_id,
+                EquipmentModel.manufacturer,
+                EquipmentModel.model,
+                Coverage.visit_minutes,
+                Coverage.skills,
+                Contract.sla_policy_id,
+                Site.timezone,
+                Site.opening_hours,
+            )
+            .join(Coverage, Coverage.id == ServicePeriod.coverage_id)
+            .join(Contract, Contract.id == ServicePeriod.contract_id)
+            .join(Equipment, Equipment.id == ServicePeriod.equipment_id)
+            .join(EquipmentModel, EquipmentModel.id == Equipment.model_id)
+            .join(Site, Site.id == Equipment.site_id)
+            .where(
+                ServicePeriod.status == PeriodStatus.PLANNED,
+                ServicePeriod.work_order_id.is_(None),
+                ServicePeriod.starts_on <= today + timedelta(days=horizon_days),
+                ServicePeriod.ends_on >= today,
+                Coverage.is_active,
+                Contract.status == ContractStatus.ACTIVE,
+                Equipment.status == EquipmentStatus.ACTIVE,
+                ~exists().where(WorkOrder.service_period_id == ServicePeriod.id),
+            )
+            .order_by(ServicePeriod.starts_on, ServicePeriod.id)
+        )
+    ).all()
+    if not candidates:
+        return 0
+    skill_ids = await _skill_ids(session, candidates)
+    deadlines = await _deadlines(session, {row.sla_policy_id for row in candidates}, now)
+    first_number = await _reserve_numbers(session, now.year, len(candidates))
+
+    orders: list[dict[str, Any]] = []
+    visits: list[dict[str, Any]] = []
+    for offset, row in enumerate(candidates):
+        work_order_id = uuid.uuid4()
+        reaction_due, resolution_due = deadlines.get(row.sla_policy_id, (None, None))
+        orders.append(
+            {
+                "id": work_order_id,
+                "number": f"WO-{now.year}-{first_number + offset:06d}",
+                "client_id": row.client_id,
+                "site_id": row.site_id,
+                "equipment_id": row[4],
+                "contract_id": row.contract_id,
+                "service_period_id": row[0],
+                "type": WorkOrderType.MAINTENANCE,
+                "priority": Priority.NORMAL,
+                "channel": Channel.SCHEDULED,
+                "status": WorkOrderStatus.NEW,
+                "title": f"Planned maintenance: {row.manufacturer} {row.model} "
+                f"#{row.serial_number}",
+                "description": f"Service period {row.starts_on} to {row.ends_on}",
+                "custom_fields": {},
+                "sla_policy_id": row.sla_policy_id,
+                "reaction_due_at": reaction_due,
+                "resolution_due_at": resolution_due,
+                "sla_next_due_at": reaction_due,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        window_starts_at, window_ends_at = visit_window(
+            row.starts_on, row.ends_on, row.timezone, row.opening_hours
+        )
+        visits.append(
+            {
+                "id": uuid.uuid4(),
+                "work_order_id": work_order_id,
+                "status": VisitStatus.PLANNED,
+                "window_starts_at": window_starts_at,
+                "window_ends_at": window_ends_at,
+                "estimated_minutes": row.visit_minutes,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    created: set[uuid.UUID] = set()
+    for start in range(0, len(orders), BATCH):
+        stmt = (
+            pg_insert(WorkOrder)
+            .on_conflict_do_nothing(index_elements=[WorkOrder.service_period_id])
+            .returning(WorkOrder.id)
+        )
+        created.update((await session.scalars(stmt, orders[start : start + BATCH])).all())
+    kept = [i for i, order in enumerate(orders) if order["id"] in created]
+    await _insert_many(session, Visit, [visits[i] for i in kept])
+    links = [
+        (orders[i]["id"], visits[i]["id"], skill)
+        for i in kept
+        for skill in skill_ids[(candidates[i].model_id, tuple(candidates[i].skills))]
+    ]
+    await _insert_many(
+        session, work_order_skills, [{"work_order_id": w, "skill_id": s} for w, _, s in links]
+    )
+    await _insert_many(session, visit_skills, [{"visit_id": v, "skill_id": s} for _, v, s in links])
+    await _insert_many(
+        session,
+        WorkOrderEvent,
+        [
+            {
+                "work_order_id": orders[i]["id"],
+                "kind": "created",
+                "visibility": Visibility.PUBLIC,
+                "occurred_at": now,
+                "data": {"number": orders[i]["number"], "source": "maintenance_plan"},
+            }
+            for i in kept
+        ],
+    )
+    await session.execute(
+        update(ServicePeriod)
+        .where(
+            ServicePeriod.id == WorkOrder.service_period_id,
+            WorkOrder.id.in_(created),
+        )
+        .values(status=PeriodStatus.SCHEDULED, work_order_id=WorkOrder.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()
+    return len(created)
+
+
+async def settle_periods(session: AsyncSession, *, today: date) -> tuple[int, int]:
+    """Mark periods done once their visit is completed, missed once they ended without.
+
+    Returns (done, missed).
+    """
+    completed = exists().where(
+        Visit.work_order_id == ServicePeriod.work_order_id,
+        Visit.status == VisitStatus.COMPLETED,
+    )
+    done = await session.execute(
+        update(ServicePeriod)
+        .where(ServicePeriod.status == PeriodStatus.SCHEDULED, completed)
+        .values(status=PeriodStatus.DONE)
+        .execution_options(synchronize_session=False)
+    )
+    missed = await session.execute(
+        update(ServicePeriod)
+        .where(
+            ServicePeriod.status.in_([PeriodStatus.PLANNED, PeriodStatus.SCHEDULED]),
+            ServicePeriod.ends_on < today,
+            ~completed,
+        )
+        .values(status=PeriodStatus.MISSED)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(done), _rowcount(missed)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _insert_many(session: AsyncSession, target: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start : start + BATCH]
+        if chunk:
+            await session.execute(insert(target), chunk)
+
+
+async def _reserve_numbers(session: AsyncSession, year: int, count: int) -> int:
+    """Take `count` consecutive numbers of the year at once; return the first."""
+    stmt = (
+        pg_insert(WorkOrderCounter)
+        .values(year=year, last_number=count)
+        .on_conflict_do_update(
+            index_elements=[WorkOrderCounter.year],
+            set_={"last_number": WorkOrderCounter.last_number + count},
+        )
+        .returning(WorkOrderCounter.last_number)
+    )
+    last = (await session.execute(stmt)).scalar_one()
+    return int(last) - count + 1
+
+
+async def _deadlines(
+    session: AsyncSession, policy_ids: set[uuid.UUID | None], now: datetime
+) -> dict[uuid.UUID | None, tuple[datetime | None, datetime | None]]:
+    """Reaction and resolution deadlines of a normal-priority order opened `now`, per policy."""
+    ids = [p for p in policy_ids if p is not None]
+    policies = (await session.scalars(select(SlaPolicy).where(SlaPolicy.id.in_(ids)))).all()
+    result: dict[uuid.UUID | None, tuple[datetime | None, datetime | None]] = {}
+    for policy in policies:
+        calendar = business_calendar(policy)
+        target = policy.targets[Priority.NORMAL.value]
+        result[policy.id] = (
+            due_at(calendar, now, target["reaction_minutes"], []),
+            due_at(calendar, now, target["resolution_minutes"], []),
+        )
+    return result
+
+
+async def _skill_ids(
+    session: AsyncSession, rows: Sequence[Any]
+) -> dict[tuple[uuid.UUID, tuple[str, ...]], list[uuid.UUID]]:
+    """The skills each (model, coverage skills) pair needs: the model's plus the plan's."""
+    model_skills: dict[uuid.UUID, set[uuid.UUID]] = {}
+    model_ids = {row.model_id for row in rows}
+    links = await session.execute(
+        text(
+            "SELECT equipment_model_id, skill_id FROM equipment_model_skills "
+            "WHERE equipment_model_id = ANY(:ids)"
+        ),
+        {"ids": list(model_ids)},
+    )
+    for model_id, skill_id in links:
+        model_skills.setdefault(model_id, set()).add(skill_id)
+    codes = {code for row in rows for code in row.skills}
+    by_code = (
+        {
+            s.code: s.id
+            for s in (await session.scalars(select(Skill).where(Skill.code.in_(codes)))).all()
+        }
+        if codes
+        else {}
+    )
+    needs: dict[tuple[uuid.UUID, tuple[str, ...]], list[uuid.UUID]] = {}
+    for row in rows:
+        key = (row.model_id, tuple(row.skills))
+        if key not in needs:
+            ids = set(model_skills.get(row.model_id, set()))
+            ids.update(by_code[c] for c in row.skills if c in by_code)
+            needs[key] = sorted(ids)
+    return needs
