@@ -138,6 +138,15 @@ class TestCreateEquipment:
         response = await client.post(EQUIPMENT, json=body, headers=await _staff(client, session))
         assert invalid_fields(response) == ["client_id"]
 
+    async def test_unknown_model_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_client(session)
+        site = await make_site(session, client=company)
+        body = _new_unit(company, site.id, "00000000-0000-0000-0000-000000000000")
+        response = await client.post(EQUIPMENT, json=body, headers=await _staff(client, session))
+        assert invalid_fields(response) == ["model_id"]
+
     async def test_serial_unique_per_model(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
@@ -281,6 +290,28 @@ class TestMoveEquipment:
             headers=await _staff(client, session),
         )
         assert invalid_fields(response) == ["site_id"]
+
+    async def test_same_site_is_422(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+        unit = await make_equipment(session)
+        await session.commit()
+        response = await client.post(
+            f"{EQUIPMENT}/{unit.id}/move",
+            json={"site_id": str(unit.site_id)},
+            headers=await _staff(client, session),
+        )
+        assert invalid_fields(response) == ["site_id"]
+
+    async def test_unknown_equipment_is_404(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        site = await make_site(session)
+        await session.commit()
+        response = await client.post(
+            f"{EQUIPMENT}/00000000-0000-0000-0000-000000000000/move",
+            json={"site_id": str(site.id)},
+            headers=await _staff(client, session),
+        )
+        assert_not_found(response)
 
     async def test_client_user_may_not_move(
         self, client: httpx.AsyncClient, session: AsyncSession
