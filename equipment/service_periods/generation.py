@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, insert, select, text, update
+from sqlalchemy import Table, exists, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -184,10 +184,12 @@ async def generate_maintenance(
         )
     created: set[uuid.UUID] = set()
     for start in range(0, len(orders), BATCH):
+        # Core inserts (the table, not the mapped class): no per-row ORM bookkeeping.
+        table = cast(Table, WorkOrder.__table__)
         stmt = (
-            pg_insert(WorkOrder)
-            .on_conflict_do_nothing(index_elements=[WorkOrder.service_period_id])
-            .returning(WorkOrder.id)
+            pg_insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.service_period_id])
+            .returning(table.c.id)
         )
         created.update((await session.scalars(stmt, orders[start : start + BATCH])).all())
     kept = [i for i, order in enumerate(orders) if order["id"] in created]
@@ -217,9 +219,11 @@ async def generate_maintenance(
     )
     await session.execute(
         update(ServicePeriod)
+        # Every period that now has its order, without a parameter per row.
         .where(
             ServicePeriod.id == WorkOrder.service_period_id,
-            WorkOrder.id.in_(created),
+            ServicePeriod.status == PeriodStatus.PLANNED,
+            ServicePeriod.work_order_id.is_(None),
         )
         .values(status=PeriodStatus.SCHEDULED, work_order_id=WorkOrder.id)
         .execution_options(synchronize_session=False)
@@ -264,7 +268,7 @@ async def _insert_many(session: AsyncSession, target: Any, rows: list[dict[str, 
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
         if chunk:
-            await session.execute(insert(target), chunk)
+            await session.execute(insert(getattr(target, "__table__", target)), chunk)
 
 
 async def _reserve_numbers(session: AsyncSession, year: int, count: int) -> int:
