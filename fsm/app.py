@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import fsm.models  # noqa: F401 - every table on the metadata before the first query
 from dispatch.controller import DispatchPlanController
 from equipment.contracts.controller import ContractController
+from equipment.contracts.coverage import resolve_coverage
 from equipment.equipment.controller import EquipmentController, EquipmentModelController
 from fsm.auth.controller import AuthController
 from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
@@ -85,6 +86,8 @@ def create_app(
         "settings": settings,
         "session_factory": session_factory,
         "object_store": object_store,
+        # Requests find their contract through the equipment package (fsm cannot import it).
+        "coverage_lookup": resolve_coverage,
     }
     return Litestar(
         route_handlers=[

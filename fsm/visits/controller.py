@@ -34,7 +34,10 @@ from fsm.workorders.service import WorkOrderService
 async def provide_visit_service(
     db_session: NamedDependency[AsyncSession], state: State
 ) -> VisitService:
-    return VisitService(db_session, WorkOrderService(db_session, state.settings.workorders))
+    work_orders = WorkOrderService(
+        db_session, state.settings.workorders, state.get("coverage_lookup")
+    )
+    return VisitService(db_session, work_orders)
 
 
 class VisitController(Controller):

@@ -53,7 +53,7 @@ from fsm.workorders.service import QueueFilter, SlaState, WorkOrderDraft, WorkOr
 async def provide_work_order_service(
     db_session: NamedDependency[AsyncSession], state: State
 ) -> WorkOrderService:
-    return WorkOrderService(db_session, state.settings.workorders)
+    return WorkOrderService(db_session, state.settings.workorders, state.get("coverage_lookup"))
 
 
 def _view(

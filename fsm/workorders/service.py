@@ -7,8 +7,8 @@ import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -128,12 +128,41 @@ def sla_state(work_order: WorkOrder, now: datetime, warning: timedelta) -> SlaSt
     return SlaState.OK
 
 
+@dataclass(frozen=True, slots=True)
+class CoverageFacts:
+    """What the installed base says about a new request: where the unit is, what covers it."""
+
+    equipment_site_id: uuid.UUID | None
+    contract_id: uuid.UUID | None
+    sla_policy_id: uuid.UUID | None
+
+
+class CoverageLookup(Protocol):
+    """Resolves the contract covering a request (the equipment package provides it)."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        *,
+        client_id: uuid.UUID,
+        equipment_id: uuid.UUID | None,
+        on: date,
+    ) -> CoverageFacts: ...
+
+
 class WorkOrderService:
     """Work orders as staff, clients and engineers may see and change them."""
 
-    def __init__(self, session: AsyncSession, settings: WorkOrderSettings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: WorkOrderSettings,
+        coverage: CoverageLookup | None = None,
+    ) -> None:
         self.session = session
         self.settings = settings
+        # fsm cannot import the equipment package; the app wires its lookup in here.
+        self.coverage = coverage
         self.warning = timedelta(minutes=settings.sla_warning_minutes)
         self.sla = SlaService(session, warning_minutes=settings.sla_warning_minutes)
 
@@ -301,12 +330,22 @@ class WorkOrderService:
             draft.required_skills, field="required_skills"
         )
         now = utcnow()
+        facts = CoverageFacts(equipment_site_id=None, contract_id=None, sla_policy_id=None)
+        if self.coverage is not None:
+            facts = await self.coverage(
+                self.session,
+                client_id=site.client_id,
+                equipment_id=draft.equipment_id,
+                on=now.date(),
+            )
+        if draft.equipment_id is not None and facts.equipment_site_id not in (None, site.id):
+            raise field_error("equipment_id", "this equipment is installed at another site")
         work_order = WorkOrder(
             number=await self._next_number(now.year),
             client_id=site.client_id,
             site_id=site.id,
             equipment_id=draft.equipment_id,
-            contract_id=None,
+            contract_id=facts.contract_id,
             type=draft.type,
             priority=priority,
             channel=channel,
@@ -320,7 +359,12 @@ class WorkOrderService:
             pauses=[],
         )
         self.session.add(work_order)
-        await self.sla.start_clock(work_order, await self.sla.default_policy())
+        policy = (
+            await self.sla.get_policy(facts.sla_policy_id)
+            if facts.sla_policy_id is not None
+            else await self.sla.default_policy()
+        )
+        await self.sla.start_clock(work_order, policy)
         await self.session.flush()
         self.log(work_order, "created", actor, {"number": work_order.number}, Visibility.PUBLIC)
         await self.session.flush()
