@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, func
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -37,6 +38,11 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, with its wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def value_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A PostgreSQL enum type `name` storing the members' values (not their Python names)."""
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class Base(DeclarativeBase):

@@ -23,7 +23,7 @@ from equipment.contracts.schemas import (
 from equipment.contracts.service import ContractService
 from fsm.auth.guards import requires_roles, requires_staff
 from fsm.auth.principal import Principal
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
 
@@ -59,12 +59,7 @@ class ContractController(Controller):
             client_id=client_id,
             status=status,
         )
-        return PageOut(
-            items=[contract_read(c) for c in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, contract_read)
 
     @post("/", operation_id="CreateContract", guards=[requires_staff])
     async def create_contract(
@@ -163,9 +158,4 @@ class ContractController(Controller):
         page = await contracts.list_periods(
             contract_id, PageRequest(limit=limit, offset=offset), viewer=principal
         )
-        return PageOut(
-            items=[service_period_read(p) for p in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, service_period_read)

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -18,11 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import DATERANGE, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fsm.db import Base, IdMixin, TimestampMixin
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from fsm.db import Base, IdMixin, TimestampMixin, value_enum
 
 
 class ContractStatus(enum.StrEnum):
@@ -64,12 +59,12 @@ class Contract(IdMixin, TimestampMixin, Base):
     number: Mapped[str] = mapped_column(String(50), unique=True)
     valid_from: Mapped[date]
     valid_to: Mapped[date]
-    status: Mapped[ContractStatus] = mapped_column(_enum(ContractStatus, "contract_status"))
+    status: Mapped[ContractStatus] = mapped_column(value_enum(ContractStatus, "contract_status"))
     sla_policy_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sla_policies.id", ondelete="RESTRICT")
     )
     billing_period: Mapped[BillingPeriod] = mapped_column(
-        _enum(BillingPeriod, "billing_period"), default=BillingPeriod.MONTH
+        value_enum(BillingPeriod, "billing_period"), default=BillingPeriod.MONTH
     )
     included_labour_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
     # Work outside the contract (or beyond the included hours), in the smallest currency unit.
@@ -110,7 +105,7 @@ class Coverage(IdMixin, Base):
     period: Mapped[Any] = mapped_column(DATERANGE)
     is_active: Mapped[bool] = mapped_column(default=False)
     interval_count: Mapped[int]
-    interval_unit: Mapped[IntervalUnit] = mapped_column(_enum(IntervalUnit, "interval_unit"))
+    interval_unit: Mapped[IntervalUnit] = mapped_column(value_enum(IntervalUnit, "interval_unit"))
     visit_minutes: Mapped[int] = mapped_column(default=60)
     # Skill codes the maintenance visit needs, on top of the equipment model's.
     skills: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")

@@ -24,7 +24,7 @@ from equipment.equipment.schemas import (
 from equipment.equipment.service import EquipmentModelService, EquipmentService
 from fsm.auth.guards import requires_admin, requires_roles, requires_staff
 from fsm.auth.principal import Principal
-from fsm.pagination import PageOut, PageRequest
+from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
 
@@ -64,12 +64,7 @@ class EquipmentModelController(Controller):
         page = await equipment_models.list(
             PageRequest(limit=limit, offset=offset), category=category
         )
-        return PageOut(
-            items=[equipment_model_read(m) for m in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, equipment_model_read)
 
     @post("/", operation_id="CreateEquipmentModel", guards=[requires_admin])
     async def create_equipment_model(
@@ -112,12 +107,7 @@ class EquipmentController(Controller):
             status=status,
             text=q,
         )
-        return PageOut(
-            items=[equipment_read(u) for u in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        return page_out(page, equipment_read)
 
     @post("/", operation_id="CreateEquipment", guards=[requires_staff])
     async def create_equipment(

@@ -7,11 +7,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fsm.db import Base, IdMixin, TimestampMixin, utcnow
+from fsm.db import Base, IdMixin, TimestampMixin, utcnow, value_enum
 from fsm.skills.models import Skill
 
 equipment_model_skills = Table(
@@ -73,11 +73,7 @@ class Equipment(IdMixin, TimestampMixin, Base):
     installed_on: Mapped[date | None]
     warranty_ends_on: Mapped[date | None]
     status: Mapped[EquipmentStatus] = mapped_column(
-        Enum(
-            EquipmentStatus,
-            name="equipment_status",
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        value_enum(EquipmentStatus, "equipment_status"),
         default=EquipmentStatus.ACTIVE,
     )
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -6,10 +6,10 @@ import enum
 import uuid
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fsm.db import Base, IdMixin
+from fsm.db import Base, IdMixin, value_enum
 
 
 class PeriodStatus(enum.StrEnum):
@@ -41,11 +41,7 @@ class ServicePeriod(IdMixin, Base):
     starts_on: Mapped[date]
     ends_on: Mapped[date]  # inclusive
     status: Mapped[PeriodStatus] = mapped_column(
-        Enum(
-            PeriodStatus,
-            name="service_period_status",
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        value_enum(PeriodStatus, "service_period_status"),
         default=PeriodStatus.PLANNED,
     )
     work_order_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fsm.db import Base, IdMixin, TimestampMixin
+from fsm.db import Base, IdMixin, TimestampMixin, value_enum
 from fsm.geo import point_column_type
 from fsm.skills.models import Skill
 
@@ -40,10 +39,6 @@ class VisitStatus(enum.StrEnum):
 OPEN_VISIT_STATUSES = frozenset(
     {VisitStatus.PLANNED, VisitStatus.ASSIGNED, VisitStatus.EN_ROUTE, VisitStatus.ON_SITE}
 )
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 visit_skills = Table(
@@ -72,7 +67,7 @@ class Visit(IdMixin, TimestampMixin, Base):
     work_order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, "visit_status"))
+    status: Mapped[VisitStatus] = mapped_column(value_enum(VisitStatus, "visit_status"))
     window_starts_at: Mapped[datetime]
     window_ends_at: Mapped[datetime]
     estimated_minutes: Mapped[int]
@@ -102,8 +97,8 @@ class VisitStatusEvent(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     visit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
-    from_status: Mapped[VisitStatus | None] = mapped_column(_enum(VisitStatus, "visit_status"))
-    to_status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, "visit_status"))
+    from_status: Mapped[VisitStatus | None] = mapped_column(value_enum(VisitStatus, "visit_status"))
+    to_status: Mapped[VisitStatus] = mapped_column(value_enum(VisitStatus, "visit_status"))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     device_at: Mapped[datetime | None]

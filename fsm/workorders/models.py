@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -25,12 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fsm.db import Base, IdMixin, TimestampMixin
+from fsm.db import Base, IdMixin, TimestampMixin, value_enum
 from fsm.skills.models import Skill
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class WorkOrderType(enum.StrEnum):
@@ -145,13 +140,15 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
     # Set on planned maintenance: the service period this order fulfils. Unique, so two
     # generator runs can never open the same period twice (no FK: periods point back here).
     service_period_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
-    type: Mapped[WorkOrderType] = mapped_column(_enum(WorkOrderType, "work_order_type"))
-    priority: Mapped[Priority] = mapped_column(_enum(Priority, "work_order_priority"))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "work_order_channel"))
-    status: Mapped[WorkOrderStatus] = mapped_column(_enum(WorkOrderStatus, "work_order_status"))
+    type: Mapped[WorkOrderType] = mapped_column(value_enum(WorkOrderType, "work_order_type"))
+    priority: Mapped[Priority] = mapped_column(value_enum(Priority, "work_order_priority"))
+    channel: Mapped[Channel] = mapped_column(value_enum(Channel, "work_order_channel"))
+    status: Mapped[WorkOrderStatus] = mapped_column(
+        value_enum(WorkOrderStatus, "work_order_status")
+    )
     # The status to return to when a hold ends.
     status_before_hold: Mapped[WorkOrderStatus | None] = mapped_column(
-        _enum(WorkOrderStatus, "work_order_status")
+        value_enum(WorkOrderStatus, "work_order_status")
     )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -227,7 +224,7 @@ class WorkOrderEvent(Base):
         ForeignKey("work_orders.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(50))
-    visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "event_visibility"))
+    visibility: Mapped[Visibility] = mapped_column(value_enum(Visibility, "event_visibility"))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
@@ -274,11 +271,15 @@ class CustomFieldDefinition(IdMixin, Base):
     __tablename__ = "custom_field_definitions"
     __table_args__ = (UniqueConstraint("work_order_type", "key"),)
 
-    work_order_type: Mapped[WorkOrderType] = mapped_column(_enum(WorkOrderType, "work_order_type"))
+    work_order_type: Mapped[WorkOrderType] = mapped_column(
+        value_enum(WorkOrderType, "work_order_type")
+    )
     key: Mapped[str] = mapped_column(String(50))
     label: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[CustomFieldKind] = mapped_column(_enum(CustomFieldKind, "custom_field_kind"))
-    required_at: Mapped[RequiredAt] = mapped_column(_enum(RequiredAt, "custom_field_required_at"))
+    kind: Mapped[CustomFieldKind] = mapped_column(value_enum(CustomFieldKind, "custom_field_kind"))
+    required_at: Mapped[RequiredAt] = mapped_column(
+        value_enum(RequiredAt, "custom_field_required_at")
+    )
     # dropdown: {"choices": [...]};
     # dependent_dropdown: {"depends_on": key, "choices": {parent_value: [...]}}
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
