@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from equipment.equipment.card import EquipmentCard, load_card
 from equipment.equipment.models import EquipmentStatus
 from equipment.equipment.schemas import (
     EquipmentCreate,
@@ -24,6 +25,7 @@ from equipment.equipment.schemas import (
 from equipment.equipment.service import EquipmentModelService, EquipmentService
 from fsm.auth.guards import requires_admin, requires_roles, requires_staff
 from fsm.auth.principal import Principal
+from fsm.db import utcnow
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
@@ -125,6 +127,18 @@ class EquipmentController(Controller):
     ) -> EquipmentRead:
         """One unit."""
         return equipment_read(await equipment.get(equipment_id, viewer=principal))
+
+    @get("/{equipment_id:uuid}/card", operation_id="GetEquipmentCard")
+    async def get_equipment_card(
+        self,
+        equipment: NamedDependency[EquipmentService],
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
+        equipment_id: FromPath[uuid.UUID],
+    ) -> EquipmentCard:
+        """The unit with model, site, coverage, service periods, last visits and open work."""
+        unit = await equipment.get(equipment_id, viewer=principal)
+        return await load_card(db_session, unit, viewer=principal, today=utcnow().date())
 
     @patch("/{equipment_id:uuid}", operation_id="UpdateEquipment", guards=[requires_staff])
     async def update_equipment(
