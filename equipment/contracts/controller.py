@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
@@ -21,6 +22,7 @@ from equipment.contracts.schemas import (
     service_period_read,
 )
 from equipment.contracts.service import ContractService
+from equipment.contracts.usage import ContractUsage, contract_usage
 from fsm.auth.guards import requires_roles, requires_staff
 from fsm.auth.principal import Principal
 from fsm.pagination import PageOut, PageRequest, page_out
@@ -144,6 +146,20 @@ class ContractController(Controller):
     ) -> ContractRead:
         """End a contract for good."""
         return contract_read(await contracts.expire(contract_id, viewer=principal))
+
+    @get("/{contract_id:uuid}/usage", operation_id="GetContractUsage", guards=[requires_staff])
+    async def get_contract_usage(
+        self,
+        contracts: NamedDependency[ContractService],
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
+        contract_id: FromPath[uuid.UUID],
+        from_: Annotated[date, QueryParameter(name="from", description="First day")],
+        to: Annotated[date, QueryParameter(description="Last day (inclusive)")],
+    ) -> ContractUsage:
+        """Labour used against included hours, and billable work, per billing period."""
+        contract = await contracts.get(contract_id, viewer=principal)
+        return await contract_usage(db_session, contract, start=from_, end=to)
 
     @get("/{contract_id:uuid}/periods", operation_id="ListServicePeriods")
     async def list_service_periods(
