@@ -22,6 +22,7 @@ from dispatch.controller import DispatchPlanController
 from equipment.contracts.controller import ContractController
 from equipment.contracts.coverage import resolve_coverage
 from equipment.equipment.controller import EquipmentController, EquipmentModelController
+from equipment.service_periods.controller import MaintenanceController
 from fsm.auth.controller import AuthController
 from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from fsm.clients.controller import ClientController
@@ -103,6 +104,7 @@ def create_app(
             CustomFieldController,
             ReplyTemplateController,
             VisitController,
+            MaintenanceController,
             EquipmentModelController,
             EquipmentController,
             ContractController,

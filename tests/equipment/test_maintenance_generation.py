@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,13 +20,16 @@ from equipment.service_periods.generation import (
 )
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.clients.models import Client
+from fsm.db import utcnow
 from fsm.scheduler import run_locked
 from fsm.sites.models import Site
 from fsm.sla.models import SlaPolicy
+from fsm.users.models import Role
 from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import Channel, WorkOrder, WorkOrderType
+from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
-from tests.factories import make_policy, make_site, make_skill
+from tests.factories import make_policy, make_site, make_skill, make_user
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -214,3 +218,32 @@ class TestConcurrentRuns:
                 ):
                     await session.execute(delete(table).where(condition))
                 await session.commit()
+
+
+class TestRunOnDemand:
+    async def test_an_admin_runs_generation_over_http(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        today = utcnow().date()
+        await _covered(
+            session, starts_on=today + timedelta(days=1), ends_on=today + timedelta(days=90)
+        )
+        admin = await make_user(session, role=Role.ADMIN)
+        await session.commit()
+
+        response = await client.post("/api/v1/maintenance/run", headers=await login(client, admin))
+
+        assert response.status_code == 200, response.text
+        assert response.json()["work_orders_opened"] == 1
+
+    async def test_a_dispatcher_may_not(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        dispatcher = await make_user(session, role=Role.DISPATCHER)
+        await session.commit()
+
+        response = await client.post(
+            "/api/v1/maintenance/run", headers=await login(client, dispatcher)
+        )
+
+        assert response.status_code == 403

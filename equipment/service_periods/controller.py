@@ -1,0 +1,40 @@
+"""Running planned-maintenance generation on demand (admin)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, post
+from litestar.datastructures import State
+
+from fsm.auth.guards import requires_admin
+from fsm.errors import Conflict
+from fsm.scheduler import run_maintenance
+
+
+class MaintenanceRunning(Conflict):
+    """Another process is generating maintenance right now."""
+
+
+class MaintenanceRun(msgspec.Struct, kw_only=True):
+    """What one run did."""
+
+    work_orders_opened: int
+    periods_done: int
+    periods_missed: int
+
+
+class MaintenanceController(Controller):
+    """The daily maintenance job, on demand."""
+
+    path = "/api/v1/maintenance"
+    tags = ["contracts"]
+    guards = [requires_admin]
+
+    @post("/run", operation_id="RunMaintenance", status_code=200)
+    async def run_maintenance_now(self, state: State) -> MaintenanceRun:
+        """Open work for service periods coming due and settle finished periods, now."""
+        result = await run_maintenance(state.settings, state.session_factory)
+        if result is None:
+            raise MaintenanceRunning("maintenance generation is running in another process")
+        opened, done, missed = result
+        return MaintenanceRun(work_orders_opened=opened, periods_done=done, periods_missed=missed)
