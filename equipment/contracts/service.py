@@ -75,7 +75,7 @@ class ContractService:
     async def get(self, contract_id: uuid.UUID, *, viewer: Principal) -> Contract:
         """The contract, if the viewer may see it."""
         contract = await self.session.get(Contract, contract_id)
-        if contract is None or not _may_see(viewer, contract.client_id):
+        if contract is None or not viewer.may_see_client(contract.client_id):
             raise ContractNotFound(f"contract {contract_id} not found")
         return contract
 
@@ -339,7 +339,3 @@ def _number_taken(number: str) -> ContractNumberTaken:
 def _check_dates(valid_from: date, valid_to: date) -> None:
     if valid_from > valid_to:
         raise field_error("valid_to", "must not be before valid_from")
-
-
-def _may_see(viewer: Principal, client_id: uuid.UUID) -> bool:
-    return viewer.is_staff or (viewer.is_client and viewer.client_id == client_id)

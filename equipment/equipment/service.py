@@ -102,7 +102,7 @@ class EquipmentService:
     async def get(self, equipment_id: uuid.UUID, *, viewer: Principal) -> Equipment:
         """The unit, if the viewer may see it."""
         unit = await self.session.get(Equipment, equipment_id)
-        if unit is None or not _may_see(viewer, unit.client_id):
+        if unit is None or not viewer.may_see_client(unit.client_id):
             raise EquipmentNotFound(f"equipment {equipment_id} not found")
         return unit
 
@@ -233,7 +233,3 @@ def _serial_taken(serial: str) -> SerialNumberTaken:
         f"a unit of this model with serial number {serial} exists",
         details={"field": "serial_number"},
     )
-
-
-def _may_see(viewer: Principal, client_id: uuid.UUID) -> bool:
-    return viewer.is_staff or (viewer.is_client and viewer.client_id == client_id)

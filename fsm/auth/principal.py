@@ -24,6 +24,10 @@ class Principal:
         """Admins and dispatchers: the back office."""
         return self.role in STAFF_ROLES
 
+    def may_see_client(self, client_id: uuid.UUID | None) -> bool:
+        """Staff see every client's data; a client user only its own company's."""
+        return self.is_staff or (self.is_client and self.client_id == client_id)
+
     @property
     def is_client(self) -> bool:
         return self.role is Role.CLIENT

@@ -38,9 +38,7 @@ class ClientService:
 
     async def get(self, client_id: uuid.UUID, *, viewer: Principal) -> Client:
         """The client, if the viewer may see it: staff any, client users only their own."""
-        if viewer.is_client and viewer.client_id != client_id:
-            raise ClientNotFound(f"client {client_id} not found")
-        if not (viewer.is_staff or viewer.is_client):
+        if not viewer.may_see_client(client_id):
             raise ClientNotFound(f"client {client_id} not found")
         client = await self.session.get(Client, client_id)
         if client is None:

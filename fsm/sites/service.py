@@ -59,7 +59,7 @@ class SiteService:
     async def get(self, site_id: uuid.UUID, *, viewer: Principal) -> Site:
         """The site, if the viewer may see it."""
         site = await self.session.get(Site, site_id)
-        if site is None or not _may_see(viewer, site.client_id):
+        if site is None or not viewer.may_see_client(site.client_id):
             raise SiteNotFound(f"site {site_id} not found")
         return site
 
@@ -154,7 +154,3 @@ class SiteService:
         await self.session.flush()
         await self.session.refresh(site)
         return site
-
-
-def _may_see(viewer: Principal, client_id: uuid.UUID) -> bool:
-    return viewer.is_staff or (viewer.is_client and viewer.client_id == client_id)

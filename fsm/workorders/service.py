@@ -397,10 +397,11 @@ class WorkOrderService:
         if to is S.REOPENED:
             return await self._reopen(work_order, actor=actor, reason=reason)
         if to is S.RESOLVED:
-            if await self.open_visit_count(work_order.id):
+            open_visits = await self.open_visit_count(work_order.id)
+            if open_visits:
                 raise OpenVisitsRemain(
                     "complete or cancel the open visits before resolving",
-                    details={"open_visits": await self.open_visit_count(work_order.id)},
+                    details={"open_visits": open_visits},
                 )
             definitions = await CustomFieldService(self.session).definitions(work_order.type)
             validate_custom_fields(
