@@ -37,7 +37,7 @@ async def provide_visit_service(
     work_orders = WorkOrderService(
         db_session, state.settings.workorders, state.get("coverage_lookup")
     )
-    return VisitService(db_session, work_orders)
+    return VisitService(db_session, work_orders, state.get("visit_hooks"))
 
 
 class VisitController(Controller):

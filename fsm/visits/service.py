@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -55,6 +55,22 @@ class WorkOrderNotOpen(InvalidState):
     """Visits can only be planned for open work orders."""
 
 
+class VisitIncomplete(InvalidState):
+    """A visit cannot be completed while something it needs is missing."""
+
+
+class VisitHooks(Protocol):
+    """What other packages add to a visit's life (checklists); fsm cannot import them."""
+
+    async def on_planned(self, session: AsyncSession, visit: Visit) -> None:
+        """A visit was just planned (flushed, with its id)."""
+
+    async def completion_blockers(
+        self, session: AsyncSession, visit: Visit
+    ) -> builtins.list[dict[str, Any]]:
+        """What still stops the visit from being completed, each as a JSON object."""
+
+
 @dataclass(frozen=True, slots=True)
 class VisitDraft:
     """A visit to plan for a work order."""
@@ -80,9 +96,15 @@ class StatusReport:
 class VisitService:
     """Visits as staff and engineers may see and change them."""
 
-    def __init__(self, session: AsyncSession, work_orders: WorkOrderService) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        work_orders: WorkOrderService,
+        hooks: VisitHooks | None = None,
+    ) -> None:
         self.session = session
         self.work_orders = work_orders
+        self.hooks = hooks
 
     async def _engineer_of(self, viewer: Principal) -> Engineer | None:
         if not viewer.is_engineer:
@@ -197,6 +219,8 @@ class VisitService:
             Visibility.PUBLIC,
         )
         await self.session.flush()
+        if self.hooks is not None:
+            await self.hooks.on_planned(self.session, visit)
         return visit
 
     async def assign(
@@ -272,6 +296,7 @@ class VisitService:
             visit.planned_start_at = None
             visit.route_position = None
         if report.status is V.COMPLETED:
+            await self._check_completable(visit, report)
             visit.completed_at = report.device_at or utcnow()
             if report.labour_minutes is not None:
                 visit.labour_minutes = report.labour_minutes
@@ -290,6 +315,20 @@ class VisitService:
         await self.session.flush()
         await self.work_orders.follow_visits(work_order, actor=actor)
         return visit
+
+    async def _check_completable(self, visit: Visit, report: StatusReport) -> None:
+        """Refuse to complete a visit with no labour time or an unfinished checklist."""
+        missing: builtins.list[dict[str, Any]] = []
+        if visit.labour_minutes is None and report.labour_minutes is None:
+            missing.append({"kind": "labour_time", "message": "labour_minutes is required"})
+        if self.hooks is not None:
+            missing.extend(await self.hooks.completion_blockers(self.session, visit))
+        if missing:
+            raise VisitIncomplete(
+                "the visit cannot be completed yet: "
+                + "; ".join(str(m["message"]) for m in missing),
+                details={"missing": missing},
+            )
 
     async def trail(self, visit_id: uuid.UUID, *, viewer: Principal) -> Sequence[VisitStatusEvent]:
         """The visit's status changes in order."""

@@ -311,7 +311,7 @@ class TestReportStatus:
     ) -> None:
         _, visit, _, staff, eng = await self._assigned(client, session)
         for status in ("en_route", "on_site", "completed"):
-            assert (await _report(client, eng, visit, status)).status_code == 200
+            assert (await _report(client, eng, visit, status, labour_minutes=45)).status_code == 200
 
         response = await _report(client, staff, visit, "on_site")
 

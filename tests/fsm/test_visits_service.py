@@ -12,7 +12,12 @@ from fsm.db import utcnow
 from fsm.errors import Forbidden, ValidationFailed
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
-from fsm.visits.service import IllegalVisitTransition, StatusReport, VisitDraft
+from fsm.visits.service import (
+    IllegalVisitTransition,
+    StatusReport,
+    VisitDraft,
+    VisitIncomplete,
+)
 from fsm.workorders.models import WorkOrderEvent, WorkOrderStatus
 from fsm.workorders.service import WorkOrderNotFound
 from tests.factories import make_engineer, make_skill, make_user
@@ -208,6 +213,21 @@ class TestReportStatus:
 
         assert (visit.completed_at, visit.labour_minutes) == (done_at, 75)
 
+    async def test_completion_without_labour_time_is_refused_and_changes_nothing(
+        self, session: AsyncSession
+    ) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        visit = await plan_visit(session, await open_order(session), actor=staff, engineer=engineer)
+        await _report(session, visit, V.EN_ROUTE, engineer.user)
+        await _report(session, visit, V.ON_SITE, engineer.user)
+
+        with pytest.raises(VisitIncomplete) as refused:
+            await _report(session, visit, V.COMPLETED, engineer.user)
+
+        assert [m["kind"] for m in refused.value.details["missing"]] == ["labour_time"]
+        assert visit.status is V.ON_SITE
+
     async def test_cancelling_keeps_the_reason(self, session: AsyncSession) -> None:
         staff = await _staff(session)
         visit = await plan_visit(session, await open_order(session), actor=staff)
@@ -234,7 +254,7 @@ class TestReportStatus:
         visit = await plan_visit(session, wo, actor=staff, engineer=engineer)
 
         for status in (V.EN_ROUTE, V.ON_SITE, V.COMPLETED):
-            await _report(session, visit, status, engineer.user)
+            await _report(session, visit, status, engineer.user, labour_minutes=40)
 
         assert wo.status is S.IN_PROGRESS
         assert await work_orders(session).open_visit_count(wo.id) == 0

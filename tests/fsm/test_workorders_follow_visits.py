@@ -48,7 +48,9 @@ class TestCancellingAWorkOrder:
         service = visits(session)
         for status in (VisitStatus.EN_ROUTE, VisitStatus.ON_SITE, VisitStatus.COMPLETED):
             await service.report_status(
-                done.id, StatusReport(status=status), actor=principal_of(engineer.user)
+                done.id,
+                StatusReport(status=status, labour_minutes=20),
+                actor=principal_of(engineer.user),
             )
 
         await move(session, order, WorkOrderStatus.CANCELLED, actor=dispatcher)

@@ -441,7 +441,9 @@ class TestEngineerCannotManage:
         eng = await login(client, engineer.user)
         for status in ("en_route", "on_site", "completed"):
             moved = await client.post(
-                f"/api/v1/visits/{visit.id}/status", json={"status": status}, headers=eng
+                f"/api/v1/visits/{visit.id}/status",
+                json={"status": status, "labour_minutes": 30},
+                headers=eng,
             )
             assert moved.status_code == 200, moved.text
         await move(session, wo, S.RESOLVED, actor=staff)
