@@ -21,6 +21,7 @@ from fsm.workorders.models import (
     WorkOrderEvent,
     work_order_skills,
 )
+from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
 
 __all__ = [
     "AuthSession",

@@ -85,6 +85,13 @@ class SolverSettings:
 
 
 @dataclass(frozen=True)
+class MobileSettings:
+    """The apps' offline support: how long idempotency keys are remembered."""
+
+    idempotency_ttl_hours: int = 7 * 24
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment."""
 
@@ -97,6 +104,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    mobile: MobileSettings = field(default_factory=MobileSettings)
 
     @property
     def is_production(self) -> bool:
@@ -235,6 +243,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             road_factor=read.number("FSM_SOLVER_ROAD_FACTOR", 1.3),
             average_speed_kmh=read.number("FSM_SOLVER_AVERAGE_SPEED_KMH", 40.0),
             osrm_url=read.optional_text("FSM_SOLVER_OSRM_URL", None),
+        ),
+        mobile=MobileSettings(
+            idempotency_ttl_hours=read.integer("FSM_IDEMPOTENCY_TTL_HOURS", 7 * 24, minimum=1),
         ),
     )
     if read.errors:
