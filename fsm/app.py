@@ -18,6 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import fsm.models  # noqa: F401 - every table on the metadata before the first query
+from checklists.controller import (
+    ChecklistFindingController,
+    ChecklistTemplateController,
+    EquipmentChecklistController,
+    VisitChecklistController,
+)
+from checklists.hooks import ChecklistVisitHooks
 from dispatch.controller import DispatchPlanController
 from equipment.contracts.controller import ContractController
 from equipment.contracts.coverage import resolve_coverage
@@ -41,6 +48,8 @@ from fsm.workorders.controller import (
     ReplyTemplateController,
     WorkOrderController,
 )
+from mobile_api.client.controller import ClientAssetsController, ClientRequestController
+from mobile_api.photos import ClientPhotoController, EngineerPhotoController
 
 log = logging.getLogger("fsm")
 
@@ -89,6 +98,8 @@ def create_app(
         "object_store": object_store,
         # Requests find their contract through the equipment package (fsm cannot import it).
         "coverage_lookup": resolve_coverage,
+        # Visits get their checklist run, and completion checks it, through the checklists.
+        "visit_hooks": ChecklistVisitHooks(),
     }
     return Litestar(
         route_handlers=[
@@ -109,6 +120,14 @@ def create_app(
             EquipmentController,
             ContractController,
             DispatchPlanController,
+            EngineerPhotoController,
+            ClientPhotoController,
+            ChecklistTemplateController,
+            VisitChecklistController,
+            ChecklistFindingController,
+            EquipmentChecklistController,
+            ClientAssetsController,
+            ClientRequestController,
         ],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -1,11 +1,13 @@
 """Every table's model, imported in one place so metadata is complete (wiring only)."""
 
+import checklists.models  # noqa: F401 - checklist templates, runs, answers, findings
 import equipment.models  # noqa: F401 - equipment, contracts and service periods
 from dispatch.models import DispatchPlan
 from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
+from fsm.photos.models import Photo
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
 from fsm.sla.models import SlaCalendar, SlaPolicy
@@ -21,6 +23,8 @@ from fsm.workorders.models import (
     WorkOrderEvent,
     work_order_skills,
 )
+from mobile_api.client.models import WorkOrderRating  # noqa: F401 - client ratings
+from mobile_api.engineer.models import EngineerChange  # noqa: F401 - engineer feed
 from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "Engineer",
     "EngineerShift",
     "LoginThrottle",
+    "Photo",
     "ReplyTemplate",
     "Site",
     "Skill",

@@ -1,0 +1,784 @@
+"""The client app's reads and actions, scoped to the caller's company.
+
+Everything here answers a client user: another company's object is reported exactly like an
+unknown one, and what leaves carries no priority, SLA internals, internal comments or events,
+costs, or engineers' surnames and phones. Writes go through the work-order service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from equipment.contracts.models import Contract, ContractStatus, Coverage
+from equipment.contracts.service import ContractNotFound
+from equipment.equipment.models import Equipment
+from equipment.equipment.service import EquipmentNotFound
+from equipment.service_periods.models import ServicePeriod
+from fsm.auth.principal import Principal
+from fsm.db import like_pattern, utcnow
+from fsm.engineers.models import Engineer
+from fsm.errors import Conflict, Forbidden, InvalidState, field_error
+from fsm.settings import SolverSettings
+from fsm.sites.models import Site
+from fsm.users.models import Role, User
+from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
+from fsm.visits.service import VisitNotFound
+from fsm.workorders.models import (
+    Channel,
+    Comment,
+    Visibility,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStatus,
+)
+from fsm.workorders.service import OPEN_STATUSES, WorkOrderDraft, WorkOrderService
+from mobile_api.client.models import WorkOrderRating
+from mobile_api.client.schemas import (
+    CommentItem,
+    ContractDetail,
+    ContractItem,
+    CoverageInForce,
+    CoveredUnit,
+    EngineerOnRequest,
+    EquipmentDetail,
+    EquipmentItem,
+    Eta,
+    EtaSource,
+    OpenRequestItem,
+    PeriodItem,
+    RatingRead,
+    RequestCreate,
+    RequestDetail,
+    RequestItem,
+    RequestState,
+    Stage,
+    TimelineEntry,
+    TrailStep,
+    VisitReport,
+    VisitSummary,
+)
+from mobile_api.cursor import decode_cursor, encode_cursor
+
+S = WorkOrderStatus
+V = VisitStatus
+
+LAST_VISITS = 5
+# Contracts still being negotiated are the back office's business.
+CLIENT_CONTRACT_STATUSES = (ContractStatus.ACTIVE, ContractStatus.SUSPENDED, ContractStatus.EXPIRED)
+RATEABLE = frozenset({S.RESOLVED, S.CLOSED})
+# Done with, from the client's side: resolved work may still be reopened, but is not pending.
+DONE_STATUSES = frozenset({S.RESOLVED, S.CLOSED, S.CANCELLED})
+# Facts a public timeline entry may carry; anything else a service adds stays in the office.
+PUBLIC_EVENT_KEYS = frozenset(
+    {
+        "number",
+        "from",
+        "to",
+        "reason",
+        "visit_id",
+        "engineer_first_name",
+        "planned_start_at",
+        "window_starts_at",
+        "window_ends_at",
+        "comment_id",
+        "score",
+    }
+)
+
+
+class RatingNotAllowed(InvalidState):
+    """Only resolved or closed work can be rated."""
+
+
+class AlreadyRated(Conflict):
+    """The request has its rating; it is given once."""
+
+
+class VisitReportNotReady(InvalidState):
+    """The visit is not completed, so there is no report yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """A keyset page: the rows and the cursor of the next page."""
+
+    items: Sequence[Any]
+    next_cursor: str | None
+
+
+def first_name(full_name: str | None) -> str | None:
+    """The first word of a person's name: all a client learns about staff and engineers."""
+    if not full_name:
+        return None
+    parts = full_name.split()
+    return parts[0] if parts else None
+
+
+def _slice(rows: Sequence[Any], limit: int, key: Any) -> Slice:
+    """Cut the extra row fetched to learn whether another page follows."""
+    if len(rows) <= limit:
+        return Slice(items=rows, next_cursor=None)
+    kept = rows[:limit]
+    return Slice(items=kept, next_cursor=encode_cursor(*key(kept[-1])))
+
+
+def _period_item(period: ServicePeriod) -> PeriodItem:
+    return PeriodItem(
+        id=period.id,
+        equipment_id=period.equipment_id,
+        starts_on=period.starts_on,
+        ends_on=period.ends_on,
+        status=period.status,
+        request_id=period.work_order_id,
+    )
+
+
+def _public_data(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k in PUBLIC_EVENT_KEYS}
+
+
+class ClientAppService:
+    """What a client user may read and do in the app, for its own company only."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        work_orders: WorkOrderService,
+        *,
+        viewer: Principal,
+        travel: SolverSettings,
+    ) -> None:
+        if not viewer.is_client or viewer.client_id is None:
+            raise Forbidden("this is the client app")
+        self.session = session
+        self.work_orders = work_orders
+        self.viewer = viewer
+        self.client_id: uuid.UUID = viewer.client_id
+        self.travel = travel
+
+    # -- equipment --------------------------------------------------------------------------
+
+    async def list_equipment(
+        self,
+        *,
+        limit: int,
+        cursor: str | None,
+        site_id: uuid.UUID | None = None,
+        text: str | None = None,
+    ) -> Slice:
+        """The company's units by serial number, optionally at one site or matching `text`."""
+        stmt = (
+            select(Equipment, Site.name)
+            .join(Site, Site.id == Equipment.site_id)
+            .where(Equipment.client_id == self.client_id)
+        )
+        if site_id is not None:
+            stmt = stmt.where(Equipment.site_id == site_id)
+        if text:
+            pattern = like_pattern(text)
+            stmt = stmt.where(
+                or_(Equipment.serial_number.ilike(pattern), Equipment.name.ilike(pattern))
+            )
+        if cursor is not None:
+            serial, last_id = decode_cursor(cursor, (str, uuid.UUID))
+            stmt = stmt.where(tuple_(Equipment.serial_number, Equipment.id) > (serial, last_id))
+        rows = (
+            await self.session.execute(
+                stmt.order_by(Equipment.serial_number, Equipment.id).limit(limit + 1)
+            )
+        ).all()
+        page = _slice(rows, limit, lambda row: (row[0].serial_number, row[0].id))
+        return Slice(
+            items=[
+                EquipmentItem(
+                    id=unit.id,
+                    serial_number=unit.serial_number,
+                    name=unit.name,
+                    manufacturer=unit.model.manufacturer,
+                    model=unit.model.model,
+                    category=unit.model.category,
+                    status=unit.status,
+                    site_id=unit.site_id,
+                    site_name=site_name,
+                )
+                for unit, site_name in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    async def _unit(self, equipment_id: uuid.UUID) -> Equipment:
+        unit = await self.session.get(Equipment, equipment_id)
+        if unit is None or unit.client_id != self.client_id:
+            raise EquipmentNotFound(f"equipment {equipment_id} not found")
+        return unit
+
+    async def equipment_detail(self, equipment_id: uuid.UUID, *, today: date) -> EquipmentDetail:
+        """One unit with its coverage in force, service periods, last visits and open requests."""
+        unit = await self._unit(equipment_id)
+        site = await self.session.get(Site, unit.site_id)
+        assert site is not None  # a foreign key guarantees it
+        contract = (
+            await self.session.scalars(
+                select(Contract)
+                .join(Coverage, Coverage.contract_id == Contract.id)
+                .where(
+                    Coverage.equipment_id == unit.id,
+                    Coverage.is_active,
+                    Contract.status == ContractStatus.ACTIVE,
+                    Contract.valid_from <= today,
+                    Contract.valid_to >= today,
+                )
+                .limit(1)
+            )
+        ).first()
+        periods = (
+            await self.session.scalars(
+                select(ServicePeriod)
+                .where(ServicePeriod.equipment_id == unit.id, ServicePeriod.ends_on >= today)
+                .order_by(ServicePeriod.starts_on)
+                .limit(2)
+            )
+        ).all()
+        current = next((p for p in periods if p.starts_on <= today), None)
+        upcoming = next((p for p in periods if p.starts_on > today), None)
+        visits = await self._visit_summaries(
+            WorkOrder.equipment_id == unit.id, newest_first=True, limit=LAST_VISITS
+        )
+        open_orders = (
+            await self.session.scalars(
+                select(WorkOrder)
+                .where(WorkOrder.equipment_id == unit.id, WorkOrder.status.in_(OPEN_STATUSES))
+                .order_by(WorkOrder.created_at.desc(), WorkOrder.id)
+            )
+        ).all()
+        return EquipmentDetail(
+            id=unit.id,
+            serial_number=unit.serial_number,
+            name=unit.name,
+            status=unit.status,
+            manufacturer=unit.model.manufacturer,
+            model=unit.model.model,
+            category=unit.model.category,
+            installed_on=unit.installed_on,
+            warranty_ends_on=unit.warranty_ends_on,
+            site_id=site.id,
+            site_name=site.name,
+            site_address=site.address,
+            coverage=(
+                CoverageInForce(
+                    is_covered=True,
+                    contract_id=contract.id,
+                    contract_number=contract.number,
+                    valid_to=contract.valid_to,
+                )
+                if contract is not None
+                else CoverageInForce(is_covered=False)
+            ),
+            current_period=_period_item(current) if current else None,
+            next_period=_period_item(upcoming) if upcoming else None,
+            last_visits=visits,
+            open_requests=[
+                OpenRequestItem(
+                    id=order.id,
+                    number=order.number,
+                    title=order.title,
+                    status=order.status,
+                    created_at=order.created_at,
+                )
+                for order in open_orders
+            ],
+        )
+
+    async def _visit_summaries(
+        self, condition: Any, *, newest_first: bool, limit: int | None = None
+    ) -> list[VisitSummary]:
+        """Visits of this company's work orders matching `condition`, engineers by first name."""
+        stmt = (
+            select(Visit, WorkOrder.number, User.full_name)
+            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+            .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
+            .outerjoin(User, User.id == Engineer.user_id)
+            .where(WorkOrder.client_id == self.client_id, condition)
+        )
+        if newest_first:
+            stmt = stmt.order_by(Visit.window_starts_at.desc(), Visit.id)
+        else:
+            stmt = stmt.order_by(Visit.window_starts_at, Visit.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = (await self.session.execute(stmt)).all()
+        return [
+            VisitSummary(
+                id=visit.id,
+                request_id=visit.work_order_id,
+                request_number=number,
+                status=visit.status,
+                window_starts_at=visit.window_starts_at,
+                window_ends_at=visit.window_ends_at,
+                planned_start_at=visit.planned_start_at,
+                completed_at=visit.completed_at,
+                labour_minutes=visit.labour_minutes,
+                engineer_first_name=first_name(full_name),
+                has_report=visit.status is V.COMPLETED,
+            )
+            for visit, number, full_name in rows
+        ]
+
+    # -- contracts --------------------------------------------------------------------------
+
+    async def list_contracts(self, *, limit: int, cursor: str | None, today: date) -> Slice:
+        """The company's contracts by number (drafts are not shown)."""
+        units = (
+            select(func.count(Coverage.id))
+            .where(Coverage.contract_id == Contract.id, Coverage.is_active)
+            .scalar_subquery()
+        )
+        stmt = select(Contract, units).where(
+            Contract.client_id == self.client_id, Contract.status.in_(CLIENT_CONTRACT_STATUSES)
+        )
+        if cursor is not None:
+            number, last_id = decode_cursor(cursor, (str, uuid.UUID))
+            stmt = stmt.where(tuple_(Contract.number, Contract.id) > (number, last_id))
+        rows = (
+            await self.session.execute(stmt.order_by(Contract.number, Contract.id).limit(limit + 1))
+        ).all()
+        page = _slice(rows, limit, lambda row: (row[0].number, row[0].id))
+        return Slice(
+            items=[
+                ContractItem(
+                    id=contract.id,
+                    number=contract.number,
+                    status=contract.status,
+                    valid_from=contract.valid_from,
+                    valid_to=contract.valid_to,
+                    is_in_force=_in_force(contract, today),
+                    covered_units=count or 0,
+                )
+                for contract, count in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    async def contract_detail(self, contract_id: uuid.UUID, *, today: date) -> ContractDetail:
+        """A contract with the units it covers and every service period with its state."""
+        contract = await self.session.get(Contract, contract_id)
+        if (
+            contract is None
+            or contract.client_id != self.client_id
+            or contract.status not in CLIENT_CONTRACT_STATUSES
+        ):
+            raise ContractNotFound(f"contract {contract_id} not found")
+        covered = (
+            await self.session.execute(
+                select(Coverage, Equipment, Site.name)
+                .join(Equipment, Equipment.id == Coverage.equipment_id)
+                .join(Site, Site.id == Equipment.site_id)
+                .where(Coverage.contract_id == contract.id, Coverage.is_active)
+                .order_by(Equipment.serial_number, Equipment.id)
+            )
+        ).all()
+        periods = (
+            await self.session.scalars(
+                select(ServicePeriod)
+                .where(ServicePeriod.contract_id == contract.id)
+                .order_by(ServicePeriod.starts_on, ServicePeriod.equipment_id, ServicePeriod.id)
+            )
+        ).all()
+        return ContractDetail(
+            id=contract.id,
+            number=contract.number,
+            status=contract.status,
+            valid_from=contract.valid_from,
+            valid_to=contract.valid_to,
+            is_in_force=_in_force(contract, today),
+            covered_units=[
+                CoveredUnit(
+                    equipment_id=unit.id,
+                    serial_number=unit.serial_number,
+                    name=unit.name,
+                    manufacturer=unit.model.manufacturer,
+                    model=unit.model.model,
+                    site_id=unit.site_id,
+                    site_name=site_name,
+                    starts_on=coverage.period.lower,
+                    ends_on=coverage.period.upper - timedelta(days=1),
+                    interval_count=coverage.interval_count,
+                    interval_unit=coverage.interval_unit.value,
+                )
+                for coverage, unit, site_name in covered
+            ],
+            service_periods=[_period_item(p) for p in periods],
+        )
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def open_request(self, data: RequestCreate) -> WorkOrder:
+        """Open a work order through the client channel, about a unit or a site."""
+        site_id = data.site_id
+        if data.equipment_id is not None:
+            unit = await self.session.get(Equipment, data.equipment_id)
+            if unit is None or unit.client_id != self.client_id:
+                raise field_error("equipment_id", "no such equipment")
+            if site_id is not None and site_id != unit.site_id:
+                raise field_error("site_id", "this equipment is installed at another site")
+            site_id = unit.site_id
+        if site_id is None:
+            raise field_error("site_id", "give the equipment or the site the request is about")
+        draft = WorkOrderDraft(
+            site_id=site_id,
+            type=data.type,
+            title=data.title,
+            description=data.description,
+            equipment_id=data.equipment_id,
+            channel=Channel.CLIENT_APP,
+        )
+        return await self.work_orders.create(draft, actor=self.viewer)
+
+    async def list_requests(
+        self, *, limit: int, cursor: str | None, state: RequestState | None = None
+    ) -> Slice:
+        """The company's requests, newest first; `state` keeps the open or the done ones."""
+        stmt = (
+            select(WorkOrder, Site.name)
+            .join(Site, Site.id == WorkOrder.site_id)
+            .where(WorkOrder.client_id == self.client_id)
+        )
+        if state is RequestState.OPEN:
+            stmt = stmt.where(WorkOrder.status.not_in(DONE_STATUSES))
+        elif state is RequestState.CLOSED:
+            stmt = stmt.where(WorkOrder.status.in_(DONE_STATUSES))
+        if cursor is not None:
+            created_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+            stmt = stmt.where(tuple_(WorkOrder.created_at, WorkOrder.id) < (created_at, last_id))
+        rows = (
+            await self.session.execute(
+                stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(limit + 1)
+            )
+        ).all()
+        page = _slice(rows, limit, lambda row: (row[0].created_at, row[0].id))
+        return Slice(
+            items=[
+                RequestItem(
+                    id=order.id,
+                    number=order.number,
+                    title=order.title,
+                    type=order.type,
+                    status=order.status,
+                    site_id=order.site_id,
+                    site_name=site_name,
+                    equipment_id=order.equipment_id,
+                    created_at=order.created_at,
+                    resolved_at=order.resolved_at,
+                )
+                for order, site_name in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    async def request_detail(self, request_id: uuid.UUID) -> RequestDetail:
+        """One request: stage, who is coming and when, visits, public timeline, rating."""
+        order = await self.work_orders.get(request_id, viewer=self.viewer)
+        site = await self.session.get(Site, order.site_id)
+        assert site is not None  # a foreign key guarantees it
+        visits = await self._visit_summaries(Visit.work_order_id == order.id, newest_first=False)
+        events = (
+            await self.session.scalars(
+                select(WorkOrderEvent)
+                .where(
+                    WorkOrderEvent.work_order_id == order.id,
+                    WorkOrderEvent.visibility == Visibility.PUBLIC,
+                )
+                .order_by(WorkOrderEvent.id)
+            )
+        ).all()
+        rating = await self._rating_of(order.id)
+        engineer = _engineer_on(visits)
+        eta = None
+        if engineer is not None and engineer.visit_status is V.EN_ROUTE:
+            eta = await self._eta(engineer.visit_id, order.site_id)
+        reopen_until = None
+        if order.status is S.RESOLVED and order.resolved_at is not None:
+            reopen_until = order.resolved_at + timedelta(
+                days=self.work_orders.settings.reopen_window_days
+            )
+        return RequestDetail(
+            id=order.id,
+            number=order.number,
+            title=order.title,
+            description=order.description,
+            type=order.type,
+            status=order.status,
+            stage=_stage(order.status, visits),
+            site_id=site.id,
+            site_name=site.name,
+            site_address=site.address,
+            equipment_id=order.equipment_id,
+            created_at=order.created_at,
+            resolved_at=order.resolved_at,
+            closed_at=order.closed_at,
+            reopen_until=reopen_until,
+            can_rate=order.status in RATEABLE and rating is None,
+            engineer=engineer,
+            eta=eta,
+            visits=visits,
+            timeline=[
+                TimelineEntry(
+                    id=event.id,
+                    kind=event.kind,
+                    occurred_at=event.occurred_at,
+                    data=_public_data(event.data),
+                )
+                for event in events
+            ],
+            rating=rating,
+        )
+
+    async def _eta(self, visit_id: uuid.UUID, site_id: uuid.UUID) -> Eta | None:
+        """Arrival of the engineer on the way: from their position when it was reported
+        after setting off, else the planned start."""
+        row = (
+            await self.session.execute(
+                select(
+                    Visit.planned_start_at,
+                    Engineer.last_location_at,
+                    func.ST_DistanceSphere(Engineer.last_location, Site.location),
+                    select(func.max(VisitStatusEvent.occurred_at))
+                    .where(
+                        VisitStatusEvent.visit_id == Visit.id,
+                        VisitStatusEvent.to_status == V.EN_ROUTE,
+                    )
+                    .scalar_subquery(),
+                )
+                .join(Engineer, Engineer.id == Visit.engineer_id)
+                .join(Site, Site.id == site_id)
+                .where(Visit.id == visit_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        planned_start_at, located_at, metres, set_off_at = row
+        if (
+            metres is not None
+            and located_at is not None
+            and (set_off_at is None or located_at >= set_off_at)
+        ):
+            road_km = float(metres) / 1000 * self.travel.road_factor
+            minutes = road_km / self.travel.average_speed_kmh * 60
+            return Eta(
+                arrives_at=located_at + timedelta(minutes=round(minutes)),
+                source=EtaSource.TRAVEL_ESTIMATE,
+                distance_km=round(road_km, 1),
+            )
+        if planned_start_at is not None:
+            return Eta(arrives_at=planned_start_at, source=EtaSource.PLANNED_START)
+        return None
+
+    async def reopen(self, request_id: uuid.UUID, reason: str | None) -> WorkOrder:
+        """Reopen resolved work within the reopen window."""
+        return await self.work_orders.reopen(request_id, actor=self.viewer, reason=reason)
+
+    # -- comments ---------------------------------------------------------------------------
+
+    async def list_comments(
+        self, request_id: uuid.UUID, *, limit: int, cursor: str | None
+    ) -> Slice:
+        """Public comments, oldest first; internal ones never leave the back office."""
+        await self.work_orders.get(request_id, viewer=self.viewer)
+        stmt = (
+            select(Comment, User.full_name, User.role, User.client_id)
+            .outerjoin(User, User.id == Comment.author_id)
+            .where(Comment.work_order_id == request_id, Comment.is_internal.is_(False))
+        )
+        if cursor is not None:
+            created_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
+            stmt = stmt.where(tuple_(Comment.created_at, Comment.id) > (created_at, last_id))
+        rows = (
+            await self.session.execute(
+                stmt.order_by(Comment.created_at, Comment.id).limit(limit + 1)
+            )
+        ).all()
+        page = _slice(rows, limit, lambda row: (row[0].created_at, row[0].id))
+        return Slice(
+            items=[
+                self._comment_item(comment, full_name, role, client_id)
+                for comment, full_name, role, client_id in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    def _comment_item(
+        self,
+        comment: Comment,
+        full_name: str | None,
+        role: Role | None,
+        client_id: uuid.UUID | None,
+    ) -> CommentItem:
+        from_client = role is Role.CLIENT and client_id == self.client_id
+        return CommentItem(
+            id=comment.id,
+            body=comment.body,
+            author_first_name=first_name(full_name),
+            is_from_client=from_client,
+            is_mine=comment.author_id == self.viewer.user_id,
+            created_at=comment.created_at,
+        )
+
+    async def add_comment(self, request_id: uuid.UUID, body: str) -> CommentItem:
+        """Comment on a request; client comments are always public."""
+        comment = await self.work_orders.add_comment(
+            request_id, body, actor=self.viewer, is_internal=False
+        )
+        return self._comment_item(comment, self.viewer.full_name, Role.CLIENT, self.client_id)
+
+    # -- ratings ----------------------------------------------------------------------------
+
+    async def _rating_of(self, work_order_id: uuid.UUID) -> RatingRead | None:
+        rating = (
+            await self.session.scalars(
+                select(WorkOrderRating).where(WorkOrderRating.work_order_id == work_order_id)
+            )
+        ).one_or_none()
+        return _rating_read(rating) if rating is not None else None
+
+    async def rate(self, request_id: uuid.UUID, score: int, comment: str | None) -> RatingRead:
+        """Rate resolved or closed work, once."""
+        order = await self.work_orders.get(request_id, viewer=self.viewer, for_update=True)
+        if order.status not in RATEABLE:
+            raise RatingNotAllowed(
+                f"only resolved or closed requests can be rated; this one is {order.status}",
+                details={"status": order.status.value},
+            )
+        if await self._rating_of(order.id) is not None:
+            raise AlreadyRated(f"request {order.number} has been rated already")
+        rating = WorkOrderRating(
+            work_order_id=order.id,
+            rated_by_id=self.viewer.user_id,
+            score=score,
+            comment=comment.strip() if comment and comment.strip() else None,
+            created_at=utcnow(),
+        )
+        self.session.add(rating)
+        try:
+            # A savepoint: a rating racing in past the lock check is still a clean 409.
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise AlreadyRated(f"request {order.number} has been rated already") from exc
+        data: dict[str, Any] = {"score": score}
+        self.work_orders.log(order, "rated", self.viewer, data, Visibility.PUBLIC)
+        await self.session.flush()
+        return _rating_read(rating)
+
+    # -- visit reports ----------------------------------------------------------------------
+
+    async def visit_report(self, visit_id: uuid.UUID) -> tuple[VisitReport, Visit]:
+        """What was done on a completed visit of this company (checklist and photos apart)."""
+        row = (
+            await self.session.execute(
+                select(Visit, WorkOrder, Site.name, User.full_name)
+                .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+                .join(Site, Site.id == WorkOrder.site_id)
+                .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
+                .outerjoin(User, User.id == Engineer.user_id)
+                .where(Visit.id == visit_id, WorkOrder.client_id == self.client_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise VisitNotFound(f"visit {visit_id} not found")
+        visit, order, site_name, full_name = row
+        if visit.status is not V.COMPLETED:
+            raise VisitReportNotReady(
+                f"the visit is {visit.status}; its report is ready once it is completed",
+                details={"status": visit.status.value},
+            )
+        events = (
+            await self.session.scalars(
+                select(VisitStatusEvent)
+                .where(VisitStatusEvent.visit_id == visit.id)
+                .order_by(VisitStatusEvent.id)
+            )
+        ).all()
+        trail = [
+            TrailStep(status=e.to_status, occurred_at=e.device_at or e.occurred_at) for e in events
+        ]
+        arrived = next((e for e in events if e.to_status is V.ON_SITE), None)
+        completed = next((e for e in reversed(events) if e.to_status is V.COMPLETED), None)
+        report = VisitReport(
+            visit_id=visit.id,
+            request_id=order.id,
+            request_number=order.number,
+            request_title=order.title,
+            equipment_id=order.equipment_id,
+            site_name=site_name,
+            status=visit.status,
+            engineer_first_name=first_name(full_name),
+            arrived_at=(arrived.device_at or arrived.occurred_at) if arrived else None,
+            completed_at=visit.completed_at,
+            labour_minutes=visit.labour_minutes,
+            # The engineer's closing note is written for the client's report.
+            work_summary=completed.note if completed is not None else None,
+            trail=trail,
+            checklist=None,
+            photos=[],
+        )
+        return report, visit
+
+
+def _rating_read(rating: WorkOrderRating) -> RatingRead:
+    return RatingRead(score=rating.score, comment=rating.comment, created_at=rating.created_at)
+
+
+def _in_force(contract: Contract, today: date) -> bool:
+    return (
+        contract.status is ContractStatus.ACTIVE
+        and contract.valid_from <= today <= contract.valid_to
+    )
+
+
+_LIVE_ORDER = {V.ON_SITE: 0, V.EN_ROUTE: 1, V.ASSIGNED: 2}
+
+
+def _engineer_on(visits: Sequence[VisitSummary]) -> EngineerOnRequest | None:
+    """Who is (or was last) on the request: the live visit first, else the last completed."""
+    live = sorted(
+        (v for v in visits if v.status in _LIVE_ORDER and v.engineer_first_name),
+        key=lambda v: (_LIVE_ORDER[v.status], v.planned_start_at or v.window_starts_at),
+    )
+    done = [v for v in visits if v.status is V.COMPLETED and v.engineer_first_name]
+    chosen = live[0] if live else (max(done, key=lambda v: v.window_starts_at) if done else None)
+    if chosen is None or chosen.engineer_first_name is None:
+        return None
+    return EngineerOnRequest(
+        first_name=chosen.engineer_first_name, visit_id=chosen.id, visit_status=chosen.status
+    )
+
+
+_STAGE_OF_STATUS = {
+    S.NEW: Stage.RECEIVED,
+    S.SCHEDULED: Stage.SCHEDULED,
+    S.IN_PROGRESS: Stage.IN_PROGRESS,
+    S.ON_HOLD: Stage.ON_HOLD,
+    S.RESOLVED: Stage.RESOLVED,
+    S.REOPENED: Stage.REOPENED,
+    S.CLOSED: Stage.CLOSED,
+    S.CANCELLED: Stage.CANCELLED,
+}
+
+
+def _stage(status: WorkOrderStatus, visits: Sequence[VisitSummary]) -> Stage:
+    """The request's status, sharpened by a visit under way."""
+    if status in OPEN_STATUSES and status is not S.ON_HOLD:
+        live = {v.status for v in visits if v.status in OPEN_VISIT_STATUSES}
+        if V.ON_SITE in live:
+            return Stage.ENGINEER_ON_SITE
+        if V.EN_ROUTE in live:
+            return Stage.ENGINEER_EN_ROUTE
+    return _STAGE_OF_STATUS[status]
