@@ -48,6 +48,18 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class PhotoSettings:
+    """Photo evidence: upload limits, URL lifetimes and thumbnails."""
+
+    max_bytes: int = 15 * 1024 * 1024
+    upload_url_ttl_s: int = 900
+    download_url_ttl_s: int = 300
+    thumbnail_edge_px: int = 512
+    # Decoded pixels an original may have; a 48 MP phone camera fits, bombs do not.
+    max_pixels: int = 64_000_000
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """Token signing and lifetimes, and the brake on password guessing."""
 
@@ -100,6 +112,7 @@ class Settings:
     port: int = 8000
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     s3: S3Settings = field(default_factory=S3Settings)
+    photos: PhotoSettings = field(default_factory=PhotoSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
@@ -222,6 +235,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             region=read.text("FSM_S3_REGION", S3Settings.region),
             presign_expiry_s=read.integer("FSM_S3_PRESIGN_EXPIRY_S", 900, minimum=1),
             max_photo_bytes=read.integer("FSM_S3_MAX_PHOTO_BYTES", 20 * 1024 * 1024, minimum=1),
+        ),
+        photos=PhotoSettings(
+            max_bytes=read.integer("FSM_PHOTO_MAX_BYTES", PhotoSettings.max_bytes, minimum=1),
+            upload_url_ttl_s=read.integer(
+                "FSM_PHOTO_UPLOAD_URL_TTL_S", PhotoSettings.upload_url_ttl_s, minimum=1
+            ),
+            download_url_ttl_s=read.integer(
+                "FSM_PHOTO_DOWNLOAD_URL_TTL_S", PhotoSettings.download_url_ttl_s, minimum=1
+            ),
+            thumbnail_edge_px=read.integer(
+                "FSM_PHOTO_THUMBNAIL_EDGE_PX", PhotoSettings.thumbnail_edge_px, minimum=16
+            ),
+            max_pixels=read.integer("FSM_PHOTO_MAX_PIXELS", PhotoSettings.max_pixels, minimum=1),
         ),
         auth=AuthSettings(
             jwt_secret=jwt_secret,

@@ -1,0 +1,1 @@
+"""Photo evidence: presigned uploads, server-side checks and thumbnails."""
