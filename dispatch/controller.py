@@ -1,46 +1,108 @@
-"""Dispatch endpoints: draft a day's routes, read them, commit them (dispatchers only)."""
+"""Dispatch endpoints: draft a day's routes, insert urgent work, read, commit (staff only)."""
 
 from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.schemas import DispatchPlanRead, PlanCreate, dispatch_plan_read
+from dispatch.models import DispatchPlan, DispatchPlanStatus
+from dispatch.runs import DispatchRuns, fail_interrupted
+from dispatch.schemas import (
+    DispatchPlanRead,
+    DispatchRunRead,
+    PlanCreate,
+    PlanInsert,
+    dispatch_plan_read,
+    dispatch_run_read,
+)
 from dispatch.service import DispatchService
 from fsm.auth.guards import requires_staff
 from fsm.auth.principal import Principal
+from fsm.db import session_scope, utcnow
 from fsm.schemas import check_timezone
 from fsm.visits.service import VisitService
 from fsm.workorders.service import WorkOrderService
+
+PLANS_PATH = "/api/v1/dispatch/plans"
+
+
+def dispatch_runs(state: State) -> DispatchRuns:
+    """This process's background solver runs (made on first use)."""
+    runs = state.get("dispatch_runs")
+    if runs is None:
+        runs = DispatchRuns(state.session_factory)
+        state.dispatch_runs = runs
+    assert isinstance(runs, DispatchRuns)
+    return runs
+
+
+async def start_dispatch_runs(state: State) -> None:
+    """At start-up: runs a dead process left `solving` past their budget become failed."""
+    dispatch_runs(state)
+    async with session_scope(state.session_factory) as session:
+        await fail_interrupted(session, grace_s=state.settings.solver.run_grace_s, now=utcnow())
+
+
+async def stop_dispatch_runs(state: State) -> None:
+    """At shutdown: cancel this process's runs, marking their plans failed as interrupted."""
+    runs = state.get("dispatch_runs")
+    if isinstance(runs, DispatchRuns):
+        await runs.stop()
 
 
 async def provide_dispatch_service(
     db_session: NamedDependency[AsyncSession], state: State
 ) -> DispatchService:
     work_orders = WorkOrderService(db_session, state.settings.workorders)
-    return DispatchService(db_session, VisitService(db_session, work_orders), state.settings.solver)
+    return DispatchService(
+        db_session,
+        VisitService(db_session, work_orders, state.get("visit_hooks")),
+        state.settings.solver,
+        runs=dispatch_runs(state),
+    )
+
+
+def _created_or_accepted(plan: DispatchPlan) -> Response[DispatchPlanRead]:
+    """201 with the finished plan, or 202 pointing at the plan still solving."""
+    if plan.status is DispatchPlanStatus.SOLVING:
+        return Response(
+            dispatch_plan_read(plan),
+            status_code=HTTP_202_ACCEPTED,
+            headers={"Location": f"{PLANS_PATH}/{plan.id}"},
+        )
+    return Response(dispatch_plan_read(plan), status_code=HTTP_201_CREATED)
+
+
+_ACCEPTED = {
+    HTTP_202_ACCEPTED: ResponseSpec(
+        data_container=DispatchPlanRead,
+        description="Solving in the background: poll the plan (or its /status) at Location.",
+    )
+}
 
 
 class DispatchPlanController(Controller):
     """Day plans from the routing solver."""
 
-    path = "/api/v1/dispatch/plans"
+    path = PLANS_PATH
     tags = ["dispatch"]
     guards = [requires_staff]
     dependencies = {"dispatch": Provide(provide_dispatch_service)}
 
-    @post("/", operation_id="DraftDispatchPlan")
+    @post("/", operation_id="DraftDispatchPlan", responses=_ACCEPTED)
     async def draft_plan(
         self,
         dispatch: NamedDependency[DispatchService],
         principal: NamedDependency[Principal],
         data: JSONBody[PlanCreate],
-    ) -> DispatchPlanRead:
+    ) -> Response[DispatchPlanRead]:
         """Plan a day's open visits over the engineers on shift; kept as a draft."""
         plan = await dispatch.draft(
             data.day,
@@ -48,15 +110,41 @@ class DispatchPlanController(Controller):
             actor=principal,
             engineer_ids=data.engineer_ids,
             time_limit_s=data.time_limit_s,
+            background=data.background,
         )
-        return dispatch_plan_read(plan)
+        return _created_or_accepted(plan)
+
+    @post("/{plan_id:uuid}/insert", operation_id="InsertIntoDispatchPlan", responses=_ACCEPTED)
+    async def insert_visits(
+        self,
+        dispatch: NamedDependency[DispatchService],
+        principal: NamedDependency[Principal],
+        plan_id: FromPath[uuid.UUID],
+        data: JSONBody[PlanInsert],
+    ) -> Response[DispatchPlanRead]:
+        """Re-plan a committed plan's running day around urgent visits, as a new draft."""
+        plan = await dispatch.insert(
+            plan_id,
+            data.visit_ids,
+            actor=principal,
+            time_limit_s=data.time_limit_s,
+            background=data.background,
+        )
+        return _created_or_accepted(plan)
 
     @get("/{plan_id:uuid}", operation_id="GetDispatchPlan")
     async def get_plan(
         self, dispatch: NamedDependency[DispatchService], plan_id: FromPath[uuid.UUID]
     ) -> DispatchPlanRead:
-        """One plan with its routes, dropped visits and metrics."""
+        """One plan with its run's progress, routes, dropped visits and metrics."""
         return dispatch_plan_read(await dispatch.get(plan_id))
+
+    @get("/{plan_id:uuid}/status", operation_id="GetDispatchPlanStatus")
+    async def get_plan_status(
+        self, dispatch: NamedDependency[DispatchService], plan_id: FromPath[uuid.UUID]
+    ) -> DispatchRunRead:
+        """Where a plan's solver run stands: solving (with progress), draft or failed."""
+        return dispatch_run_read(await dispatch.get(plan_id))
 
     @post("/{plan_id:uuid}/commit", operation_id="CommitDispatchPlan", status_code=200)
     async def commit_plan(

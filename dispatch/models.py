@@ -7,20 +7,30 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, func
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fsm.db import Base, IdMixin, utcnow
+from fsm.db import Base, IdMixin, utcnow, value_enum
 
 
 class DispatchPlanStatus(enum.StrEnum):
-    """Where a plan stands."""
+    """Where a plan stands: a run is `solving` until it becomes a `draft` or `failed`."""
 
+    SOLVING = "solving"
     DRAFT = "draft"
     COMMITTED = "committed"
     SUPERSEDED = "superseded"
     FAILED = "failed"
+
+
+class DispatchPlanKind(enum.StrEnum):
+    """What a plan was made for."""
+
+    # The open visits of a whole day.
+    DAY = "day"
+    # Urgent visits inserted into a committed plan's running day.
+    INSERT = "insert"
 
 
 class DispatchPlan(IdMixin, Base):
@@ -48,3 +58,18 @@ class DispatchPlan(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     committed_at: Mapped[datetime | None]
+    kind: Mapped[DispatchPlanKind] = mapped_column(
+        value_enum(DispatchPlanKind, "dispatch_plan_kind"),
+        default=DispatchPlanKind.DAY,
+        server_default=DispatchPlanKind.DAY.value,
+    )
+    # The committed plan an insert re-plans; committing the insert supersedes it.
+    base_plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dispatch_plans.id", ondelete="SET NULL"), index=True
+    )
+    # Solutions found, best objective, elapsed seconds against the budget (see dispatch.runs).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    # When the solver's budget ends; a run still `solving` well after it was interrupted.
+    solve_until_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

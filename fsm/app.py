@@ -25,7 +25,11 @@ from checklists.controller import (
     VisitChecklistController,
 )
 from checklists.hooks import ChecklistVisitHooks
-from dispatch.controller import DispatchPlanController
+from dispatch.controller import (
+    DispatchPlanController,
+    start_dispatch_runs,
+    stop_dispatch_runs,
+)
 from equipment.contracts.controller import ContractController
 from equipment.contracts.coverage import resolve_coverage
 from equipment.equipment.controller import EquipmentController, EquipmentModelController
@@ -84,9 +88,11 @@ def create_app(
             from fsm.scheduler import start_scheduler
 
             scheduler = start_scheduler(settings, app.state.session_factory)
+        await start_dispatch_runs(app.state)
         try:
             yield
         finally:
+            await stop_dispatch_runs(app.state)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             if engine is not None:

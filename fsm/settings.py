@@ -94,6 +94,11 @@ class SolverSettings:
     road_factor: float = 1.3
     average_speed_kmh: float = 40.0
     osrm_url: str | None = None
+    # The largest budget a dispatcher may ask for; runs above sync_limit_s go to the background.
+    max_time_limit_s: int = 120
+    sync_limit_s: int = 10
+    # A background run not finished this long after its budget ended counts as interrupted.
+    run_grace_s: int = 60
 
 
 @dataclass(frozen=True)
@@ -269,6 +274,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             road_factor=read.number("FSM_SOLVER_ROAD_FACTOR", 1.3),
             average_speed_kmh=read.number("FSM_SOLVER_AVERAGE_SPEED_KMH", 40.0),
             osrm_url=read.optional_text("FSM_SOLVER_OSRM_URL", None),
+            max_time_limit_s=read.integer("FSM_SOLVER_MAX_TIME_LIMIT_S", 120, minimum=1),
+            sync_limit_s=read.integer("FSM_DISPATCH_SYNC_LIMIT_SECONDS", 10, minimum=0),
+            run_grace_s=read.integer("FSM_DISPATCH_RUN_GRACE_SECONDS", 60, minimum=0),
         ),
         mobile=MobileSettings(
             idempotency_ttl_hours=read.integer("FSM_IDEMPOTENCY_TTL_HOURS", 7 * 24, minimum=1),

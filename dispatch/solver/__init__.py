@@ -23,7 +23,13 @@ from dispatch.solver.model import (
     at_minute,
     minutes_since,
 )
-from dispatch.solver.solve import InvalidSearchSettings, NoPlanFound, replan, solve
+from dispatch.solver.solve import (
+    InvalidSearchSettings,
+    NoPlanFound,
+    SearchProgress,
+    replan,
+    solve,
+)
 from dispatch.solver.travel import (
     HaversineTravel,
     MatrixTravel,
@@ -52,6 +58,7 @@ __all__ = [
     "Route",
     "RoutePlan",
     "RoutingProblem",
+    "SearchProgress",
     "SearchSettings",
     "ShiftBreak",
     "SolverInfo",

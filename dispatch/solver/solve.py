@@ -64,6 +64,52 @@ class InvalidSearchSettings(ValueError):
     """A search setting names no OR-Tools strategy, metaheuristic or operator."""
 
 
+class SearchProgress:
+    """Live figures of a running search, written by the solving thread for others to read.
+
+    Plain attributes: a reader may see a figure one solution old, never a torn one.
+    """
+
+    def __init__(self) -> None:
+        self.solutions_found = 0
+        self.best_objective: int | None = None
+
+
+# OR-Tools holds the GIL for the whole search, so a search in a worker thread would freeze the
+# event loop of a web process. A Python hook called on every evaluated move lets the
+# interpreter hand over the GIL; sleep(0) every few milliseconds forces the hand-over.
+_YIELD_EVERY_S = 0.02
+
+
+class _YieldingMonitor(pywrapcp.SearchMonitor):  # type: ignore[misc]
+    def __init__(self, cp_solver: Any) -> None:
+        super().__init__(cp_solver)
+        self._last = clock.monotonic()
+
+    def AcceptDelta(self, delta: Any, deltadelta: Any) -> bool:  # OR-Tools' name
+        now = clock.monotonic()
+        if now - self._last >= _YIELD_EVERY_S:
+            self._last = now
+            clock.sleep(0)
+        return True
+
+
+def _watch(routing: Any, progress: SearchProgress) -> Any:
+    """Count solutions into `progress` and let other threads run during the search."""
+
+    def at_solution() -> None:
+        cost = int(routing.CostVar().Max())
+        progress.solutions_found += 1
+        if progress.best_objective is None or cost < progress.best_objective:
+            progress.best_objective = cost
+
+    routing.AddAtSolutionCallback(at_solution)
+    monitor = _YieldingMonitor(routing.solver())
+    routing.AddSearchMonitor(monitor)
+    # The caller keeps the monitor alive for the search: OR-Tools holds no Python reference.
+    return monitor
+
+
 def search_parameters(settings: SearchSettings, time_limit_s: float) -> Any:
     """OR-Tools search parameters for the given settings and time budget."""
     params = pywrapcp.DefaultRoutingSearchParameters()
@@ -95,12 +141,19 @@ def solve(
     seed: int = 0,
     travel: TravelProvider | None = None,
     search: SearchSettings | None = None,
+    search_progress: SearchProgress | None = None,
 ) -> RoutePlan:
-    """Plan routes for the engineers that serve the most important visits at least cost."""
+    """Plan routes for the engineers that serve the most important visits at least cost.
+
+    With `search_progress`, the search reports solutions into it and shares the interpreter with
+    other threads (for runs inside a web process).
+    """
     started = clock.monotonic()
     settings = search or SearchSettings()
     compiled = compile_problem(problem, travel or HaversineTravel(), seed=seed)
-    return _solve_compiled(compiled, settings, seed, started + time_limit_s, started, time_limit_s)
+    return _solve_compiled(
+        compiled, settings, seed, started + time_limit_s, started, time_limit_s, search_progress
+    )
 
 
 def _solve_compiled(
@@ -110,10 +163,11 @@ def _solve_compiled(
     deadline: float,
     started: float,
     time_limit_s: float,
+    progress: SearchProgress | None = None,
 ) -> RoutePlan:
     if settings.workers <= 1:
         return _search(
-            compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s
+            compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s, progress
         )
     # Multi-start: this process searches with the given settings while helper processes
     # search from other node orders and constructions; the best plan wins. Processes, not
@@ -143,7 +197,15 @@ def _solve_compiled(
                 )
             )
         plans = [
-            _search(compiled, settings, seed, deadline - clock.monotonic(), started, time_limit_s)
+            _search(
+                compiled,
+                settings,
+                seed,
+                deadline - clock.monotonic(),
+                started,
+                time_limit_s,
+                progress,
+            )
         ]
         plans.extend(job.result() for job in jobs)
     best = min(plans, key=lambda p: (p.metrics.dropped_critical_count, p.metrics.objective))
@@ -210,6 +272,7 @@ def _search(
     budget_s: float,
     started: float,
     time_limit_s: float,
+    progress: SearchProgress | None = None,
 ) -> RoutePlan:
     if compiled.visit_count == 0:
         return _assemble(compiled, None, None, settings, seed, started, time_limit_s, "success")
@@ -217,6 +280,7 @@ def _search(
     routing = built.routing
     params = search_parameters(settings, max(0.05, budget_s))
     routing.CloseModelWithParameters(params)
+    monitor = _watch(routing, progress) if progress is not None else None
     solution = None
     if compiled.hint_routes is not None:
         hint = [[built.manager.NodeToIndex(n) for n in route] for route in compiled.hint_routes]
@@ -226,6 +290,7 @@ def _search(
     if solution is None:
         solution = routing.SolveWithParameters(params)
     status = _STATUS.get(routing.status(), str(routing.status()))
+    del monitor
     if solution is None:
         raise NoPlanFound(f"no plan found within {time_limit_s:g} s (status {status})")
     return _assemble(compiled, built, solution, settings, seed, started, time_limit_s, status)
@@ -515,6 +580,7 @@ def replan(
     seed: int = 0,
     travel: TravelProvider | None = None,
     search: SearchSettings | None = None,
+    search_progress: SearchProgress | None = None,
 ) -> RoutePlan:
     """Re-plan the rest of a running day around new visits, keeping finished and started work.
 
@@ -587,7 +653,7 @@ def replan(
     # be a local optimum with no room for a new critical visit; then the other half searches
     # from scratch and the better plan wins, critical visits first.
     plan = _solve_compiled(
-        compiled, settings, seed, started + time_limit_s / 2, started, time_limit_s
+        compiled, settings, seed, started + time_limit_s / 2, started, time_limit_s, search_progress
     )
     if _has_servable_critical_dropped(plan):
         cold = _solve_compiled(
@@ -597,6 +663,7 @@ def replan(
             started + time_limit_s,
             started,
             time_limit_s,
+            search_progress,
         )
         plan = min(
             (plan, cold), key=lambda p: (p.metrics.dropped_critical_count, p.metrics.objective)

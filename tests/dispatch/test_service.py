@@ -40,7 +40,7 @@ def service(session: AsyncSession) -> DispatchService:
     return DispatchService(
         session,
         visits(session),
-        SolverSettings(time_limit_s=1),
+        SolverSettings(time_limit_s=1, max_time_limit_s=2),
         search=SearchSettings(solution_limit=50),
     )
 
