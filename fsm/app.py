@@ -53,6 +53,7 @@ from fsm.workorders.controller import (
     WorkOrderController,
 )
 from mobile_api.client.controller import ClientAssetsController, ClientRequestController
+from mobile_api.engineer.controller import EngineerAppController
 from mobile_api.photos import ClientPhotoController, EngineerPhotoController
 
 log = logging.getLogger("fsm")
@@ -134,6 +135,7 @@ def create_app(
             EquipmentChecklistController,
             ClientAssetsController,
             ClientRequestController,
+            EngineerAppController,
         ],
         dependencies={
             "db_session": Provide(provide_db_session),

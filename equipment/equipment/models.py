@@ -44,8 +44,10 @@ class EquipmentModel(IdMixin, TimestampMixin, Base):
     model: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(100), index=True)
     maintenance_interval_days: Mapped[int | None]
-    # Checklist templates arrive with the checklist issue; the reference is kept already.
-    default_checklist_template_id: Mapped[uuid.UUID | None]
+    # Used for this model's visits when no template names the model itself.
+    default_checklist_template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checklist_templates.id", ondelete="SET NULL")
+    )
     instructions: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     required_skills: Mapped[list[Skill]] = relationship(

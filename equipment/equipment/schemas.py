@@ -24,6 +24,8 @@ class EquipmentModelCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
     required_skills: list[str]
     maintenance_interval_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] | None = None
     instructions: OptionalText = ""
+    # The checklist for this model's visits when no template names the model itself.
+    default_checklist_template_id: uuid.UUID | None = None
 
 
 class EquipmentModelRead(msgspec.Struct, kw_only=True):
@@ -36,6 +38,7 @@ class EquipmentModelRead(msgspec.Struct, kw_only=True):
     maintenance_interval_days: int | None
     instructions: str
     required_skills: list[str]
+    default_checklist_template_id: uuid.UUID | None
     created_at: datetime
 
 
@@ -104,6 +107,7 @@ def equipment_model_read(model: EquipmentModel) -> EquipmentModelRead:
         maintenance_interval_days=model.maintenance_interval_days,
         instructions=model.instructions,
         required_skills=[s.code for s in model.required_skills],
+        default_checklist_template_id=model.default_checklist_template_id,
         created_at=model.created_at,
     )
 

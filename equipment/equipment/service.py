@@ -79,6 +79,7 @@ class EquipmentModelService:
             maintenance_interval_days=data.maintenance_interval_days,
             instructions=data.instructions,
             required_skills=skills,
+            default_checklist_template_id=data.default_checklist_template_id,
         )
         self.session.add(model)
         try:
@@ -87,6 +88,10 @@ class EquipmentModelService:
             if "uq_equipment_models_manufacturer_model" in str(exc.orig):
                 raise EquipmentModelExists(
                     f"{manufacturer} {model_name} is in the catalogue"
+                ) from exc
+            if "default_checklist_template_id" in str(exc.orig):
+                raise field_error(
+                    "default_checklist_template_id", "no such checklist template"
                 ) from exc
             raise
         await self.session.refresh(model)

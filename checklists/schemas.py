@@ -1,0 +1,320 @@
+"""Wire types of checklists: templates and versions for the back office, runs for everyone."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from checklists.answers import progress, visible_keys
+from checklists.definition import Choice, Definition, ItemKind, decode_definition
+from checklists.models import (
+    ChecklistFinding,
+    ChecklistRun,
+    ChecklistTemplate,
+    ChecklistTemplateVersion,
+    RunStatus,
+)
+from checklists.service import AnswerInput, TemplateInput
+from fsm.schemas import Name, OptionalText
+from fsm.workorders.models import WorkOrderType
+
+Audience = Literal["staff", "engineer", "client"]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+
+
+class TemplateCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new checklist: what it applies to and its questions (saved as draft version 1)."""
+
+    name: Name
+    definition: Definition
+    description: OptionalText = ""
+    equipment_model_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    categories: list[Category] = msgspec.field(default_factory=list)
+    work_types: list[WorkOrderType] = msgspec.field(default_factory=list)
+    is_active: bool = True
+
+    def to_input(self) -> TemplateInput:
+        """As the service takes it."""
+        return TemplateInput(
+            name=self.name,
+            description=self.description,
+            is_active=self.is_active,
+            categories=self.categories,
+            work_types=self.work_types,
+            equipment_model_ids=self.equipment_model_ids,
+            definition=self.definition,
+        )
+
+
+class TemplateUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Changes to a template; new questions edit the draft or start the next version."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: OptionalText | msgspec.UnsetType = msgspec.UNSET
+    equipment_model_ids: list[uuid.UUID] | msgspec.UnsetType = msgspec.UNSET
+    categories: list[Category] | msgspec.UnsetType = msgspec.UNSET
+    work_types: list[WorkOrderType] | msgspec.UnsetType = msgspec.UNSET
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+    definition: Definition | msgspec.UnsetType = msgspec.UNSET
+
+    def to_input(self) -> TemplateInput:
+        """As the service takes it (unset fields stay as they are)."""
+
+        def given(value: Any) -> Any:
+            return None if value is msgspec.UNSET else value
+
+        return TemplateInput(
+            name=given(self.name),
+            description=given(self.description),
+            is_active=given(self.is_active),
+            categories=given(self.categories),
+            work_types=given(self.work_types),
+            equipment_model_ids=given(self.equipment_model_ids),
+            definition=given(self.definition),
+        )
+
+
+class TemplateRead(msgspec.Struct, kw_only=True):
+    """A template, which version visits get now, and whether a draft is waiting."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    is_active: bool
+    equipment_model_ids: list[uuid.UUID]
+    categories: list[str]
+    work_types: list[str]
+    published_version: int | None
+    draft_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def template_read(
+    template: ChecklistTemplate, versions: list[ChecklistTemplateVersion]
+) -> TemplateRead:
+    """Wire form of a template given its versions."""
+    published = [v.version for v in versions if v.published_at is not None]
+    drafts = [v.version for v in versions if v.published_at is None]
+    return TemplateRead(
+        id=template.id,
+        name=template.name,
+        description=template.description,
+        is_active=template.is_active,
+        equipment_model_ids=[m.id for m in template.equipment_models],
+        categories=list(template.categories),
+        work_types=list(template.work_types),
+        published_version=max(published, default=None),
+        draft_version=max(drafts, default=None),
+        created_at=template.created_at,
+        updated_at=template.updated_at,
+    )
+
+
+class VersionRead(msgspec.Struct, kw_only=True):
+    """One version of a template's questions."""
+
+    template_id: uuid.UUID
+    version: int
+    is_published: bool
+    published_at: datetime | None
+    created_at: datetime
+    definition: Definition
+
+
+def version_read(version: ChecklistTemplateVersion) -> VersionRead:
+    """Wire form of a template version."""
+    return VersionRead(
+        template_id=version.template_id,
+        version=version.version,
+        is_published=version.published_at is not None,
+        published_at=version.published_at,
+        created_at=version.created_at,
+        definition=decode_definition(version.definition),
+    )
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+class AnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One item's answer; `null` clears it. `answered_at` is the device's time."""
+
+    item_key: Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
+    value: Any
+    answered_at: datetime | None = None
+
+    def to_input(self) -> AnswerInput:
+        """As the service takes it."""
+        return AnswerInput(item_key=self.item_key, value=self.value, answered_at=self.answered_at)
+
+
+class AnswersIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A batch of answers saved together (all or nothing)."""
+
+    answers: Annotated[list[AnswerIn], msgspec.Meta(min_length=1, max_length=300)]
+
+
+class AnswerRead(msgspec.Struct, kw_only=True):
+    """An item's current answer; `flag` says when it needs attention."""
+
+    value: Any
+    flag: str | None
+    answered_at: datetime
+
+
+class ItemRead(msgspec.Struct, kw_only=True):
+    """A question with its current answer."""
+
+    key: str
+    label: str
+    kind: ItemKind
+    is_required: bool
+    is_visible: bool
+    help: str
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    choices: list[Choice] = msgspec.field(default_factory=list)
+    photo_count: int | None = None
+    photos: int = 0
+    visible_if: dict[str, Any] | None = None
+    answer: AnswerRead | None = None
+
+
+class SectionRead(msgspec.Struct, kw_only=True):
+    """A titled group of questions."""
+
+    title: str
+    items: list[ItemRead]
+
+
+class FindingRead(msgspec.Struct, kw_only=True):
+    """An answer that needs attention, and the follow-up work order it opened."""
+
+    id: uuid.UUID
+    item_key: str
+    kind: str
+    message: str
+    follow_up_work_order_id: uuid.UUID | None
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+class RunRead(msgspec.Struct, kw_only=True):
+    """A visit's checklist: the questions of its exact template version and the answers."""
+
+    id: uuid.UUID
+    visit_id: uuid.UUID
+    template_id: uuid.UUID
+    template_name: str
+    version: int
+    status: RunStatus
+    outcome: str
+    required_total: int
+    required_answered: int
+    sections: list[SectionRead]
+    missing: list[dict[str, Any]] | None = None
+    findings: list[FindingRead] | None = None
+
+
+def outcome_of(run: ChecklistRun) -> str:
+    """`findings` when something needs attention, else `pass`, `incomplete` or `not_started`."""
+    if run.open_findings:
+        return "findings"
+    if run.status is RunStatus.COMPLETE:
+        return "pass"
+    return "incomplete" if run.status is RunStatus.IN_PROGRESS else "not_started"
+
+
+def run_read(run: ChecklistRun, *, audience: Audience) -> RunRead:
+    """Wire form of a run; a client gets only answered, visible items marked for clients."""
+    definition = decode_definition(run.template_version.definition)
+    values = {key: answer.value for key, answer in run.answers.items()}
+    visible = visible_keys(definition, values)
+    sections: list[SectionRead] = []
+    for section in definition.sections:
+        items: list[ItemRead] = []
+        for item in section.items:
+            answer = run.answers.get(item.key)
+            if audience == "client" and not (
+                item.is_client_visible and item.key in visible and (answer or item.photo_count)
+            ):
+                continue
+            items.append(
+                ItemRead(
+                    key=item.key,
+                    label=item.label,
+                    kind=item.kind,
+                    is_required=item.is_required,
+                    is_visible=item.key in visible,
+                    help=item.help,
+                    unit=item.unit,
+                    min=item.min,
+                    max=item.max,
+                    choices=list(item.choices),
+                    photo_count=item.photo_count,
+                    photos=run.photo_counts.get(item.key, 0),
+                    visible_if=(msgspec.to_builtins(item.visible_if) if item.visible_if else None),
+                    answer=(
+                        AnswerRead(
+                            value=answer.value, flag=answer.flag, answered_at=answer.answered_at
+                        )
+                        if answer is not None
+                        else None
+                    ),
+                )
+            )
+        if items:
+            sections.append(SectionRead(title=section.title, items=items))
+    internal = audience != "client"
+    return RunRead(
+        id=run.id,
+        visit_id=run.visit_id,
+        template_id=run.template_version.template_id,
+        template_name=run.template_version.template.name,
+        version=run.template_version.version,
+        status=run.status,
+        outcome=outcome_of(run),
+        required_total=run.required_total,
+        required_answered=run.required_answered,
+        sections=sections,
+        missing=progress(definition, values, run.photo_counts).missing if internal else None,
+        findings=[finding_read(f) for f in run.findings] if internal else None,
+    )
+
+
+def finding_read(finding: ChecklistFinding) -> FindingRead:
+    """Wire form of a finding."""
+    return FindingRead(
+        id=finding.id,
+        item_key=finding.item_key,
+        kind=finding.kind,
+        message=finding.message,
+        follow_up_work_order_id=finding.follow_up_work_order_id,
+        raised_at=finding.raised_at,
+        cleared_at=finding.cleared_at,
+    )
+
+
+class FindingQueueItem(msgspec.Struct, kw_only=True):
+    """A finding in the dispatcher's queue, with the work order it is on."""
+
+    work_order_id: uuid.UUID
+    work_order_number: str
+    finding: FindingRead
+
+
+class HistoryEntry(msgspec.Struct, kw_only=True):
+    """One past visit of a unit with its checklist's outcome."""
+
+    visit_id: uuid.UUID
+    visit_status: str
+    completed_at: datetime | None
+    template_name: str
+    version: int
+    outcome: str
+    run: RunRead

@@ -1,0 +1,746 @@
+"""Checklist templates (versioned), the choice of one per visit, runs, answers and findings."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checklists.answers import Flag, Progress, check_answer, progress
+from checklists.definition import (
+    Definition,
+    check_definition,
+    decode_definition,
+    encode_definition,
+)
+from checklists.models import (
+    ChecklistAnswer,
+    ChecklistFinding,
+    ChecklistRun,
+    ChecklistTemplate,
+    ChecklistTemplateVersion,
+    RunStatus,
+)
+from equipment.equipment.models import Equipment, EquipmentModel
+from fsm.auth.principal import Principal
+from fsm.db import like_pattern, utcnow
+from fsm.errors import InvalidState, NotFound, ValidationFailed, field_error
+from fsm.pagination import Page, PageRequest
+from fsm.photos.models import EVIDENCE_STATES, Photo
+from fsm.users.models import Role
+from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus
+from fsm.workorders.models import Priority, Visibility, WorkOrder, WorkOrderType
+from fsm.workorders.service import WorkOrderDraft, WorkOrderService
+
+
+class TemplateNotFound(NotFound):
+    """No such checklist template (or version)."""
+
+
+class NothingToPublish(InvalidState):
+    """The template has no draft version waiting to be published."""
+
+
+class ChecklistClosed(InvalidState):
+    """The visit is over; its checklist can no longer change."""
+
+
+class NoChecklist(NotFound):
+    """No checklist applies to this visit."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateInput:
+    """A template's settings and (optionally) new questions, already parsed."""
+
+    name: str | None = None
+    description: str | None = None
+    is_active: bool | None = None
+    categories: Sequence[str] | None = None
+    work_types: Sequence[WorkOrderType] | None = None
+    equipment_model_ids: Sequence[uuid.UUID] | None = None
+    definition: Definition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerInput:
+    """One item's answer from the app; `None` clears it. Device time orders offline saves."""
+
+    item_key: str
+    value: Any
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A run at a glance, for lists of visits."""
+
+    run_id: uuid.UUID
+    template_name: str
+    version: int
+    status: RunStatus
+    required_total: int
+    required_answered: int
+    findings: int
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+class TemplateService:
+    """Checklist templates: drafts are edited in place; a published version never changes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, template_id: uuid.UUID) -> ChecklistTemplate:
+        """The template, or a 404."""
+        template = await self.session.get(ChecklistTemplate, template_id)
+        if template is None:
+            raise TemplateNotFound(f"checklist template {template_id} not found")
+        return template
+
+    async def versions(self, template_id: uuid.UUID) -> Sequence[ChecklistTemplateVersion]:
+        """Every version of a template, oldest first."""
+        await self.get(template_id)
+        stmt = (
+            select(ChecklistTemplateVersion)
+            .where(ChecklistTemplateVersion.template_id == template_id)
+            .order_by(ChecklistTemplateVersion.version)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def version(self, template_id: uuid.UUID, number: int) -> ChecklistTemplateVersion:
+        """One version of a template, however old."""
+        found = await self.session.scalar(
+            select(ChecklistTemplateVersion).where(
+                ChecklistTemplateVersion.template_id == template_id,
+                ChecklistTemplateVersion.version == number,
+            )
+        )
+        if found is None:
+            raise TemplateNotFound(f"checklist template {template_id} has no version {number}")
+        return found
+
+    async def list(
+        self,
+        page: PageRequest,
+        *,
+        q: str | None = None,
+        is_active: bool | None = None,
+        equipment_model_id: uuid.UUID | None = None,
+    ) -> Page[ChecklistTemplate]:
+        """Templates by name."""
+        conditions: builtins.list[Any] = []
+        if q:
+            conditions.append(ChecklistTemplate.name.ilike(like_pattern(q)))
+        if is_active is not None:
+            conditions.append(ChecklistTemplate.is_active.is_(is_active))
+        if equipment_model_id is not None:
+            conditions.append(
+                ChecklistTemplate.equipment_models.any(EquipmentModel.id == equipment_model_id)
+            )
+        total = await self.session.scalar(
+            select(func.count()).select_from(ChecklistTemplate).where(*conditions)
+        )
+        stmt = (
+            select(ChecklistTemplate)
+            .where(*conditions)
+            .order_by(ChecklistTemplate.name, ChecklistTemplate.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        rows = (await self.session.scalars(stmt)).all()
+        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def create(self, data: TemplateInput, *, actor: Principal) -> ChecklistTemplate:
+        """A new template with its questions as draft version 1."""
+        if data.name is None or data.definition is None:
+            raise field_error("definition", "a new template needs a name and a definition")
+        check_definition(data.definition)
+        template = ChecklistTemplate(
+            name=data.name.strip(),
+            description=data.description or "",
+            is_active=True if data.is_active is None else data.is_active,
+            categories=_clean_categories(data.categories or ()),
+            work_types=sorted({t.value for t in data.work_types or ()}),
+            equipment_models=await self._models(data.equipment_model_ids or ()),
+        )
+        self.session.add(template)
+        await self.session.flush()
+        self.session.add(
+            ChecklistTemplateVersion(
+                template_id=template.id,
+                version=1,
+                definition=encode_definition(data.definition),
+                created_by=actor.user_id,
+            )
+        )
+        await self.session.flush()
+        return template
+
+    async def update(
+        self, template_id: uuid.UUID, data: TemplateInput, *, actor: Principal
+    ) -> ChecklistTemplate:
+        """Change settings; new questions edit the draft, or start one after a published version."""
+        template = await self.session.get(ChecklistTemplate, template_id, with_for_update=True)
+        if template is None:
+            raise TemplateNotFound(f"checklist template {template_id} not found")
+        if data.name is not None:
+            template.name = data.name.strip()
+        if data.description is not None:
+            template.description = data.description
+        if data.is_active is not None:
+            template.is_active = data.is_active
+        if data.categories is not None:
+            template.categories = _clean_categories(data.categories)
+        if data.work_types is not None:
+            template.work_types = sorted({t.value for t in data.work_types})
+        if data.equipment_model_ids is not None:
+            template.equipment_models = await self._models(data.equipment_model_ids)
+        if data.definition is not None:
+            check_definition(data.definition)
+            latest = await self._latest(template.id)
+            if latest.published_at is None:
+                latest.definition = encode_definition(data.definition)
+                latest.created_by = actor.user_id
+            else:
+                self.session.add(
+                    ChecklistTemplateVersion(
+                        template_id=template.id,
+                        version=latest.version + 1,
+                        definition=encode_definition(data.definition),
+                        created_by=actor.user_id,
+                    )
+                )
+        template.updated_at = utcnow()
+        await self.session.flush()
+        return template
+
+    async def publish(self, template_id: uuid.UUID) -> ChecklistTemplateVersion:
+        """Freeze the draft: from now on visits get this version."""
+        await self.get(template_id)
+        latest = await self._latest(template_id)
+        if latest.published_at is not None:
+            raise NothingToPublish(
+                f"version {latest.version} is published already; edit the template first",
+                details={"published_version": latest.version},
+            )
+        latest.published_at = utcnow()
+        await self.session.flush()
+        return latest
+
+    async def _latest(self, template_id: uuid.UUID) -> ChecklistTemplateVersion:
+        stmt = (
+            select(ChecklistTemplateVersion)
+            .where(ChecklistTemplateVersion.template_id == template_id)
+            .order_by(ChecklistTemplateVersion.version.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return (await self.session.scalars(stmt)).one()
+
+    async def _models(self, ids: Sequence[uuid.UUID]) -> builtins.list[EquipmentModel]:
+        wanted = set(ids)
+        if not wanted:
+            return []
+        found = (
+            await self.session.scalars(select(EquipmentModel).where(EquipmentModel.id.in_(wanted)))
+        ).all()
+        unknown = wanted - {m.id for m in found}
+        if unknown:
+            raise field_error(
+                "equipment_model_ids", f"no such equipment models: {sorted(map(str, unknown))}"
+            )
+        return list(found)
+
+
+def _clean_categories(categories: Sequence[str]) -> builtins.list[str]:
+    return sorted({c.strip() for c in categories if c.strip()})
+
+
+# -- which checklist ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    version_id: uuid.UUID
+    template_id: uuid.UUID
+    model_ids: frozenset[uuid.UUID]
+    categories: frozenset[str]
+    work_types: frozenset[str]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _VisitFacts:
+    visit_id: uuid.UUID
+    work_type: str
+    model_id: uuid.UUID | None
+    category: str | None
+    default_template_id: uuid.UUID | None
+
+
+def choose(candidates: Sequence[_Candidate], facts: _VisitFacts) -> uuid.UUID | None:
+    """The most specific published version for a visit, or None.
+
+    Equipment first: a template naming the model beats the model's default template, which
+    beats one for the model's category, which beats a template for any equipment. Then a
+    template naming the work type beats one for any type; then the most recently changed.
+    """
+    best: tuple[int, int, datetime] | None = None
+    chosen: uuid.UUID | None = None
+    for c in candidates:
+        if c.work_types and facts.work_type not in c.work_types:
+            continue
+        if facts.model_id is not None and facts.model_id in c.model_ids:
+            fit = 3
+        elif c.template_id == facts.default_template_id:
+            fit = 2
+        elif facts.category is not None and facts.category in c.categories:
+            fit = 1
+        elif not c.model_ids and not c.categories:
+            fit = 0
+        else:
+            continue
+        rank = (fit, 1 if c.work_types else 0, c.updated_at)
+        if best is None or rank > best:
+            best, chosen = rank, c.version_id
+    return chosen
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+class ChecklistService:
+    """Runs: attached when a visit is planned, answered item by item, checked at completion."""
+
+    def __init__(self, session: AsyncSession, work_orders: WorkOrderService | None = None) -> None:
+        self.session = session
+        # Needed to log findings and open follow-ups; reading works without it.
+        self.work_orders = work_orders
+
+    async def ensure_runs(self, visit_ids: Sequence[uuid.UUID]) -> None:
+        """Attach a run to each visit a template applies to and that has none; set-based."""
+        if not visit_ids:
+            return
+        facts_rows = (
+            await self.session.execute(
+                select(
+                    Visit.id,
+                    WorkOrder.type,
+                    EquipmentModel.id,
+                    EquipmentModel.category,
+                    EquipmentModel.default_checklist_template_id,
+                )
+                .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+                .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
+                .outerjoin(EquipmentModel, EquipmentModel.id == Equipment.model_id)
+                .outerjoin(ChecklistRun, ChecklistRun.visit_id == Visit.id)
+                .where(Visit.id.in_(visit_ids), ChecklistRun.id.is_(None))
+            )
+        ).all()
+        if not facts_rows:
+            return
+        candidates = await self._candidates()
+        rows: builtins.list[dict[str, Any]] = []
+        attached: builtins.list[uuid.UUID] = []
+        for visit_id, work_type, model_id, category, default_id in facts_rows:
+            facts = _VisitFacts(visit_id, str(work_type), model_id, category, default_id)
+            version_id = choose(candidates, facts)
+            if version_id is not None:
+                rows.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "visit_id": visit_id,
+                        "template_version_id": version_id,
+                        "status": RunStatus.NOT_STARTED,
+                    }
+                )
+                attached.append(visit_id)
+        if rows:
+            # Two requests attaching at once: the unique visit_id keeps the first.
+            await self.session.execute(
+                insert(ChecklistRun)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["visit_id"])
+            )
+            # Fill in the counts of required items for the fresh runs.
+            for run in await self._runs_by_visit(attached):
+                if run.status is RunStatus.NOT_STARTED and run.required_total == 0:
+                    self._apply_progress(run, progress(_definition(run), {}, {}), started=False)
+            await self.session.flush()
+
+    async def _candidates(self) -> builtins.list[_Candidate]:
+        latest = (
+            select(ChecklistTemplateVersion.id, ChecklistTemplateVersion.template_id)
+            .where(ChecklistTemplateVersion.published_at.is_not(None))
+            .ext(distinct_on(ChecklistTemplateVersion.template_id))
+            .order_by(ChecklistTemplateVersion.template_id, ChecklistTemplateVersion.version.desc())
+            .subquery()
+        )
+        templates = (
+            await self.session.execute(
+                select(ChecklistTemplate, latest.c.id)
+                .join(latest, latest.c.template_id == ChecklistTemplate.id)
+                .where(ChecklistTemplate.is_active.is_(True))
+            )
+        ).all()
+        return [
+            _Candidate(
+                version_id=version_id,
+                template_id=t.id,
+                model_ids=frozenset(m.id for m in t.equipment_models),
+                categories=frozenset(t.categories),
+                work_types=frozenset(t.work_types),
+                updated_at=t.updated_at,
+            )
+            for t, version_id in templates
+        ]
+
+    async def _runs_by_visit(self, visit_ids: Sequence[uuid.UUID]) -> Sequence[ChecklistRun]:
+        stmt = select(ChecklistRun).where(ChecklistRun.visit_id.in_(visit_ids))
+        return (await self.session.scalars(stmt)).all()
+
+    async def run_for_visit(self, visit_id: uuid.UUID) -> ChecklistRun | None:
+        """The visit's run with its answers, findings and photo counts; attached if due."""
+        await self.ensure_runs([visit_id])
+        run = await self.session.scalar(
+            select(ChecklistRun).where(ChecklistRun.visit_id == visit_id)
+        )
+        if run is None:
+            return None
+        await self._load_details(run)
+        return run
+
+    async def _load_details(self, run: ChecklistRun) -> None:
+        run.answers = {a.item_key: a for a in await self._answers(run.id)}
+        run.findings = list(
+            (
+                await self.session.scalars(
+                    select(ChecklistFinding)
+                    .where(ChecklistFinding.run_id == run.id)
+                    .order_by(ChecklistFinding.raised_at, ChecklistFinding.item_key)
+                )
+            ).all()
+        )
+        run.photo_counts = await self._photo_counts(run.visit_id)
+
+    async def _answers(self, run_id: uuid.UUID) -> Sequence[ChecklistAnswer]:
+        return (
+            await self.session.scalars(
+                select(ChecklistAnswer)
+                .where(ChecklistAnswer.run_id == run_id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+
+    async def _photo_counts(self, visit_id: uuid.UUID) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Photo.checklist_item_key, func.count())
+            .where(
+                Photo.visit_id == visit_id,
+                Photo.checklist_item_key.is_not(None),
+                Photo.state.in_(EVIDENCE_STATES),
+            )
+            .group_by(Photo.checklist_item_key)
+        )
+        return {key: count for key, count in rows.all() if key is not None}
+
+    async def summaries(self, visit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RunSummary]:
+        """Each visit's run at a glance (visits no checklist applies to are left out)."""
+        if not visit_ids:
+            return {}
+        await self.ensure_runs(visit_ids)
+        rows = (
+            await self.session.execute(
+                select(ChecklistRun, ChecklistTemplateVersion.version, ChecklistTemplate.name)
+                .join(
+                    ChecklistTemplateVersion,
+                    ChecklistTemplateVersion.id == ChecklistRun.template_version_id,
+                )
+                .join(
+                    ChecklistTemplate, ChecklistTemplate.id == ChecklistTemplateVersion.template_id
+                )
+                .where(ChecklistRun.visit_id.in_(visit_ids))
+            )
+        ).all()
+        return {
+            run.visit_id: RunSummary(
+                run_id=run.id,
+                template_name=name,
+                version=version,
+                status=run.status,
+                required_total=run.required_total,
+                required_answered=run.required_answered,
+                findings=run.open_findings,
+            )
+            for run, version, name in rows
+        }
+
+    async def save_answers(
+        self, visit_id: uuid.UUID, answers: Sequence[AnswerInput], *, actor: Principal
+    ) -> ChecklistRun:
+        """Save answers item by item; all are checked first, so a bad one saves nothing.
+
+        Saving an item again replaces its answer; an answer older (by device time) than the
+        one stored is ignored, so queued offline saves may arrive in any order.
+        """
+        visit = await self.session.get(Visit, visit_id, with_for_update=True)
+        if visit is None:
+            raise NoChecklist(f"visit {visit_id} not found")
+        if visit.status not in OPEN_VISIT_STATUSES:
+            raise ChecklistClosed(
+                f"the visit is {visit.status}; its checklist can no longer change",
+                details={"visit_status": visit.status.value},
+            )
+        run = await self.run_for_visit(visit_id)
+        if run is None:
+            raise NoChecklist("no checklist applies to this visit")
+        definition = _definition(run)
+        items = definition.item_map()
+        checked: builtins.list[tuple[AnswerInput, Any, Flag | None]] = []
+        seen: set[str] = set()
+        for answer in answers:
+            item = items.get(answer.item_key)
+            if item is None:
+                raise ValidationFailed(
+                    f"no item {answer.item_key!r} in this checklist",
+                    details=[
+                        {"field": "answers", "item_key": answer.item_key, "message": "no such item"}
+                    ],
+                )
+            if answer.item_key in seen:
+                raise ValidationFailed(
+                    f"item {answer.item_key!r} is answered twice in one save",
+                    details=[{"field": "answers", "item_key": answer.item_key, "message": "twice"}],
+                )
+            seen.add(answer.item_key)
+            if answer.value is None:
+                checked.append((answer, None, None))
+            else:
+                value, flag = check_answer(item, answer.value)
+                checked.append((answer, value, flag))
+
+        now = utcnow()
+        stored: dict[str, ChecklistAnswer] = run.answers
+        changed: builtins.list[tuple[str, Flag | None]] = []
+        for answer, value, flag in checked:
+            when = answer.answered_at or now
+            current = stored.get(answer.item_key)
+            if current is not None and current.answered_at > when:
+                continue  # a newer save of this item is already in
+            if value is None:
+                if current is not None:
+                    await self.session.delete(current)
+                    del stored[answer.item_key]
+                    changed.append((answer.item_key, None))
+                continue
+            if current is not None and current.value == value:
+                continue  # the same answer again: nothing to do
+            if current is None:
+                current = ChecklistAnswer(run_id=run.id, item_key=answer.item_key)
+                self.session.add(current)
+                stored[answer.item_key] = current
+            current.value = value
+            current.flag = flag.kind if flag else None
+            current.answered_at = when
+            current.answered_by = actor.user_id
+            current.recorded_at = now
+            changed.append((answer.item_key, flag))
+        await self.session.flush()
+        if changed:
+            await self._raise_findings(run, visit, definition, changed, actor=actor)
+        self._apply_progress(
+            run,
+            progress(definition, {k: a.value for k, a in stored.items()}, run.photo_counts),
+            started=bool(stored or run.photo_counts),
+        )
+        await self.session.flush()
+        return run
+
+    def _apply_progress(self, run: ChecklistRun, done: Progress, *, started: bool) -> None:
+        run.required_total = done.required_total
+        run.required_answered = done.required_answered
+        if done.is_complete and (started or done.required_total):
+            run.status = RunStatus.COMPLETE
+        elif started:
+            run.status = RunStatus.IN_PROGRESS
+        else:
+            run.status = RunStatus.NOT_STARTED
+
+    async def _raise_findings(
+        self,
+        run: ChecklistRun,
+        visit: Visit,
+        definition: Definition,
+        changed: Sequence[tuple[str, Flag | None]],
+        *,
+        actor: Principal,
+    ) -> None:
+        """Raise a finding for each new flag and clear the ones whose answer is now fine."""
+        items = definition.item_map()
+        existing = {f.item_key: f for f in run.findings}
+        work_order = await self.session.get(WorkOrder, visit.work_order_id)
+        assert work_order is not None  # a visit always has its work order
+        now = utcnow()
+        for key, flag in changed:
+            finding = existing.get(key)
+            if flag is None:
+                if finding is not None and finding.cleared_at is None:
+                    finding.cleared_at = now
+                    self._log(work_order, "checklist_finding_cleared", actor, finding)
+                continue
+            if finding is None:
+                finding = ChecklistFinding(
+                    run_id=run.id, work_order_id=work_order.id, item_key=key, raised_at=now
+                )
+                self.session.add(finding)
+                run.findings.append(finding)
+            elif finding.cleared_at is None and finding.kind == flag.kind:
+                finding.message = flag.message[:500]
+                continue  # still the same finding, already on the timeline
+            finding.kind, finding.message = flag.kind, flag.message[:500]
+            finding.raised_at, finding.cleared_at = now, None
+            await self.session.flush()
+            self._log(work_order, "checklist_finding", actor, finding)
+            if items[key].opens_follow_up and finding.follow_up_work_order_id is None:
+                finding.follow_up_work_order_id = await self._open_follow_up(
+                    work_order, finding, critical=items[key].is_critical, actor=actor
+                )
+        run.open_findings = sum(1 for f in run.findings if f.cleared_at is None)
+
+    def _log(
+        self, work_order: WorkOrder, kind: str, actor: Principal, finding: ChecklistFinding
+    ) -> None:
+        if self.work_orders is None:
+            raise RuntimeError("ChecklistService needs a WorkOrderService to record findings")
+        # Findings are for the back office: the client sees the outcome in the visit report.
+        self.work_orders.log(
+            work_order,
+            kind,
+            actor,
+            {
+                "finding_id": str(finding.id),
+                "run_id": str(finding.run_id),
+                "item_key": finding.item_key,
+                "finding": finding.kind,
+                "message": finding.message,
+            },
+            Visibility.INTERNAL,
+        )
+
+    async def _open_follow_up(
+        self,
+        work_order: WorkOrder,
+        finding: ChecklistFinding,
+        *,
+        critical: bool,
+        actor: Principal,
+    ) -> uuid.UUID:
+        assert self.work_orders is not None  # checked by _log just before
+        # The engineer reports; the follow-up is opened on the back office's behalf.
+        on_behalf = dataclasses.replace(actor, role=Role.DISPATCHER, client_id=None)
+        follow_up = await self.work_orders.create(
+            WorkOrderDraft(
+                site_id=work_order.site_id,
+                equipment_id=work_order.equipment_id,
+                type=WorkOrderType.REPAIR,
+                title=f"Follow-up of {work_order.number}: {finding.message}"[:200],
+                description=(f"Raised by the checklist of {work_order.number}: {finding.message}"),
+                priority=Priority.HIGH if critical else Priority.NORMAL,
+                required_skills=[s.code for s in work_order.required_skills],
+            ),
+            actor=on_behalf,
+        )
+        self.work_orders.log(
+            work_order,
+            "follow_up_opened",
+            actor,
+            {"work_order_id": str(follow_up.id), "number": follow_up.number},
+            Visibility.INTERNAL,
+        )
+        return follow_up.id
+
+    async def completion_blockers(self, visit: Visit) -> builtins.list[dict[str, Any]]:
+        """What the checklist still lacks before the visit may be completed."""
+        run = await self.run_for_visit(visit.id)
+        if run is None:
+            return []
+        done = progress(
+            _definition(run), {k: a.value for k, a in run.answers.items()}, run.photo_counts
+        )
+        self._apply_progress(run, done, started=bool(run.answers or run.photo_counts))
+        await self.session.flush()
+        return done.missing
+
+    async def findings(
+        self,
+        page: PageRequest,
+        *,
+        is_open: bool | None = True,
+        work_order_id: uuid.UUID | None = None,
+    ) -> Page[tuple[ChecklistFinding, str]]:
+        """Findings newest first, each with its work order's number: the dispatcher's queue."""
+        conditions: builtins.list[Any] = []
+        if is_open is not None:
+            conditions.append(
+                ChecklistFinding.cleared_at.is_(None)
+                if is_open
+                else ChecklistFinding.cleared_at.is_not(None)
+            )
+        if work_order_id is not None:
+            conditions.append(ChecklistFinding.work_order_id == work_order_id)
+        total = await self.session.scalar(
+            select(func.count()).select_from(ChecklistFinding).where(*conditions)
+        )
+        stmt = (
+            select(ChecklistFinding, WorkOrder.number)
+            .join(WorkOrder, WorkOrder.id == ChecklistFinding.work_order_id)
+            .where(*conditions)
+            .order_by(ChecklistFinding.raised_at.desc(), ChecklistFinding.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        rows = [(f, n) for f, n in (await self.session.execute(stmt)).all()]
+        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def equipment_history(
+        self, equipment_id: uuid.UUID, *, client_visible_only: bool, limit: int = 20
+    ) -> builtins.list[tuple[ChecklistRun, Visit]]:
+        """The equipment's past runs, newest first, with answers loaded.
+
+        A client sees only runs of completed visits: work in progress is not a record yet.
+        """
+        conditions: builtins.list[Any] = [WorkOrder.equipment_id == equipment_id]
+        if client_visible_only:
+            conditions.append(Visit.status == VisitStatus.COMPLETED)
+        stmt = (
+            select(ChecklistRun, Visit)
+            .join(Visit, Visit.id == ChecklistRun.visit_id)
+            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+            .where(*conditions)
+            .order_by(
+                func.coalesce(
+                    Visit.completed_at, Visit.planned_start_at, Visit.window_starts_at
+                ).desc(),
+                ChecklistRun.id,
+            )
+            .limit(limit)
+        )
+        found = [(run, visit) for run, visit in (await self.session.execute(stmt)).all()]
+        for run, _ in found:
+            await self._load_details(run)
+        return found
+
+
+def _definition(run: ChecklistRun) -> Definition:
+    return decode_definition(run.template_version.definition)
