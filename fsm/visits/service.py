@@ -316,6 +316,79 @@ class VisitService:
         await self.work_orders.follow_visits(work_order, actor=actor)
         return visit
 
+    async def report_cannot_complete(
+        self, visit_id: uuid.UUID, report: StatusReport, *, reason: str, actor: Principal
+    ) -> tuple[Visit, Visit]:
+        """End a visit the engineer could not finish and plan a follow-up visit.
+
+        The visit is cancelled with the reason recorded (trail and internal timeline); the
+        client's timeline only learns that a follow-up visit is needed. The follow-up keeps
+        the window's hours, moved by whole days (at least one) into the future, unassigned
+        for dispatch.
+        """
+        visit = await self.get(visit_id, viewer=actor, for_update=True)
+        old = visit.status
+        if old not in (V.ASSIGNED, V.EN_ROUTE, V.ON_SITE):
+            raise IllegalVisitTransition(
+                f"a {old} visit cannot be reported as not completed",
+                details={"status": old.value, "allowed": ["assigned", "en_route", "on_site"]},
+            )
+        note = f"cannot_complete: {reason}" + (f" - {report.note}" if report.note else "")
+        visit.status = V.CANCELLED
+        visit.cancel_reason = note[:500]
+        self._trail(
+            visit,
+            old,
+            V.CANCELLED,
+            actor,
+            StatusReport(
+                status=V.CANCELLED,
+                device_at=report.device_at,
+                location=report.location,
+                note=note[:500],
+            ),
+        )
+        work_order = await self.work_orders.get(visit.work_order_id, viewer=actor, for_update=True)
+        self.work_orders.log(
+            work_order,
+            "visit_not_completed",
+            actor,
+            {"visit_id": str(visit.id), "reason": reason, "note": report.note},
+            Visibility.INTERNAL,
+        )
+        self.work_orders.log(
+            work_order,
+            "visit_status_changed",
+            actor,
+            {"visit_id": str(visit.id), "from": old.value, "to": V.CANCELLED.value},
+            Visibility.PUBLIC,
+        )
+        await self.session.flush()
+        shift = timedelta(days=1)
+        now = utcnow()
+        while visit.window_starts_at + shift <= now:
+            shift += timedelta(days=1)
+        follow_up = await self.create(
+            VisitDraft(
+                work_order_id=work_order.id,
+                window_starts_at=visit.window_starts_at + shift,
+                window_ends_at=visit.window_ends_at + shift,
+                estimated_minutes=visit.estimated_minutes,
+                required_skills=[s.code for s in visit.required_skills],
+            ),
+            actor=actor,
+        )
+        self.work_orders.log(
+            work_order,
+            "follow_up_needed",
+            actor,
+            {"visit_id": str(visit.id), "follow_up_visit_id": str(follow_up.id)},
+            Visibility.PUBLIC,
+        )
+        await self.session.flush()
+        await self.work_orders.follow_visits(work_order, actor=actor)
+        return visit, follow_up
+
     async def _check_completable(self, visit: Visit, report: StatusReport) -> None:
         """Refuse to complete a visit with no labour time or an unfinished checklist."""
         missing: builtins.list[dict[str, Any]] = []

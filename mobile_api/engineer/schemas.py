@@ -1,0 +1,315 @@
+"""Wire types of the engineer app: small answers that each render one screen."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from checklists.models import RunStatus
+from checklists.schemas import AnswersIn, RunRead
+from fsm.geo import GeoPoint
+from fsm.visits.models import VisitStatus
+from fsm.visits.schemas import StatusEventRead
+from fsm.workorders.models import WorkOrderType
+
+Note = Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
+Minutes = Annotated[int, msgspec.Meta(ge=0, le=24 * 60)]
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class SiteCard(msgspec.Struct, kw_only=True):
+    """Where to go: address, point, how to get in, when it is open."""
+
+    id: uuid.UUID
+    name: str
+    address: str
+    city: str | None
+    postal_code: str | None
+    timezone: str
+    location: GeoPoint
+    access_notes: str | None
+    opening_hours: list[dict[str, Any]]
+
+
+class WorkOrderCard(msgspec.Struct, kw_only=True):
+    """What the job is; `is_urgent` stands in for the internal priority."""
+
+    id: uuid.UUID
+    number: str
+    title: str
+    type: WorkOrderType
+    is_urgent: bool
+
+
+class EquipmentCard(msgspec.Struct, kw_only=True):
+    """The unit to work on."""
+
+    id: uuid.UUID
+    serial_number: str
+    name: str | None
+    manufacturer: str
+    model: str
+    category: str
+
+
+class ChecklistState(msgspec.Struct, kw_only=True):
+    """The visit's checklist at a glance."""
+
+    template_name: str
+    version: int
+    status: RunStatus
+    required_total: int
+    required_answered: int
+    findings: int
+
+
+class EngineerVisit(msgspec.Struct, kw_only=True):
+    """One visit on the engineer's route."""
+
+    id: uuid.UUID
+    status: VisitStatus
+    route_position: int | None
+    planned_arrival_at: datetime | None
+    window_starts_at: datetime
+    window_ends_at: datetime
+    estimated_minutes: int
+    labour_minutes: int | None
+    completed_at: datetime | None
+    version: int
+    site: SiteCard
+    work_order: WorkOrderCard
+    equipment: EquipmentCard | None
+    checklist: ChecklistState | None
+    map_url: str
+    geo_uri: str
+
+
+class TodayRead(msgspec.Struct, kw_only=True):
+    """The engineer's day in route order."""
+
+    date: date
+    timezone: str
+    visits: list[EngineerVisit]
+
+
+class HistoryEntry(msgspec.Struct, kw_only=True):
+    """An earlier visit to the same unit and how it went."""
+
+    visit_id: uuid.UUID
+    work_order_number: str
+    work_order_type: WorkOrderType
+    status: VisitStatus
+    window_starts_at: datetime
+    completed_at: datetime | None
+    checklist_status: RunStatus | None
+    findings: int
+    photo_count: int
+
+
+class CoverageRead(msgspec.Struct, kw_only=True):
+    """Whether the unit is under contract today (out of contract is billed separately)."""
+
+    is_in_contract: bool
+    contract_number: str | None = None
+    valid_to: date | None = None
+
+
+class CommentRead(msgspec.Struct, kw_only=True):
+    """A comment on the visit's work order; `is_internal` ones never reach the client."""
+
+    id: uuid.UUID
+    work_order_id: uuid.UUID
+    author_name: str | None
+    is_mine: bool
+    is_internal: bool
+    body: str
+    created_at: datetime
+
+
+class VisitDetail(msgspec.Struct, kw_only=True):
+    """Everything to work one visit: the job, the unit's history, coverage, checklist."""
+
+    visit: EngineerVisit
+    description: str
+    instructions: str | None
+    coverage: CoverageRead | None
+    equipment_history: list[HistoryEntry]
+    checklist: RunRead | None
+    comments: list[CommentRead]
+    trail: list[StatusEventRead]
+
+
+# -- changing ---------------------------------------------------------------------------------
+
+
+class FieldStatus(enum.StrEnum):
+    """The moves an engineer reports from the app."""
+
+    EN_ROUTE = "en_route"
+    ON_SITE = "on_site"
+    COMPLETED = "completed"
+    CANNOT_COMPLETE = "cannot_complete"
+
+
+class CannotCompleteReason(enum.StrEnum):
+    """Why a visit could not be finished."""
+
+    NO_ACCESS = "no_access"
+    PARTS_NEEDED = "parts_needed"
+    CLIENT_ABSENT = "client_absent"
+    OTHER = "other"
+
+
+class StatusRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A status move with the device's time and position.
+
+    `labour_minutes` goes with `completed`; `reason` (and a `note` for `other`) with
+    `cannot_complete`.
+    """
+
+    status: FieldStatus
+    device_at: datetime | None = None
+    location: GeoPoint | None = None
+    labour_minutes: Minutes | None = None
+    reason: CannotCompleteReason | None = None
+    note: Note | None = None
+
+
+class LocationPing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One position fix of the phone."""
+
+    device_at: datetime
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
+
+
+class LocationBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Position fixes collected since the last upload."""
+
+    points: Annotated[list[LocationPing], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class LocationRead(msgspec.Struct, kw_only=True):
+    """The engineer's last known position after the upload."""
+
+    last_location: GeoPoint | None
+    last_location_at: datetime | None
+    is_updated: bool
+
+
+class CommentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A comment from the field; internal unless `is_public`."""
+
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=r"\S")]
+    is_public: bool = False
+
+
+class PhotoConfirmData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Confirm an uploaded photo (as POST /photos/{id}/confirm)."""
+
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+
+
+# -- offline sync -----------------------------------------------------------------------------
+
+ActionId = uuid.UUID
+
+
+class StatusAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="status"):
+    """A queued status move."""
+
+    id: ActionId
+    visit_id: uuid.UUID
+    data: StatusRequest
+
+
+class ChecklistAction(
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="checklist_answers"
+):
+    """Queued checklist answers."""
+
+    id: ActionId
+    visit_id: uuid.UUID
+    data: AnswersIn
+
+
+class CommentAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="comment"):
+    """A queued comment."""
+
+    id: ActionId
+    visit_id: uuid.UUID
+    data: CommentCreate
+
+
+class LocationAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="location"):
+    """Queued position fixes."""
+
+    id: ActionId
+    data: LocationBatch
+
+
+class PhotoConfirmAction(
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="photo_confirm"
+):
+    """A queued photo confirmation (the upload itself went straight to storage)."""
+
+    id: ActionId
+    photo_id: uuid.UUID
+    data: PhotoConfirmData = msgspec.field(default_factory=PhotoConfirmData)
+
+
+SyncAction = StatusAction | ChecklistAction | CommentAction | LocationAction | PhotoConfirmAction
+
+
+class SyncRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Actions queued offline, in the order the engineer did them.
+
+    Each action's `id` is its idempotency key (the same one the online call would send).
+    """
+
+    actions: Annotated[list[SyncAction], msgspec.Meta(min_length=1, max_length=200)]
+
+
+Outcome = Literal["applied", "duplicate", "rejected"]
+
+
+class ErrorRead(msgspec.Struct, kw_only=True):
+    """Why an action was refused."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class SyncResult(msgspec.Struct, kw_only=True):
+    """What became of one action; `answer` is what the online endpoint answered."""
+
+    id: ActionId
+    kind: str
+    outcome: Outcome
+    status_code: int
+    answer: msgspec.Raw | None = None
+    error: ErrorRead | None = None
+
+
+class SyncRead(msgspec.Struct, kw_only=True):
+    """One result per action, in the order sent."""
+
+    results: list[SyncResult]
+
+
+class ChangesRead(msgspec.Struct, kw_only=True):
+    """What changed for the engineer since the cursor, and where to continue."""
+
+    visits: list[EngineerVisit]
+    removed_visit_ids: list[uuid.UUID]
+    comments: list[CommentRead]
+    next_cursor: str
+    has_more: bool
