@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_client
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
+from fsm.photos.service import PhotoService
 from fsm.workorders.service import WorkOrderService
 from mobile_api.client.schemas import (
     CommentBodyIn,
@@ -55,7 +56,10 @@ async def provide_client_app(
     work_orders = WorkOrderService(
         db_session, state.settings.workorders, state.get("coverage_lookup")
     )
-    return ClientAppService(db_session, work_orders, viewer=principal, travel=state.settings.solver)
+    photos = PhotoService(db_session, state.object_store, state.settings.photos)
+    return ClientAppService(
+        db_session, work_orders, viewer=principal, travel=state.settings.solver, photos=photos
+    )
 
 
 class ClientAssetsController(Controller):
@@ -246,5 +250,4 @@ class ClientRequestController(Controller):
         visit_id: FromPath[uuid.UUID],
     ) -> VisitReport:
         """What was done on a completed visit; 409 while it is not completed."""
-        report, _ = await client_app.visit_report(visit_id)
-        return report
+        return await client_app.visit_report(visit_id)

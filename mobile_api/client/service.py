@@ -17,6 +17,8 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from checklists.schemas import run_read
+from checklists.service import ChecklistService
 from equipment.contracts.models import Contract, ContractStatus, Coverage
 from equipment.contracts.service import ContractNotFound
 from equipment.equipment.models import Equipment
@@ -26,6 +28,7 @@ from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, field_error
+from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
 from fsm.users.models import Role, User
@@ -55,6 +58,7 @@ from mobile_api.client.schemas import (
     OpenRequestItem,
     PeriodItem,
     RatingRead,
+    ReportPhoto,
     RequestCreate,
     RequestDetail,
     RequestItem,
@@ -155,6 +159,7 @@ class ClientAppService:
         *,
         viewer: Principal,
         travel: SolverSettings,
+        photos: PhotoService | None = None,
     ) -> None:
         if not viewer.is_client or viewer.client_id is None:
             raise Forbidden("this is the client app")
@@ -163,6 +168,7 @@ class ClientAppService:
         self.viewer = viewer
         self.client_id: uuid.UUID = viewer.client_id
         self.travel = travel
+        self.photos = photos
 
     # -- equipment --------------------------------------------------------------------------
 
@@ -672,15 +678,17 @@ class ClientAppService:
                 await self.session.flush()
         except IntegrityError as exc:
             raise AlreadyRated(f"request {order.number} has been rated already") from exc
-        data: dict[str, Any] = {"score": score}
+        # Staff read the rating on the timeline; the client's copy keeps the score only.
+        data: dict[str, Any] = {"score": score, "comment": rating.comment}
         self.work_orders.log(order, "rated", self.viewer, data, Visibility.PUBLIC)
         await self.session.flush()
         return _rating_read(rating)
 
     # -- visit reports ----------------------------------------------------------------------
 
-    async def visit_report(self, visit_id: uuid.UUID) -> tuple[VisitReport, Visit]:
-        """What was done on a completed visit of this company (checklist and photos apart)."""
+    async def visit_report(self, visit_id: uuid.UUID) -> VisitReport:
+        """What was done on a completed visit of this company, with client-visible checks
+        and photos."""
         row = (
             await self.session.execute(
                 select(Visit, WorkOrder, Site.name, User.full_name)
@@ -711,7 +719,8 @@ class ClientAppService:
         ]
         arrived = next((e for e in events if e.to_status is V.ON_SITE), None)
         completed = next((e for e in reversed(events) if e.to_status is V.COMPLETED), None)
-        report = VisitReport(
+        run = await ChecklistService(self.session).run_for_visit(visit.id)
+        return VisitReport(
             visit_id=visit.id,
             request_id=order.id,
             request_number=order.number,
@@ -726,10 +735,34 @@ class ClientAppService:
             # The engineer's closing note is written for the client's report.
             work_summary=completed.note if completed is not None else None,
             trail=trail,
-            checklist=None,
-            photos=[],
+            checklist=run_read(run, audience="client") if run is not None else None,
+            photos=await self._report_photos(order.id, visit.id),
         )
-        return report, visit
+
+    async def _report_photos(
+        self, work_order_id: uuid.UUID, visit_id: uuid.UUID
+    ) -> list[ReportPhoto]:
+        """The visit's photos the client may see (stored and marked), as download links."""
+        if self.photos is None:
+            return []
+        photos = await self.photos.list_for_work_order(work_order_id, viewer=self.viewer)
+        items = []
+        for photo in photos:
+            if photo.visit_id != visit_id:
+                continue
+            links = self.photos.links(photo)
+            if links.original_url is None:
+                continue
+            items.append(
+                ReportPhoto(
+                    id=photo.id,
+                    url=links.original_url,
+                    thumbnail_url=links.thumbnail_url,
+                    content_type=photo.content_type,
+                    taken_at=photo.taken_at,
+                )
+            )
+        return items
 
 
 def _rating_read(rating: WorkOrderRating) -> RatingRead:

@@ -1,0 +1,171 @@
+"""Client app: the report of a completed visit, with client-visible checks and photos only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checklists.service import AnswerInput, TemplateInput, TemplateService
+from checklists.service import ChecklistService as Checklists
+from equipment.equipment.models import Equipment
+from fsm.db import utcnow
+from fsm.photos.models import Photo, PhotoState
+from fsm.users.models import Role
+from fsm.visits.models import Visit, VisitStatus
+from fsm.visits.service import StatusReport
+from tests.checklists.helpers import definition
+from tests.factories import make_user
+from tests.fsm.wo_helpers import plan_visit, principal_of, visits
+from tests.mobile_api.client_helpers import (
+    BASE,
+    Company,
+    assert_no_secrets,
+    headers_of,
+    make_company,
+    open_critical,
+)
+
+INTERNAL_NOTE = "INTERNAL-NOTE-do-not-show"
+CHECKS: dict[str, Any] = {
+    "sections": [
+        {
+            "title": "Service",
+            "items": [
+                {
+                    "key": "pressure",
+                    "label": "Water pressure",
+                    "kind": "number",
+                    "unit": "bar",
+                    "is_required": False,
+                    "is_client_visible": True,
+                },
+                {"key": "notes", "label": "Notes", "kind": "text", "is_required": False},
+            ],
+        }
+    ]
+}
+
+
+async def _visit_with_checks_and_photos(session: AsyncSession, company: Company) -> Visit:
+    """A completed visit on the company's unit: two answers, a shown and a hidden photo."""
+    unit = await session.get(Equipment, company.unit.id)
+    assert unit is not None
+    staff = await make_user(session, role=Role.DISPATCHER)
+    templates = TemplateService(session)
+    template = await templates.create(
+        TemplateInput(
+            name=f"Boiler service {uuid.uuid4().hex[:6]}",
+            definition=definition(CHECKS),
+            equipment_model_ids=[unit.model_id],
+        ),
+        actor=principal_of(staff),
+    )
+    await templates.publish(template.id)
+    order = await open_critical(session, unit, staff=staff, title="Annual check")
+    visit = await plan_visit(session, order, actor=staff, engineer=company.engineer)
+    engineer = principal_of(company.engineer.user)
+    service = visits(session)
+    await service.report_status(visit.id, StatusReport(status=VisitStatus.EN_ROUTE), actor=engineer)
+    await service.report_status(visit.id, StatusReport(status=VisitStatus.ON_SITE), actor=engineer)
+    await Checklists(session).save_answers(
+        visit.id,
+        [AnswerInput("pressure", 1.8), AnswerInput("notes", INTERNAL_NOTE)],
+        actor=engineer,
+    )
+    for n, shown in enumerate((True, False)):
+        session.add(
+            Photo(
+                work_order_id=order.id,
+                visit_id=visit.id,
+                uploaded_by_id=company.engineer.user_id,
+                object_key=f"photos/{uuid.uuid4()}.jpg",
+                content_type="image/jpeg",
+                size_bytes=1000 + n,
+                sha256="a" * 64,
+                state=PhotoState.STORED,
+                is_client_visible=shown,
+                stored_at=utcnow(),
+            )
+        )
+    return await service.report_status(
+        visit.id,
+        StatusReport(
+            status=VisitStatus.COMPLETED,
+            labour_minutes=50,
+            note="Cleaned the burner",
+            device_at=utcnow() - timedelta(minutes=2),
+        ),
+        actor=engineer,
+    )
+
+
+class TestVisitReport:
+    async def test_tells_what_was_done_by_whom_and_for_how_long(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        await session.commit()
+
+        response = await client.get(
+            f"{BASE}/visits/{company.visit.id}/report",
+            headers=await headers_of(client, company.user),
+        )
+
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["engineer_first_name"] == "Erik"
+        assert report["labour_minutes"] == 75
+        assert report["work_summary"] == "Replaced the seal"
+        assert [s["status"] for s in report["trail"]] == [
+            "planned",
+            "assigned",
+            "en_route",
+            "on_site",
+            "completed",
+        ]
+        assert report["arrived_at"] is not None
+        assert report["request_number"] == company.order.number
+        assert "location" not in str(report)
+        assert_no_secrets(report)
+
+    async def test_shows_client_visible_checks_and_photos_only(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        visit = await _visit_with_checks_and_photos(session, company)
+        await session.commit()
+
+        response = await client.get(
+            f"{BASE}/visits/{visit.id}/report", headers=await headers_of(client, company.user)
+        )
+
+        assert response.status_code == 200, response.text
+        report = response.json()
+        items = [i for s in report["checklist"]["sections"] for i in s["items"]]
+        assert [(i["key"], i["answer"]["value"]) for i in items] == [("pressure", 1.8)]
+        [photo] = report["photos"]
+        assert photo["content_type"] == "image/jpeg"
+        assert photo["url"].startswith("http")
+        assert "X-Amz-Signature" in photo["url"]
+        assert INTERNAL_NOTE not in response.text
+        assert_no_secrets(report)
+
+    async def test_a_visit_not_completed_has_no_report_yet(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        order = await open_critical(session, company.unit, staff=staff)
+        visit = await plan_visit(session, order, actor=staff, engineer=company.engineer)
+        await session.commit()
+
+        response = await client.get(
+            f"{BASE}/visits/{visit.id}/report", headers=await headers_of(client, company.user)
+        )
+
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "visit_report_not_ready"
