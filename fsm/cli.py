@@ -175,6 +175,25 @@ def jobs_maintenance() -> None:
         )
 
 
+@jobs.command("thumbnails")
+def jobs_thumbnails() -> None:
+    """Thumbnail stored photos still waiting (normally done right after each confirm)."""
+    from fsm.db import create_engine, create_session_factory
+    from fsm.scheduler import run_photo_thumbnails
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int, int]:
+        engine = create_engine(settings.database)
+        try:
+            return await run_photo_thumbnails(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    verified, rejected, failed = _run(run)
+    click.echo(f"thumbnails: {verified} verified, {rejected} rejected, {failed} failed")
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""

@@ -112,6 +112,35 @@ async def run_maintenance(
     return counts[0], counts[1], counts[2]
 
 
+async def photo_thumbnails() -> None:
+    """Thumbnail stored photos the after-confirm task did not finish (a restart, S3 trouble)."""
+    if _runtime is None:
+        raise RuntimeError("the scheduler runtime is not configured")
+    await run_photo_thumbnails(_runtime.settings, _runtime.factory)
+
+
+async def run_photo_thumbnails(
+    settings: Settings, factory: async_sessionmaker[AsyncSession]
+) -> tuple[int, int, int]:
+    """One thumbnail sweep: (verified, rejected, failed).
+
+    No advisory lock: each photo is taken with SKIP LOCKED, so sweeps in several processes
+    share the work instead of repeating it.
+    """
+    from fsm.photos.jobs import sweep_thumbnails
+    from fsm.storage import ObjectStore
+
+    result = await sweep_thumbnails(factory, ObjectStore(settings.s3), settings.photos)
+    if result.verified or result.rejected or result.failed:
+        log.info(
+            "photo thumbnails: %d verified, %d rejected, %d failed",
+            result.verified,
+            result.rejected,
+            result.failed,
+        )
+    return result.verified, result.rejected, result.failed
+
+
 def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
     """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -128,6 +157,13 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
     )
     scheduler.add_job(
         "fsm.scheduler:sla_watch", "interval", minutes=1, id="sla_watch", replace_existing=True
+    )
+    scheduler.add_job(
+        "fsm.scheduler:photo_thumbnails",
+        "interval",
+        minutes=1,
+        id="photo_thumbnails",
+        replace_existing=True,
     )
     scheduler.add_job(
         "fsm.scheduler:maintenance",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fsm.geo import from_db_point
 from fsm.photos.jobs import make_thumbnail, sweep_thumbnails
@@ -22,7 +22,8 @@ from fsm.photos.service import (
     rejection_of,
     upload_key,
 )
-from fsm.settings import PhotoSettings
+from fsm.scheduler import run_photo_thumbnails, start_scheduler
+from fsm.settings import PhotoSettings, Settings
 from fsm.storage import ObjectMissing, ObjectStore
 from fsm.users.models import Role
 from tests.factories import make_engineer, make_user
@@ -426,6 +427,34 @@ class TestThumbnailJob:
             await make_thumbnail(session_factory, object_store, SETTINGS, reservation.photo.id)
             is None
         )
+
+
+class TestScheduledSweep:
+    async def test_scheduler_runs_the_sweep_every_minute(
+        self, settings: Settings, engine: AsyncEngine
+    ) -> None:
+        scheduler = start_scheduler(settings, async_sessionmaker(engine, expire_on_commit=False))
+        try:
+            job = scheduler.get_job("photo_thumbnails")
+            assert job is not None
+            assert job.trigger.interval == timedelta(minutes=1)
+        finally:
+            scheduler.shutdown(wait=False)
+
+    async def test_sweep_with_the_apps_settings_verifies_waiting_photos(
+        self,
+        session: AsyncSession,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        object_store: ObjectStore,
+        scene: Scene,
+    ) -> None:
+        photos = PhotoService(session, object_store, settings.photos)
+        photo = await _stored(photos, scene, images.jpeg())
+        verified, rejected, failed = await run_photo_thumbnails(settings, session_factory)
+        assert (verified, rejected, failed) == (1, 0, 0)
+        await session.refresh(photo)
+        assert photo.state is PhotoState.VERIFIED
 
 
 class TestLists:
