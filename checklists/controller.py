@@ -27,7 +27,7 @@ from checklists.schemas import (
     template_read,
     version_read,
 )
-from checklists.service import ChecklistService, NoChecklist, TemplateService
+from checklists.service import ChecklistNotFound, ChecklistService, TemplateService
 from equipment.equipment.service import EquipmentService
 from fsm.auth.guards import requires_admin, requires_roles, requires_staff
 from fsm.auth.principal import Principal
@@ -174,7 +174,7 @@ class VisitChecklistController(Controller):
         await visits.get(visit_id, viewer=principal)
         run = await checklists.run_for_visit(visit_id)
         if run is None:
-            raise NoChecklist("no checklist applies to this visit")
+            raise ChecklistNotFound("no checklist applies to this visit")
         return run_read(run, audience="engineer" if principal.is_engineer else "staff")
 
     @put("/answers", operation_id="SaveVisitChecklistAnswers", status_code=200)

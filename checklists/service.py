@@ -53,7 +53,7 @@ class ChecklistClosed(InvalidState):
     """The visit is over; its checklist can no longer change."""
 
 
-class NoChecklist(NotFound):
+class ChecklistNotFound(NotFound):
     """No checklist applies to this visit."""
 
 
@@ -496,7 +496,7 @@ class ChecklistService:
         """
         visit = await self.session.get(Visit, visit_id, with_for_update=True)
         if visit is None:
-            raise NoChecklist(f"visit {visit_id} not found")
+            raise ChecklistNotFound(f"visit {visit_id} not found")
         if visit.status not in OPEN_VISIT_STATUSES:
             raise ChecklistClosed(
                 f"the visit is {visit.status}; its checklist can no longer change",
@@ -504,7 +504,7 @@ class ChecklistService:
             )
         run = await self.run_for_visit(visit_id)
         if run is None:
-            raise NoChecklist("no checklist applies to this visit")
+            raise ChecklistNotFound("no checklist applies to this visit")
         definition = _definition(run)
         items = definition.item_map()
         checked: builtins.list[tuple[AnswerInput, Any, Flag | None]] = []

@@ -21,7 +21,6 @@ from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.errors import ValidationFailed
-from fsm.photos.models import Photo, PhotoState
 from fsm.users.models import Role
 from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport, VisitIncomplete
@@ -33,6 +32,7 @@ from fsm.workorders.models import (
     WorkOrderType,
 )
 from tests.checklists.helpers import (
+    add_evidence_photo,
     admin,
     checklists,
     definition,
@@ -62,22 +62,6 @@ async def _visit_with_run(
 
 async def _engineer_principal(session: AsyncSession) -> Principal:
     return principal_of(await make_user(session, role=Role.ENGINEER))
-
-
-async def _photo(session: AsyncSession, visit: Visit, key: str) -> None:
-    session.add(
-        Photo(
-            work_order_id=visit.work_order_id,
-            visit_id=visit.id,
-            object_key=f"photos/{uuid.uuid4()}.jpg",
-            content_type="image/jpeg",
-            size_bytes=1000,
-            sha256="a" * 64,
-            state=PhotoState.STORED,
-            checklist_item_key=key,
-        )
-    )
-    await session.flush()
 
 
 class TestVersions:
@@ -440,7 +424,7 @@ class TestCompletion:
     ) -> None:
         visit, actor = await self._on_site(session)
         await checklists(session).save_answers(visit.id, ALL_GOOD, actor=actor)
-        await _photo(session, visit, "cabin")
+        await add_evidence_photo(session, visit, "cabin")
 
         done = await visits(session).report_status(
             visit.id,
