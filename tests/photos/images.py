@@ -34,6 +34,7 @@ def jpeg(
     taken: str | None = "2026:11:20 09:30:00",
     offset: str | None = "+01:00",
     orientation: int | None = None,
+    refs: tuple[str, str] = ("N", "E"),
 ) -> bytes:
     """A JPEG whose EXIF carries the capture time, a GPS fix and an orientation."""
     exif = Image.Exif()
@@ -46,9 +47,9 @@ def jpeg(
         details[ExifTags.Base.OffsetTimeOriginal] = offset
     if with_gps:
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-        gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+        gps[ExifTags.GPS.GPSLatitudeRef] = refs[0]
         gps[ExifTags.GPS.GPSLatitude] = BERLIN_DMS[0]
-        gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+        gps[ExifTags.GPS.GPSLongitudeRef] = refs[1]
         gps[ExifTags.GPS.GPSLongitude] = BERLIN_DMS[1]
     out = io.BytesIO()
     _picture(width, height).save(out, format="JPEG", exif=exif, quality=90)
