@@ -222,7 +222,9 @@ class PhotoConfirmData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 ActionId = uuid.UUID
 
 
-class StatusAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="status"):
+class StatusAction(
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="status"
+):
     """A queued status move."""
 
     id: ActionId
@@ -231,7 +233,11 @@ class StatusAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag
 
 
 class ChecklistAction(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="checklist_answers"
+    msgspec.Struct,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    tag_field="kind",
+    tag="checklist_answers",
 ):
     """Queued checklist answers."""
 
@@ -240,7 +246,9 @@ class ChecklistAction(
     data: AnswersIn
 
 
-class CommentAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="comment"):
+class CommentAction(
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="comment"
+):
     """A queued comment."""
 
     id: ActionId
@@ -248,7 +256,9 @@ class CommentAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, ta
     data: CommentCreate
 
 
-class LocationAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="location"):
+class LocationAction(
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="location"
+):
     """Queued position fixes."""
 
     id: ActionId
@@ -256,7 +266,7 @@ class LocationAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, t
 
 
 class PhotoConfirmAction(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag="photo_confirm"
+    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="photo_confirm"
 ):
     """A queued photo confirmation (the upload itself went straight to storage)."""
 

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.schemas import AnswersIn, RunRead, run_read
-from checklists.service import ChecklistService, ChecklistNotFound
+from checklists.service import ChecklistNotFound, ChecklistService
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer

@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fsm.db import utcnow
 from fsm.users.models import Role
-from fsm.workorders.models import Priority
+from fsm.workorders.models import Priority, WorkOrderType
 from tests.auth_helpers import login
+from tests.checklists.helpers import make_template
 from tests.equipment.test_equipment_card import counting_queries
 from tests.factories import make_user
 from tests.mobile_api.engineer_helpers import (
@@ -20,6 +21,7 @@ from tests.mobile_api.engineer_helpers import (
     order_for,
     other_engineers_visit,
 )
+from tests.mobile_api.test_engineer_visits import ONE_QUESTION
 
 TODAY = f"{BASE}/today"
 
@@ -122,6 +124,8 @@ class TestToday:
     async def test_the_number_of_queries_does_not_grow_with_the_route(
         self, client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
     ) -> None:
+        # A checklist applies to every visit, so its state is part of the count.
+        await make_template(session, raw=ONE_QUESTION, work_types=[WorkOrderType.REPAIR])
         short = await make_route(session, stops=1)
         long = await make_route(session, stops=6)
         short_headers = await login(client, short.user)
@@ -135,6 +139,7 @@ class TestToday:
             )
 
         assert len(response.json()["visits"]) == 6
+        assert {v["checklist"]["status"] for v in response.json()["visits"]} == {"not_started"}
         assert len(many) == len(few)
 
     async def test_answers_304_when_the_app_has_the_same_day(
