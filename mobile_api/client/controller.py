@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,7 +87,11 @@ class ClientAssetsController(Controller):
         page = await client_app.list_equipment(limit=limit, cursor=cursor, site_id=site_id, text=q)
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
-    @get("/equipment/{equipment_id:uuid}", operation_id="ClientGetEquipment")
+    @get(
+        "/equipment/{equipment_id:uuid}",
+        operation_id="ClientGetEquipment",
+        responses={200: ResponseSpec(EquipmentDetail, description="The card (ETag)")},
+    )
     async def get_equipment(
         self,
         request: Request[Principal, Any, Any],
@@ -131,7 +136,12 @@ class ClientRequestController(Controller):
         "idempotency": Provide(provide_idempotency),
     }
 
-    @post("/requests", operation_id="ClientOpenRequest", status_code=201)
+    @post(
+        "/requests",
+        operation_id="ClientOpenRequest",
+        status_code=201,
+        responses={201: ResponseSpec(RequestDetail, description="The new request")},
+    )
     async def open_request(
         self,
         client_app: NamedDependency[ClientAppService],
@@ -163,7 +173,11 @@ class ClientRequestController(Controller):
         page = await client_app.list_requests(limit=limit, cursor=cursor, state=request_state)
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
-    @get("/requests/{request_id:uuid}", operation_id="ClientGetRequest")
+    @get(
+        "/requests/{request_id:uuid}",
+        operation_id="ClientGetRequest",
+        responses={200: ResponseSpec(RequestDetail, description="The request (ETag)")},
+    )
     async def get_request(
         self,
         request: Request[Principal, Any, Any],
@@ -189,6 +203,7 @@ class ClientRequestController(Controller):
         "/requests/{request_id:uuid}/comments",
         operation_id="ClientAddComment",
         status_code=201,
+        responses={201: ResponseSpec(CommentItem, description="The comment")},
     )
     async def add_comment(
         self,
@@ -208,6 +223,7 @@ class ClientRequestController(Controller):
         "/requests/{request_id:uuid}/reopen",
         operation_id="ClientReopenRequest",
         status_code=200,
+        responses={200: ResponseSpec(RequestDetail, description="The reopened request")},
     )
     async def reopen_request(
         self,
@@ -228,6 +244,7 @@ class ClientRequestController(Controller):
         "/requests/{request_id:uuid}/rating",
         operation_id="ClientRateRequest",
         status_code=201,
+        responses={201: ResponseSpec(RatingRead, description="The rating")},
     )
     async def rate_request(
         self,
