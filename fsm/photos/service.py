@@ -1,7 +1,8 @@
 """Photo evidence: upload slots, the server's check of what arrived, and short-lived links.
 
 The app never sends bytes through the API. It reserves a slot (a presigned PUT to an upload
-key), uploads to S3, and confirms. Confirming copies the upload server-side to the photo's
+key, signed for the exact content type and size, so S3 refuses anything else), uploads to S3,
+and confirms. Confirming copies the upload server-side to the photo's
 own key (which no presigned URL can write to, so evidence cannot be replaced while the upload
 URL is still valid) and checks that copy: size, magic bytes, SHA-256.
 
@@ -257,13 +258,17 @@ class PhotoService:
 
     def _slot(self, photo: Photo) -> UploadSlot:
         ttl = self.settings.upload_url_ttl_s
-        url = self.store.presigned_put_url(
-            upload_key(photo), content_type=photo.content_type, expires_in_s=ttl
+        url = objects.presigned_put_url(
+            self.store,
+            upload_key(photo),
+            content_type=photo.content_type,
+            size_bytes=photo.size_bytes,
+            expires_in_s=ttl,
         )
         return UploadSlot(
             url=url,
             method="PUT",
-            headers={"Content-Type": photo.content_type},
+            headers={"Content-Type": photo.content_type, "Content-Length": str(photo.size_bytes)},
             expires_at=utcnow() + timedelta(seconds=ttl),
         )
 

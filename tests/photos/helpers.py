@@ -67,12 +67,17 @@ def draft_for(data: bytes, content_type: str = "image/jpeg", **overrides: object
 
 
 async def upload(slot: UploadSlot | dict[str, object] | None, data: bytes) -> httpx.Response:
-    """PUT the bytes to a presigned upload slot, as the app does (no API in between)."""
+    """PUT the bytes to a presigned upload slot, as the app does (no API in between).
+
+    Content-Length is the real length of `data` (httpx sets it), so a test can send another
+    size than the slot was signed for and see S3 refuse it.
+    """
     assert slot is not None
     if isinstance(slot, UploadSlot):
-        url, headers = slot.url, slot.headers
+        url, headers = slot.url, dict(slot.headers)
     else:
         url, headers = str(slot["url"]), dict(slot["headers"])  # type: ignore[call-overload]
+    headers.pop("Content-Length", None)
     async with httpx.AsyncClient() as http:
         return await http.put(url, content=data, headers=headers)
 

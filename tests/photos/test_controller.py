@@ -153,14 +153,16 @@ class TestEngineerFlow:
         response = await _confirm(client, engineer_headers, reserved["photo"]["id"])
         assert error_of(response, 422)["code"] == "photo_not_an_image"
 
-    async def test_other_size_than_announced_is_refused(
+    async def test_other_size_than_announced_never_lands(
         self, client: httpx.AsyncClient, engineer_headers: dict[str, str], scene: Scene
     ) -> None:
         data = images.jpeg()
         reserved = await _reserve(client, engineer_headers, scene, _body(data))
-        await upload(reserved["upload"], data + b"\x00" * 10)
+        assert reserved["upload"]["headers"]["Content-Length"] == str(len(data))
+        # The URL is signed for the announced size: S3 refuses any other.
+        assert (await upload(reserved["upload"], data + b"\x00" * 10)).status_code == 403
         response = await _confirm(client, engineer_headers, reserved["photo"]["id"])
-        assert error_of(response, 422)["code"] == "photo_size_mismatch"
+        assert error_of(response, 422)["code"] == "photo_missing"
 
     async def test_nothing_uploaded_stays_pending(
         self, client: httpx.AsyncClient, engineer_headers: dict[str, str], scene: Scene

@@ -91,9 +91,25 @@ class TestReserve:
         assert photo.checklist_item_key == "boiler.pressure"
         assert not photo.is_client_visible
         assert reservation.upload is not None
-        assert reservation.upload.headers == {"Content-Type": "image/jpeg"}
+        assert reservation.upload.headers == {
+            "Content-Type": "image/jpeg",
+            "Content-Length": str(len(data)),
+        }
         assert (await upload(reservation.upload, data)).status_code == 200
         assert (await object_store.head(upload_key(photo))).size == len(data)
+
+    @pytest.mark.parametrize(
+        "sent", [b"\xff\xd8\xff" * 10, b"\xff\xd8\xff" * 1000], ids=["smaller", "larger"]
+    )
+    async def test_s3_refuses_an_upload_of_another_size(
+        self, photos: PhotoService, scene: Scene, object_store: ObjectStore, sent: bytes
+    ) -> None:
+        data = b"\xff\xd8\xff" * 100
+        reservation = await photos.reserve_for_visit(
+            scene.visit.id, draft_for(data), actor=scene.engineer_principal
+        )
+        assert (await upload(reservation.upload, sent)).status_code == 403
+        assert await _gone(object_store, upload_key(reservation.photo))
 
     async def test_refuses_a_size_over_the_limit(self, photos: PhotoService, scene: Scene) -> None:
         with pytest.raises(PhotoTooLarge):
@@ -176,16 +192,15 @@ class TestConfirm:
     async def test_upload_after_confirm_cannot_replace_the_evidence(
         self, photos: PhotoService, scene: Scene, object_store: ObjectStore
     ) -> None:
-        data = images.jpeg()
         reservation = await photos.reserve_for_visit(
-            scene.visit.id, draft_for(data), actor=scene.engineer_principal
+            scene.visit.id, draft_for(JPEG), actor=scene.engineer_principal
         )
-        await uploaded(reservation, data)
+        await uploaded(reservation, JPEG)
         photo = await photos.confirm(reservation.photo.id, actor=scene.engineer_principal)
         # The upload URL is still valid; a second PUT lands beside the evidence, not on it.
-        assert (await upload(reservation.upload, images.png())).status_code == 200
+        assert (await upload(reservation.upload, TAMPERED_JPEG)).status_code == 200
         original = await fetch(photos.links(photo).original_url)
-        assert original.content == data
+        assert original.content == JPEG
 
     async def test_hash_given_only_at_confirm_is_checked(
         self, photos: PhotoService, scene: Scene
@@ -243,7 +258,8 @@ class TestConfirm:
         reservation = await photos.reserve_for_visit(
             scene.visit.id, draft_for(announced, content_type), actor=scene.engineer_principal
         )
-        await uploaded(reservation, sent)
+        # Straight into the store: S3 itself refuses a presigned PUT of another size.
+        await object_store.put(upload_key(reservation.photo), sent, content_type)
         photo = await photos.confirm(reservation.photo.id, actor=scene.engineer_principal)
         assert photo.state is PhotoState.REJECTED
         assert photo.reject_reason == reason
