@@ -218,6 +218,9 @@ class EngineerAppController(Controller):
             str | None,
             QueryParameter(description="Cursor of the previous answer; none for the current state"),
         ] = None,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=500, description="Change rows to read, 1 to 500")
+        ] = 200,
     ) -> ChangesRead:
         """Visits new, changed or taken away, and new comments, since the cursor."""
-        return await engineer_app.changes(principal, since)
+        return await engineer_app.changes(principal, since, limit=limit)

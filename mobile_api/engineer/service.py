@@ -38,7 +38,6 @@ from mobile_api.engineer.schemas import (
 
 # Pings stamped further ahead than this are a wrong phone clock, not a position.
 CLOCK_SKEW = timedelta(minutes=5)
-FEED_PAGE = 200
 
 
 class VisitReassigned(VisitNotFound):
@@ -252,7 +251,9 @@ class EngineerApp:
 
     # -- the change feed --------------------------------------------------------------------
 
-    async def changes(self, principal: Principal, since: str | None) -> ChangesRead:
+    async def changes(
+        self, principal: Principal, since: str | None, *, limit: int = 200
+    ) -> ChangesRead:
         """What changed for the caller since `since`; without it, the current state.
 
         Rows of a transaction are read only once every older transaction has ended (its
@@ -321,11 +322,11 @@ class EngineerApp:
                     tuple_(EngineerChange.txid, EngineerChange.id) > tuple_(after_txid, after_id),
                 )
                 .order_by(EngineerChange.txid, EngineerChange.id)
-                .limit(FEED_PAGE + 1)
+                .limit(limit + 1)
             )
         ).all()
-        has_more = len(rows) > FEED_PAGE
-        rows = rows[:FEED_PAGE]
+        has_more = len(rows) > limit
+        rows = rows[:limit]
         cursor: tuple[int, int] = (after_txid, after_id)
         if rows:
             cursor = max(cursor, (rows[-1].txid, rows[-1].id))

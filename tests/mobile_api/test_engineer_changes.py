@@ -153,6 +153,33 @@ class TestChanges:
             [],
         )
 
+    async def test_pages_with_has_more_until_everything_is_read(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=3)
+        headers = await login(client, route.user)
+        cursor = (await _feed(client, headers))["next_cursor"]
+        for visit in route.visits:
+            await visits(session).report_status(
+                visit.id, StatusReport(status=VisitStatus.EN_ROUTE), actor=principal_of(route.user)
+            )
+        await session.commit()
+
+        seen: list[str] = []
+        pages = 0
+        while True:
+            response = await client.get(
+                CHANGES, params={"since": cursor, "limit": 1}, headers=headers
+            )
+            page = response.json()
+            seen.extend(v["id"] for v in page["visits"])
+            cursor, pages = page["next_cursor"], pages + 1
+            if not page["has_more"]:
+                break
+
+        assert sorted(seen) == sorted(str(v.id) for v in route.visits)
+        assert pages >= 3
+
     async def test_a_forged_cursor_is_422(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

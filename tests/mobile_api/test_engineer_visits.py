@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from checklists.service import AnswerInput, ChecklistService
 from equipment.contracts.models import Contract, ContractStatus, Coverage, IntervalUnit
 from fsm.clients.models import Client
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.geo import GeoPoint, from_db_point
+from fsm.photos.models import Photo, PhotoState
 from fsm.users.models import Role
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport
@@ -89,8 +91,26 @@ class TestDetail:
         )
         service = visits(session)
         engineer = principal_of(route.user)
+        await make_template(session, raw=ONE_QUESTION, work_types=[WorkOrderType.REPAIR])
+        checklists = ChecklistService(session, work_orders(session))
         for status in (VisitStatus.EN_ROUTE, VisitStatus.ON_SITE):
             await service.report_status(earlier.id, _report(status), actor=engineer)
+        await checklists.ensure_runs([earlier.id])
+        await checklists.save_answers(
+            earlier.id, [AnswerInput(item_key="works", value=True)], actor=engineer
+        )
+        session.add(
+            Photo(
+                work_order_id=order.id,
+                visit_id=earlier.id,
+                uploaded_by_id=route.user.id,
+                object_key=f"photos/{uuid.uuid4()}.jpg",
+                content_type="image/jpeg",
+                size_bytes=1000,
+                sha256="a" * 64,
+                state=PhotoState.STORED,
+            )
+        )
         await service.report_status(
             earlier.id, _report(VisitStatus.COMPLETED, labour_minutes=30), actor=engineer
         )
@@ -113,11 +133,13 @@ class TestDetail:
         history = detail["equipment_history"]
         assert [h["visit_id"] for h in history] == [str(earlier.id)]
         assert history[0]["status"] == "completed"
-        assert history[0]["photo_count"] == 0
+        assert history[0]["photo_count"] == 1
+        assert history[0]["checklist_status"] == "complete"
         assert [c["body"] for c in detail["comments"]] == ["Client says it drips"]
         assert detail["comments"][0]["is_internal"] is True
         assert [t["to_status"] for t in detail["trail"]] == ["planned", "assigned"]
-        assert detail["checklist"] is None
+        assert detail["checklist"]["status"] == "not_started"
+        assert detail["visit"]["checklist"]["required_total"] == 1
         assert "priority" not in response.text
 
     async def test_a_unit_without_contract_is_out_of_contract(
