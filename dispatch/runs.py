@@ -136,12 +136,14 @@ class DispatchRuns:
 
     async def stop(self) -> None:
         """Cancel every run; their plans are marked failed as interrupted."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
+        tasks = dict(self._tasks)
+        for task in tasks.values():
             task.cancel()
-        for task in tasks:
+        for plan_id, task in tasks.items():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            # A task cancelled before its first step never ran its own clean-up.
+            await self._store(plan_id, INTERRUPTED, None)
 
     async def _run(self, plan_id: uuid.UUID, job: SolveJob, time_limit_s: float) -> None:
         started = clock.monotonic()
@@ -159,12 +161,14 @@ class DispatchRuns:
         except asyncio.CancelledError:
             # The thread cannot be stopped; it ends with its budget and its result is dropped.
             work.cancel()
-            await self._store(plan_id, INTERRUPTED, time_limit_s, started, live)
+            await self._store(plan_id, INTERRUPTED, None)
             raise
         except Exception:
             log.exception("dispatch run for plan %s failed", plan_id)
             outcome = "the solver failed unexpectedly"
-        await self._store(plan_id, outcome, time_limit_s, started, live)
+        await self._store(
+            plan_id, outcome, progress_json(time_limit_s, clock.monotonic() - started, live)
+        )
 
     async def _save_progress(self, plan_id: uuid.UUID, progress: dict[str, Any]) -> None:
         async with session_scope(self.session_factory) as session:
@@ -182,9 +186,7 @@ class DispatchRuns:
         self,
         plan_id: uuid.UUID,
         outcome: solver.RoutePlan | str,
-        time_limit_s: float,
-        started: float,
-        live: solver.SearchProgress,
+        progress: dict[str, Any] | None,
     ) -> None:
         try:
             async with session_scope(self.session_factory) as session:
@@ -193,6 +195,7 @@ class DispatchRuns:
                 if plan is None or plan.status is not DispatchPlanStatus.SOLVING:
                     return
                 finish_plan(plan, outcome)
-                plan.progress = progress_json(time_limit_s, clock.monotonic() - started, live)
+                if progress is not None:
+                    plan.progress = progress
         except Exception:
             log.exception("storing the dispatch run for plan %s failed", plan_id)

@@ -118,6 +118,7 @@ class DispatchService:
         *,
         runs: DispatchRuns | None = None,
         search: solver.SearchSettings | None = None,
+        travel: solver.TravelProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.session = session
@@ -125,6 +126,8 @@ class DispatchService:
         self.solver_settings = solver_settings
         self.runs = runs
         self.search = search
+        # None: from the settings (OSRM when configured, else straight lines).
+        self.travel = travel
         self.clock = clock
 
     async def get(self, plan_id: uuid.UUID, *, for_update: bool = False) -> DispatchPlan:
@@ -344,6 +347,8 @@ class DispatchService:
         return plan
 
     def _travel(self) -> solver.TravelProvider:
+        if self.travel is not None:
+            return self.travel
         settings = self.solver_settings
         if settings.osrm_url:
             return solver.OsrmTravel(base_url=settings.osrm_url)

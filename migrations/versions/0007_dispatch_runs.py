@@ -50,9 +50,7 @@ def upgrade() -> None:
         ["id"],
         ondelete="SET NULL",
     )
-    op.create_index(
-        op.f("ix_dispatch_plans_base_plan_id"), "dispatch_plans", ["base_plan_id"]
-    )
+    op.create_index(op.f("ix_dispatch_plans_base_plan_id"), "dispatch_plans", ["base_plan_id"])
     # Failed runs kept their message inside the plan document until now.
     op.execute(
         "UPDATE dispatch_plans SET error = plan ->> 'error', plan = '{}'::jsonb "

@@ -56,7 +56,7 @@ class SmallDay:
     gas_visit: Visit
 
 
-async def small_day(session: AsyncSession) -> SmallDay:
+async def small_day(session: AsyncSession, on: date = DAY) -> SmallDay:
     gas = await make_skill(session, "gas")
     dispatcher = await make_user(session, role=Role.DISPATCHER)
     gas_engineer = await make_engineer(session, skills=[gas], home=GeoPoint(lat=52.50, lon=13.35))
@@ -72,8 +72,8 @@ async def small_day(session: AsyncSession) -> SmallDay:
             await visits(session).create(
                 VisitDraft(
                     work_order_id=order.id,
-                    window_starts_at=datetime.combine(DAY, time(9), BERLIN),
-                    window_ends_at=datetime.combine(DAY, time(15), BERLIN),
+                    window_starts_at=datetime.combine(on, time(9), BERLIN),
+                    window_ends_at=datetime.combine(on, time(15), BERLIN),
                     estimated_minutes=60,
                 ),
                 actor=principal_of(dispatcher),
