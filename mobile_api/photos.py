@@ -17,6 +17,7 @@ from litestar import Controller, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,10 @@ ChecklistItemKey = Annotated[
         description="The checklist item this photo is evidence for",
     ),
 ]
+
+
+RESERVED = "The pending photo and where to PUT its bytes"
+CONFIRMED = "The photo, stored (422 names why it was refused)"
 
 
 class PhotoReserve(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -231,7 +236,12 @@ class EngineerPhotoController(Controller):
         "idempotency": Provide(provide_idempotency),
     }
 
-    @post("/visits/{visit_id:uuid}/photos", operation_id="EngineerReservePhoto", status_code=201)
+    @post(
+        "/visits/{visit_id:uuid}/photos",
+        operation_id="EngineerReservePhoto",
+        status_code=201,
+        responses={201: ResponseSpec(PhotoReservationRead, description=RESERVED)},
+    )
     async def reserve_photo(
         self,
         photos: NamedDependency[PhotoService],
@@ -249,7 +259,12 @@ class EngineerPhotoController(Controller):
 
         return await idempotency.respond(data, act, status_code=201)
 
-    @post("/photos/{photo_id:uuid}/confirm", operation_id="EngineerConfirmPhoto", status_code=200)
+    @post(
+        "/photos/{photo_id:uuid}/confirm",
+        operation_id="EngineerConfirmPhoto",
+        status_code=200,
+        responses={200: ResponseSpec(PhotoRead, description=CONFIRMED)},
+    )
     async def confirm_photo(
         self,
         photos: NamedDependency[PhotoService],
@@ -290,6 +305,7 @@ class ClientPhotoController(Controller):
         "/work-orders/{work_order_id:uuid}/photos",
         operation_id="ClientReservePhoto",
         status_code=201,
+        responses={201: ResponseSpec(PhotoReservationRead, description=RESERVED)},
     )
     async def reserve_photo(
         self,
@@ -309,7 +325,12 @@ class ClientPhotoController(Controller):
 
         return await idempotency.respond(data, act, status_code=201)
 
-    @post("/photos/{photo_id:uuid}/confirm", operation_id="ClientConfirmPhoto", status_code=200)
+    @post(
+        "/photos/{photo_id:uuid}/confirm",
+        operation_id="ClientConfirmPhoto",
+        status_code=200,
+        responses={200: ResponseSpec(PhotoRead, description=CONFIRMED)},
+    )
     async def confirm_photo(
         self,
         photos: NamedDependency[PhotoService],
