@@ -7,13 +7,16 @@ must never reach a client answer; `assert_no_secrets` searches a JSON answer for
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from equipment.contracts.models import Contract, ContractStatus, Coverage, IntervalUnit
 from equipment.equipment.models import Equipment
@@ -204,3 +207,18 @@ def assert_no_secrets(answer: Any) -> None:
 async def headers_of(client: httpx.AsyncClient, user: User) -> dict[str, str]:
     """Authorization headers for `user`."""
     return await login(client, user)
+
+
+@contextmanager
+def counting_queries(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement run while the block is open."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

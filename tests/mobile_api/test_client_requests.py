@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fsm.db import utcnow
 from fsm.geo import GeoPoint, to_db_point
@@ -23,6 +23,7 @@ from tests.mobile_api.client_helpers import (
     INTERNAL_COMMENT,
     Company,
     assert_no_secrets,
+    counting_queries,
     headers_of,
     make_company,
     open_critical,
@@ -250,6 +251,46 @@ class TestRequestDetail:
             <= parse_at(eta["arrives_at"])
             <= located_at + timedelta(minutes=8)
         )
+
+    async def test_a_position_from_before_setting_off_is_not_used(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        company.engineer.last_location = to_db_point(GeoPoint(lat=52.50, lon=13.40))
+        company.engineer.last_location_at = utcnow() - timedelta(hours=3)
+        order = await self._en_route(session, company)
+        await session.commit()
+
+        body = (
+            await client.get(
+                f"{BASE}/requests/{order.id}", headers=await headers_of(client, company.user)
+            )
+        ).json()
+
+        assert body["eta"]["source"] == "planned_start"
+        assert body["eta"]["distance_km"] is None
+
+    async def test_the_number_of_queries_does_not_grow_with_the_history(
+        self, client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    ) -> None:
+        company = await make_company(session, resolved=False)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        busy = await open_critical(session, company.unit, staff=staff, title="Busy")
+        for _ in range(4):
+            await plan_visit(session, busy, actor=staff, engineer=company.engineer)
+            await work_orders(session).add_comment(
+                busy.id, "On it", actor=principal_of(staff), is_internal=False
+            )
+        await session.commit()
+        headers = await headers_of(client, company.user)
+
+        with counting_queries(engine) as for_small:
+            await client.get(f"{BASE}/requests/{company.order.id}", headers=headers)
+        with counting_queries(engine) as for_busy:
+            response = await client.get(f"{BASE}/requests/{busy.id}", headers=headers)
+
+        assert len(response.json()["visits"]) == 4
+        assert len(for_busy) == len(for_small)
 
     async def test_an_unchanged_request_revalidates_to_304_until_something_happens(
         self, client: httpx.AsyncClient, session: AsyncSession
