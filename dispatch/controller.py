@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from litestar import Controller, Response, get, post
@@ -10,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import DispatchPlan, DispatchPlanStatus
@@ -31,6 +33,7 @@ from fsm.visits.service import VisitService
 from fsm.workorders.service import WorkOrderService
 
 PLANS_PATH = "/api/v1/dispatch/plans"
+log = logging.getLogger("dispatch")
 
 
 def dispatch_runs(state: State) -> DispatchRuns:
@@ -46,8 +49,12 @@ def dispatch_runs(state: State) -> DispatchRuns:
 async def start_dispatch_runs(state: State) -> None:
     """At start-up: runs a dead process left `solving` past their budget become failed."""
     dispatch_runs(state)
-    async with session_scope(state.session_factory) as session:
-        await fail_interrupted(session, grace_s=state.settings.solver.run_grace_s, now=utcnow())
+    try:
+        async with session_scope(state.session_factory) as session:
+            await fail_interrupted(session, grace_s=state.settings.solver.run_grace_s, now=utcnow())
+    except (OSError, SQLAlchemyError):
+        # The app still starts without its database; reads catch such runs later.
+        log.warning("could not sweep interrupted dispatch runs at start-up", exc_info=True)
 
 
 async def stop_dispatch_runs(state: State) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch.controller import start_dispatch_runs
 from dispatch.models import DispatchPlan, DispatchPlanStatus
 from fsm.db import utcnow
 from fsm.users.models import Role
@@ -227,6 +228,24 @@ class TestBackgroundRun:
         assert r.status_code == 200, r.text
         assert (r.json()["status"], r.json()["error"]) == ("failed", "interrupted")
         r = await client.get(f"{PLANS}/{plan.id}", headers=staff)
+        assert r.json()["status"] == "failed"
+
+    async def test_start_up_fails_runs_a_dead_process_left_behind(
+        self, run_client: RunClient, session: AsyncSession
+    ) -> None:
+        staff = await login(run_client.http, await make_user(session, role=Role.DISPATCHER))
+        plan = DispatchPlan(
+            day=next_week_monday(),
+            timezone="Europe/Berlin",
+            status=DispatchPlanStatus.SOLVING,
+            solve_until_at=utcnow() - timedelta(hours=1),
+        )
+        session.add(plan)
+        await session.commit()
+        await start_dispatch_runs(run_client.app.state)
+        await session.refresh(plan)
+        assert (plan.status, plan.error) == (DispatchPlanStatus.FAILED, "interrupted")
+        r = await run_client.http.get(f"{PLANS}/{plan.id}/status", headers=staff)
         assert r.json()["status"] == "failed"
 
     async def test_unknown_plan_status_is_404(
