@@ -2,9 +2,9 @@
 
 The app never sends bytes through the API. It reserves a slot (a presigned PUT to an upload
 key, signed for the exact content type and size, so S3 refuses anything else), uploads to S3,
-and confirms. Confirming copies the upload server-side to the photo's
-own key (which no presigned URL can write to, so evidence cannot be replaced while the upload
-URL is still valid) and checks that copy: size, magic bytes, SHA-256.
+and confirms. Confirming copies the upload server-side to the photo's own key (which no
+presigned URL can write to, so evidence cannot be replaced while the upload URL is still
+valid) and checks that copy: size, magic bytes, SHA-256.
 
 Outcomes of a confirm:
 - nothing uploaded yet: `PhotoMissing` is raised and the photo stays `pending`; the app may
@@ -305,19 +305,23 @@ class PhotoService:
         if announced is None:
             raise field_error("sha256", "required (it was not given at reservation)")
         source = upload_key(photo)
-        try:
-            uploaded = await self.store.head(source)
-        except ObjectMissing as exc:
+        uploaded_size = await self._size_of(source)
+        if uploaded_size is not None:
+            reason = self._size_problem(photo, uploaded_size)
+            if reason is None:
+                # From here on the bytes checked are the copy no upload URL can overwrite.
+                await objects.copy(self.store, source, photo.object_key)
+            await self.store.delete(source)
+        elif await self._size_of(photo.object_key) is not None:
+            # An earlier confirm moved the bytes, then lost its transaction: check them there.
+            reason = None
+        else:
             raise PhotoMissing(
                 f"nothing was uploaded for photo {photo.id} yet; upload, then confirm again",
                 details={"photo_id": str(photo.id)},
-            ) from exc
-        reason = self._size_problem(photo, uploaded.size)
+            )
         if reason is None:
-            # From here on the bytes checked are the copy no upload URL can overwrite.
-            await objects.copy(self.store, source, photo.object_key)
             reason = await self._content_problem(photo, announced)
-        await self.store.delete(source)
         if reason is not None:
             await self.store.delete(photo.object_key)
             photo.state = PhotoState.REJECTED
@@ -328,6 +332,12 @@ class PhotoService:
             photo.stored_at = utcnow()
         await self.session.flush()
         return photo
+
+    async def _size_of(self, key: str) -> int | None:
+        try:
+            return (await self.store.head(key)).size
+        except ObjectMissing:
+            return None
 
     def _size_problem(self, photo: Photo, size: int) -> str | None:
         if size > self.settings.max_bytes:

@@ -287,6 +287,20 @@ class TestConfirm:
         photo = await photos.confirm(reservation.photo.id, actor=scene.engineer_principal)
         assert photo.state is PhotoState.STORED
 
+    async def test_confirm_after_a_lost_commit_checks_the_moved_bytes(
+        self, photos: PhotoService, scene: Scene, object_store: ObjectStore
+    ) -> None:
+        reservation = await photos.reserve_for_visit(
+            scene.visit.id, draft_for(JPEG), actor=scene.engineer_principal
+        )
+        await uploaded(reservation, JPEG)
+        # What a confirm leaves in S3 when its database transaction then fails.
+        photo = reservation.photo
+        await object_store.put(photo.object_key, JPEG, "image/jpeg")
+        await object_store.delete(upload_key(photo))
+        confirmed = await photos.confirm(photo.id, actor=scene.engineer_principal)
+        assert confirmed.state is PhotoState.STORED
+
     async def test_confirming_again_returns_the_stored_photo(
         self, photos: PhotoService, scene: Scene
     ) -> None:
