@@ -76,15 +76,23 @@ class EngineerApp:
             return None
         return Me(id=row.id, user_id=principal.user_id, timezone=row.timezone)
 
-    async def own_visit(self, principal: Principal, visit_id: uuid.UUID) -> tuple[Me, Visit]:
-        """The visit if it is the caller's.
+    async def own_visit(
+        self, principal: Principal, visit_id: uuid.UUID, *, lock: bool = False
+    ) -> tuple[Me, Visit]:
+        """The visit if it is the caller's; `lock` holds it until commit (writes).
 
         Raises:
             VisitReassigned: it was theirs and is not any more (or was withdrawn).
             VisitNotFound: unknown, or never theirs (the two look the same).
         """
         me = await self.me(principal)
-        visit = await self.session.get(Visit, visit_id) if me is not None else None
+        visit = (
+            await self.session.get(
+                Visit, visit_id, with_for_update=lock or None, populate_existing=lock
+            )
+            if me is not None
+            else None
+        )
         if me is None or visit is None or visit.engineer_id != me.id:
             if me is not None and visit is not None and await self._was_mine(me, visit_id):
                 raise VisitReassigned(f"visit {visit_id} is no longer yours")
@@ -167,7 +175,7 @@ class EngineerApp:
     ) -> EngineerVisit:
         """Move the visit: on the way, on site, done, or could not be done."""
         _check_status_request(data)
-        me, _ = await self.own_visit(principal, visit_id)
+        me, _ = await self.own_visit(principal, visit_id, lock=True)
         report = StatusReport(
             status=VisitStatus.CANCELLED
             if data.status is FieldStatus.CANNOT_COMPLETE
@@ -190,7 +198,7 @@ class EngineerApp:
         self, principal: Principal, visit_id: uuid.UUID, data: AnswersIn
     ) -> RunRead:
         """Save a batch of checklist answers (all or nothing; 422 names a bad item)."""
-        await self.own_visit(principal, visit_id)
+        await self.own_visit(principal, visit_id, lock=True)
         await self.checklists.save_answers(
             visit_id, [answer.to_input() for answer in data.answers], actor=principal
         )
