@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
@@ -48,7 +48,7 @@ from fsm.geo import from_db_point
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus
+from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.models import WorkOrder
 
@@ -76,6 +76,10 @@ class NoEngineersOnShift(InvalidState):
 
 class BasePlanNotCommitted(InvalidState):
     """Urgent visits go into the running day of a committed plan only."""
+
+
+class PlanDayOver(InvalidState):
+    """The plan's day has ended; nothing can be inserted into it any more."""
 
 
 def _location(point: Any) -> solver.Location:
@@ -219,6 +223,7 @@ class DispatchService:
 
         Raises:
             BasePlanNotCommitted: the base plan is a draft, superseded or failed (409).
+            PlanDayOver: the plan's day has ended (409).
             ValidationFailed: a visit is unknown, not `planned` or not on that day (422).
         """
         limit = self._time_limit(time_limit_s)
@@ -230,6 +235,8 @@ class DispatchService:
                 details={"status": base.status.value},
             )
         origin_at = datetime.combine(base.day, time(), ZoneInfo(base.timezone))
+        if self.clock() >= origin_at + timedelta(days=1):
+            raise PlanDayOver(f"{base.day.isoformat()} is over", details={"day": str(base.day)})
         await self._check_insertable(visit_ids, origin_at)
         engineers = await self._engineers(
             base.day, origin_at, [uuid.UUID(e) for e in base.engineer_ids]
@@ -258,7 +265,14 @@ class DispatchService:
         for visit, work_order, location in rows:
             key = str(visit.id)
             owner = str(visit.engineer_id) if visit.engineer_id else None
-            if key not in inserted and (owner not in on_plan or visit.status is V.PLANNED):
+            if key not in inserted and (
+                owner not in on_plan
+                or visit.status is V.PLANNED
+                # Moved to another day by hand since the commit.
+                or not (
+                    visit.planned_start_at is None or origin_at <= visit.planned_start_at < ends_at
+                )
+            ):
                 continue
             if visit.status is V.CANCELLED:
                 continue
@@ -275,6 +289,7 @@ class DispatchService:
                         completed_at=visit.completed_at,
                     )
                 )
+        visits = await self._less_time_left_on_site(visits, field)
         progress = await self._progress(engineers, field, origin_at)
         problem = solver.RoutingProblem(
             engineers=tuple(engineers), visits=tuple(visits), origin_at=origin_at
@@ -383,6 +398,35 @@ class DispatchService:
             raise ValidationFailed(
                 "; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems
             )
+
+    async def _less_time_left_on_site(
+        self, visits: list[solver.Visit], field: dict[str, list[_FieldVisit]]
+    ) -> list[solver.Visit]:
+        """Visits being worked on need only what is left of their estimate."""
+        on_site = [
+            uuid.UUID(v.id) for items in field.values() for v in items if v.status is V.ON_SITE
+        ]
+        if not on_site:
+            return visits
+        arrived = await self.session.execute(
+            select(VisitStatusEvent.visit_id, func.max(VisitStatusEvent.occurred_at))
+            .where(
+                VisitStatusEvent.visit_id.in_(on_site),
+                VisitStatusEvent.to_status == V.ON_SITE,
+            )
+            .group_by(VisitStatusEvent.visit_id)
+        )
+        now = self.clock()
+        worked = {
+            str(visit_id): max(0, math.floor((now - at).total_seconds() / 60))
+            for visit_id, at in arrived.all()
+        }
+        return [
+            msgspec.structs.replace(v, service_minutes=max(1, v.service_minutes - worked[v.id]))
+            if v.id in worked
+            else v
+            for v in visits
+        ]
 
     async def _progress(
         self,

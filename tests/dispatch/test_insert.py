@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
@@ -15,6 +15,7 @@ from dispatch.service import (
     BasePlanNotCommitted,
     DispatchPlanNotFound,
     DispatchService,
+    PlanDayOver,
     PlanOutdated,
     route_plan_of,
 )
@@ -22,7 +23,7 @@ from dispatch.solver import Route, RoutePlan, SearchSettings
 from fsm.errors import ValidationFailed
 from fsm.geo import GeoPoint, to_db_point
 from fsm.settings import SolverSettings
-from fsm.visits.models import Visit, VisitStatus
+from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport, VisitDraft
 from fsm.workorders.models import Priority
 from tests.dispatch.test_service import BERLIN, DAY, SmallDay, fresh_visit, service, small_day
@@ -160,6 +161,31 @@ class TestInsert:
             *(str(v.id) for v in running.day.visits),
         }
 
+    async def test_plans_only_what_is_left_of_the_visit_being_worked_on(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        await session.execute(
+            update(VisitStatusEvent)
+            .where(
+                VisitStatusEvent.visit_id == running.on_site_id,
+                VisitStatusEvent.to_status == VisitStatus.ON_SITE,
+            )
+            .values(occurred_at=NOW - timedelta(minutes=40))
+        )
+        await session.commit()
+        urgent = await urgent_visit(session, running.day)
+        plan = await service_at(session).insert(
+            running.base.id, [urgent.id], actor=principal_of(running.day.dispatcher)
+        )
+        routes = route_plan_of(plan)
+        assert routes is not None
+        stop = next(
+            s for r in routes.routes for s in r.stops if s.visit_id == str(running.on_site_id)
+        )
+        # An hour's estimate, 40 minutes of it already on site.
+        assert stop.end_minute - stop.start_minute == 20
+
     async def test_starts_an_engineer_from_where_they_were_last_seen_today(
         self, session: AsyncSession
     ) -> None:
@@ -212,6 +238,15 @@ class TestInsert:
         urgent = await urgent_visit(session, day)
         with pytest.raises(BasePlanNotCommitted):
             await service_at(session).insert(draft.id, [urgent.id], actor=actor)
+
+    async def test_refuses_a_day_that_is_over(self, session: AsyncSession) -> None:
+        day, base, _ = await committed_day(session)
+        urgent = await urgent_visit(session, day)
+        next_morning = datetime.combine(DAY + timedelta(days=1), time(7), BERLIN)
+        with pytest.raises(PlanDayOver):
+            await service_at(session, next_morning).insert(
+                base.id, [urgent.id], actor=principal_of(day.dispatcher)
+            )
 
     async def test_refuses_an_unknown_base_plan(self, session: AsyncSession) -> None:
         day = await small_day(session)
