@@ -194,6 +194,24 @@ def jobs_thumbnails() -> None:
     click.echo(f"thumbnails: {verified} verified, {rejected} rejected, {failed} failed")
 
 
+@jobs.command("photo-cleanup")
+def jobs_photo_cleanup() -> None:
+    """Drop photo reservations never confirmed within a week, with their uploaded bytes."""
+    from fsm.db import create_engine, create_session_factory
+    from fsm.scheduler import run_photo_cleanup
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database)
+        try:
+            return await run_photo_cleanup(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    click.echo(f"photo cleanup: {_run(run)} abandoned reservations dropped")
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""

@@ -141,6 +141,24 @@ async def run_photo_thumbnails(
     return result.verified, result.rejected, result.failed
 
 
+async def photo_cleanup() -> None:
+    """Drop photo reservations never confirmed within a week, with their uploaded bytes."""
+    if _runtime is None:
+        raise RuntimeError("the scheduler runtime is not configured")
+    await run_photo_cleanup(_runtime.settings, _runtime.factory)
+
+
+async def run_photo_cleanup(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> int:
+    """One purge of abandoned photo reservations; how many were dropped."""
+    from fsm.photos.jobs import purge_abandoned
+    from fsm.storage import ObjectStore
+
+    dropped = await purge_abandoned(factory, ObjectStore(settings.s3))
+    if dropped:
+        log.info("photo cleanup: %d abandoned reservations dropped", dropped)
+    return dropped
+
+
 def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
     """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -163,6 +181,14 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
         "interval",
         minutes=1,
         id="photo_thumbnails",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        "fsm.scheduler:photo_cleanup",
+        "cron",
+        hour=3,
+        minute=30,
+        id="photo_cleanup",
         replace_existing=True,
     )
     scheduler.add_job(

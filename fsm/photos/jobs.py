@@ -12,18 +12,19 @@ import logging
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fsm.db import session_scope, utcnow
 from fsm.geo import to_db_point
 from fsm.photos import objects
 from fsm.photos.models import Photo, PhotoState
-from fsm.photos.service import thumbnail_key
+from fsm.photos.service import thumbnail_key, upload_key
 from fsm.photos.thumbnails import THUMBNAIL_CONTENT_TYPE, ImageRefused, Thumbnail, render_thumbnail
 from fsm.settings import PhotoSettings
 from fsm.sites.models import Site
@@ -34,6 +35,8 @@ log = logging.getLogger("fsm.photos")
 
 # Originals larger than this are spooled to disk while Pillow reads them.
 _SPOOL_BYTES = 2 * 1024 * 1024
+# Reservations never confirmed within this long are dropped with whatever was uploaded.
+ABANDONED_AFTER = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +153,35 @@ async def sweep_thumbnails(
         verified += state is PhotoState.VERIFIED
         rejected += state is PhotoState.REJECTED
     return SweepResult(verified=verified, rejected=rejected, failed=failed)
+
+
+async def purge_abandoned(
+    factory: async_sessionmaker[AsyncSession],
+    store: ObjectStore,
+    *,
+    now: datetime | None = None,
+    older_than: timedelta = ABANDONED_AFTER,
+    limit: int = 500,
+) -> int:
+    """Delete reservations still `pending` after `older_than`, and their uploaded bytes.
+
+    An app that comes back later simply reserves again (the same id gives a new slot).
+    Returns how many were dropped.
+    """
+    cutoff = (now or utcnow()) - older_than
+    async with session_scope(factory) as session:
+        photos = (
+            await session.scalars(
+                select(Photo)
+                .where(Photo.state == PhotoState.PENDING, Photo.created_at < cutoff)
+                .order_by(Photo.created_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for photo in photos:
+            await store.delete(upload_key(photo))
+            await store.delete(photo.object_key)
+        if photos:
+            await session.execute(delete(Photo).where(Photo.id.in_([p.id for p in photos])))
+    return len(photos)

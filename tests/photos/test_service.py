@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fsm.db import utcnow
 from fsm.geo import from_db_point
-from fsm.photos.jobs import make_thumbnail, sweep_thumbnails
+from fsm.photos.jobs import make_thumbnail, purge_abandoned, sweep_thumbnails
 from fsm.photos.models import Photo, PhotoState
 from fsm.photos.service import (
     PhotoIdTaken,
@@ -485,6 +486,49 @@ class TestScheduledSweep:
         assert (verified, rejected, failed) == (1, 0, 0)
         await session.refresh(photo)
         assert photo.state is PhotoState.VERIFIED
+
+
+class TestPurgeAbandoned:
+    async def test_drops_week_old_reservations_and_their_bytes(
+        self,
+        session: AsyncSession,
+        session_factory: async_sessionmaker[AsyncSession],
+        photos: PhotoService,
+        scene: Scene,
+        object_store: ObjectStore,
+    ) -> None:
+        reservation = await uploaded(
+            await photos.reserve_for_visit(
+                scene.visit.id, draft_for(JPEG), actor=scene.engineer_principal
+            ),
+            JPEG,
+        )
+        stored = await _stored(photos, scene, images.png(), "image/png")
+        later = utcnow() + timedelta(days=8)
+        assert await purge_abandoned(session_factory, object_store, now=later) == 1
+        assert await session.get(Photo, reservation.photo.id, populate_existing=True) is None
+        assert await _gone(object_store, upload_key(reservation.photo))
+        assert await session.get(Photo, stored.id, populate_existing=True) is not None
+
+    async def test_keeps_recent_reservations(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        photos: PhotoService,
+        scene: Scene,
+        object_store: ObjectStore,
+    ) -> None:
+        await photos.reserve_for_visit(
+            scene.visit.id, draft_for(JPEG), actor=scene.engineer_principal
+        )
+        await photos.session.commit()
+        assert await purge_abandoned(session_factory, object_store) == 0
+
+    async def test_scheduler_runs_it_daily(self, settings: Settings, engine: AsyncEngine) -> None:
+        scheduler = start_scheduler(settings, async_sessionmaker(engine, expire_on_commit=False))
+        try:
+            assert scheduler.get_job("photo_cleanup") is not None
+        finally:
+            scheduler.shutdown(wait=False)
 
 
 class TestLists:
