@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fsm.auth.principal import Principal
-from fsm.visits.models import VisitStatus
-from fsm.visits.service import StatusReport
-from fsm.workorders.models import WorkOrderStatus
+from fsm.clients.models import Client
+from fsm.engineers.models import Engineer
+from fsm.settings import WorkOrderSettings
+from fsm.sites.models import Site
+from fsm.users.models import User
+from fsm.visits.models import Visit, VisitStatus
+from fsm.visits.service import StatusReport, VisitService
+from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus, WorkOrderType
+from fsm.workorders.service import WorkOrderService
+from mobile_api.engineer.schemas import ChangesRead
+from mobile_api.engineer.service import EngineerApp
 from tests.auth_helpers import login
-from tests.factories import make_engineer
+from tests.factories import make_client, make_engineer, make_site
 from tests.fsm.helpers import invalid_fields
 from tests.fsm.wo_helpers import principal_of, visits, work_orders
 from tests.mobile_api.engineer_helpers import (
@@ -188,3 +201,96 @@ class TestChanges:
             CHANGES, params={"since": "not-a-cursor"}, headers=await login(client, route.user)
         )
         assert invalid_fields(response) == ["since"]
+
+
+@dataclass
+class Committed:
+    """Data committed for real, so separate transactions can race on it."""
+
+    principal: Principal
+    engineer_id: uuid.UUID
+    visit_ids: list[uuid.UUID]
+
+
+@pytest.fixture
+async def committed_route(engine: AsyncEngine) -> AsyncIterator[Committed]:
+    """An engineer with two visits, committed outside any test transaction; removed after."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        customer = await make_client(session)
+        site = await make_site(session, client=customer)
+        engineer = await make_engineer(session)
+        order = WorkOrder(
+            number=f"WO-T-{uuid.uuid4().hex[:8]}",
+            client_id=customer.id,
+            site_id=site.id,
+            type=WorkOrderType.REPAIR,
+            priority=Priority.NORMAL,
+            channel=Channel.PHONE,
+            status=WorkOrderStatus.SCHEDULED,
+            title="Race",
+        )
+        session.add(order)
+        await session.flush()
+        made = [
+            Visit(
+                work_order_id=order.id,
+                status=VisitStatus.ASSIGNED,
+                window_starts_at=local(DAY, 9 + n),
+                window_ends_at=local(DAY, 10 + n),
+                estimated_minutes=30,
+                engineer_id=engineer.id,
+            )
+            for n in range(2)
+        ]
+        session.add_all(made)
+        await session.commit()
+        user = engineer.user
+    try:
+        yield Committed(
+            principal=principal_of(user),
+            engineer_id=engineer.id,
+            visit_ids=[v.id for v in made],
+        )
+    finally:
+        async with AsyncSession(engine) as session:
+            await session.execute(delete(WorkOrder).where(WorkOrder.id == order.id))
+            await session.execute(delete(Engineer).where(Engineer.id == engineer.id))
+            await session.execute(delete(User).where(User.id == user.id))
+            await session.execute(delete(Site).where(Site.id == site.id))
+            await session.execute(delete(Client).where(Client.id == customer.id))
+            await session.commit()
+
+
+async def _read(engine: AsyncEngine, principal: Principal, since: str | None) -> ChangesRead:
+    async with AsyncSession(engine) as session:
+        app = EngineerApp(
+            session, VisitService(session, WorkOrderService(session, WorkOrderSettings()))
+        )
+        changes = await app.changes(principal, since)
+        await session.commit()
+        return changes
+
+
+async def _move(session: AsyncSession, visit_id: uuid.UUID, position: int) -> None:
+    await session.execute(update(Visit).where(Visit.id == visit_id).values(route_position=position))
+
+
+class TestLateCommits:
+    async def test_a_change_committing_after_a_younger_one_is_not_skipped(
+        self, engine: AsyncEngine, committed_route: Committed
+    ) -> None:
+        principal, (slow_visit, fast_visit) = committed_route.principal, committed_route.visit_ids
+        cursor = (await _read(engine, principal, None)).next_cursor
+        async with AsyncSession(engine) as slow, AsyncSession(engine) as fast:
+            await _move(slow, slow_visit, 5)  # older transaction, still open
+            await _move(fast, fast_visit, 6)
+            await fast.commit()  # younger transaction, committed first
+
+            while_open = await _read(engine, principal, cursor)
+            await slow.commit()
+        after = await _read(engine, principal, while_open.next_cursor)
+
+        # Held back while an older transaction could still commit below the cursor...
+        assert while_open.visits == []
+        # ...then both arrive: nothing skipped.
+        assert {v.id: v.route_position for v in after.visits} == {slow_visit: 5, fast_visit: 6}
