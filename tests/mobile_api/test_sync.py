@@ -17,6 +17,8 @@ from tests.factories import make_engineer
 from tests.fsm.helpers import error_of
 from tests.fsm.wo_helpers import principal_of, visits
 from tests.mobile_api.engineer_helpers import BASE, make_route
+from tests.photos import images
+from tests.photos.helpers import upload
 
 SYNC = f"{BASE}/sync"
 
@@ -234,3 +236,35 @@ class TestSync:
         )
         result = response.json()["results"][0]
         assert (result["outcome"], result["error"]["code"]) == ("rejected", "photo_not_found")
+
+    async def test_confirms_an_uploaded_photo_once(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=1)
+        headers = await login(client, route.user)
+        data = images.jpeg()
+        reserved = await client.post(
+            f"{BASE}/visits/{route.visits[0].id}/photos",
+            json={
+                "content_type": "image/jpeg",
+                "size_bytes": len(data),
+                "sha256": images.sha256_hex(data),
+            },
+            headers=headers,
+        )
+        assert reserved.status_code == 201, reserved.text
+        assert (await upload(reserved.json()["upload"], data)).status_code == 200
+        action = {
+            "kind": "photo_confirm",
+            "id": str(uuid.uuid4()),
+            "photo_id": reserved.json()["photo"]["id"],
+        }
+
+        first = await client.post(SYNC, json={"actions": [action]}, headers=headers)
+        again = await client.post(SYNC, json={"actions": [action]}, headers=headers)
+
+        applied, duplicate = first.json()["results"][0], again.json()["results"][0]
+        assert (applied["outcome"], applied["status_code"]) == ("applied", 200), applied
+        assert applied["answer"]["state"] == "stored"
+        assert duplicate["outcome"] == "duplicate"
+        assert duplicate["answer"]["id"] == applied["answer"]["id"]
