@@ -96,13 +96,40 @@ def create_admin(email: str, full_name: str, password: str) -> None:
 
 
 async def _load_demo(settings: Settings) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+
     from fsm.db import create_engine, create_session_factory, session_scope
     from fsm.demo import DEMO_PASSWORD, load_demo
+    from fsm.demo_work import load_demo_work
+    from fsm.users.models import User
 
     engine = create_engine(settings.database)
+    work = None
     try:
         async with session_scope(create_session_factory(engine)) as session:
             summary = await load_demo(session)
+            if summary.clients:
+                staff = {
+                    u.email: u
+                    for u in (
+                        await session.scalars(
+                            select(User).where(
+                                User.email.in_(
+                                    [summary.logins["admin"], summary.logins["dispatcher"]]
+                                )
+                            )
+                        )
+                    ).all()
+                }
+                work = await load_demo_work(
+                    session,
+                    admin=staff[summary.logins["admin"]],
+                    dispatcher=staff[summary.logins["dispatcher"]],
+                    today=date.today(),
+                    settings=settings.workorders,
+                )
     finally:
         await engine.dispose()
     if summary.clients:
@@ -110,6 +137,11 @@ async def _load_demo(settings: Settings) -> None:
             f"demo data: {summary.clients} clients, {summary.sites} sites, "
             f"{summary.engineers} engineers"
         )
+        if work is not None:
+            click.echo(
+                f"demo work: {work.equipment} units under {work.contracts} contracts, "
+                f"{work.work_orders} work orders with visits on {work.route_day.isoformat()}"
+            )
     else:
         click.echo("demo data: already there")
     click.echo(f"demo sign-ins (password {DEMO_PASSWORD!r}):")

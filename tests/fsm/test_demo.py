@@ -1,0 +1,98 @@
+"""The demo a newcomer starts with: equipment, contracts, checklists and a day of jobs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checklists.models import ChecklistRun, ChecklistTemplate, ChecklistTemplateVersion
+from equipment.contracts.models import Contract, ContractStatus
+from fsm.demo import DEMO_PASSWORD, load_demo
+from fsm.demo_work import load_demo_work, next_working_day
+from fsm.engineers.models import Engineer
+from fsm.users.models import Role, User
+from fsm.visits.models import Visit, VisitStatus
+
+
+async def _load(session: AsyncSession) -> date:
+    summary = await load_demo(session)
+    staff = {
+        u.role: u
+        for u in (
+            await session.scalars(select(User).where(User.role.in_([Role.ADMIN, Role.DISPATCHER])))
+        ).all()
+    }
+    work = await load_demo_work(
+        session,
+        admin=staff[Role.ADMIN],
+        dispatcher=staff[Role.DISPATCHER],
+        today=date(2026, 11, 28),
+    )
+    assert summary.engineers == 15
+    await session.commit()
+    return work.route_day
+
+
+class TestDemoWork:
+    def test_a_weekend_rolls_the_route_day_to_monday(self) -> None:
+        assert next_working_day(date(2026, 11, 28)) == date(2026, 11, 30)
+        assert next_working_day(date(2026, 11, 25)) == date(2026, 11, 25)
+
+    async def test_engineers_have_qualified_routes_under_contracts_with_checklists(
+        self, session: AsyncSession
+    ) -> None:
+        await _load(session)
+
+        assigned = (
+            await session.execute(
+                select(Visit, Engineer)
+                .join(Engineer, Engineer.id == Visit.engineer_id)
+                .where(Visit.status == VisitStatus.ASSIGNED)
+            )
+        ).all()
+        per_engineer: dict[object, list[int]] = {}
+        for visit, engineer in assigned:
+            assert {s.code for s in visit.required_skills} <= {s.code for s in engineer.skills}
+            per_engineer.setdefault(engineer.id, []).append(visit.route_position or 0)
+        assert len(per_engineer) == 15
+        assert all(sorted(p) == list(range(1, len(p) + 1)) for p in per_engineer.values())
+        waiting = await session.scalar(
+            select(func.count()).select_from(Visit).where(Visit.status == VisitStatus.PLANNED)
+        )
+        assert waiting == 10
+        # Contracts are in force and lift jobs carry the lift checklist.
+        statuses = (await session.scalars(select(Contract.status))).all()
+        assert statuses
+        assert set(statuses) == {ContractStatus.ACTIVE}
+        names = (
+            await session.scalars(
+                select(ChecklistTemplate.name)
+                .join(ChecklistTemplateVersion)
+                .join(ChecklistRun, ChecklistRun.template_version_id == ChecklistTemplateVersion.id)
+                .distinct()
+            )
+        ).all()
+        assert set(names) == {"Lift safety inspection", "General service report"}
+
+    async def test_the_demo_engineer_sees_the_route_in_the_app(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        day = await _load(session)
+        engineer = await session.scalar(select(User).where(User.email.like("engineer1@%")))
+        assert engineer is not None
+        signed_in = await client.post(
+            "/api/v1/auth/login", json={"email": engineer.email, "password": DEMO_PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+
+        response = await client.get(
+            "/mobile/v1/engineer/today", params={"date": day.isoformat()}, headers=headers
+        )
+
+        assert response.status_code == 200, response.text
+        route = response.json()["visits"]
+        assert len(route) == 3
+        assert [v["checklist"] is not None for v in route] == [True, True, True]
