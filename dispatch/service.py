@@ -9,22 +9,28 @@ store happens in a task of its own (`dispatch.runs`).
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
+from dispatch.field import (
+    UNDER_WAY,
+    FieldVisit,
+    check_insertable,
+    engineer_progress,
+    solver_location,
+    time_left_on_site,
+)
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
+from dispatch.plan_map import plan_map_svg
 from dispatch.runs import (
     DispatchRuns,
     SolveJob,
@@ -41,21 +47,17 @@ from fsm.errors import (
     DomainError,
     InvalidState,
     NotFound,
-    ValidationFailed,
     field_error,
 )
-from fsm.geo import from_db_point
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.models import WorkOrder
 
 DAY_MINUTES = 24 * 60
 V = VisitStatus
-# Under way in the field, in the order an engineer works them: the current one first.
-_UNDER_WAY = (V.ON_SITE, V.EN_ROUTE)
 
 
 class DispatchPlanNotFound(NotFound):
@@ -82,13 +84,6 @@ class PlanDayOver(InvalidState):
     """The plan's day has ended; nothing can be inserted into it any more."""
 
 
-def _location(point: Any) -> solver.Location:
-    geo = from_db_point(point)
-    if geo is None:
-        raise ValueError("a dispatch location is missing")
-    return solver.Location(lat=geo.lat, lon=geo.lon)
-
-
 def _clip(minute: int) -> int:
     return max(0, min(DAY_MINUTES, minute))
 
@@ -98,17 +93,6 @@ def route_plan_of(plan: DispatchPlan) -> solver.RoutePlan | None:
     if "metrics" not in plan.plan:
         return None
     return msgspec.json.decode(msgspec.json.encode(plan.plan), type=solver.RoutePlan)
-
-
-@dataclass(frozen=True, slots=True)
-class _FieldVisit:
-    """An already assigned visit as the field reports it."""
-
-    id: str
-    status: VisitStatus
-    location: solver.Location
-    route_position: int
-    completed_at: datetime | None
 
 
 class DispatchService:
@@ -237,7 +221,7 @@ class DispatchService:
         origin_at = datetime.combine(base.day, time(), ZoneInfo(base.timezone))
         if self.clock() >= origin_at + timedelta(days=1):
             raise PlanDayOver(f"{base.day.isoformat()} is over", details={"day": str(base.day)})
-        await self._check_insertable(visit_ids, origin_at)
+        await check_insertable(self.session, visit_ids, origin_at)
         engineers = await self._engineers(
             base.day, origin_at, [uuid.UUID(e) for e in base.engineer_ids]
         )
@@ -253,7 +237,7 @@ class DispatchService:
                 # Work given to the plan's engineers by hand after the commit counts too.
                 and_(
                     Visit.engineer_id.in_([uuid.UUID(e) for e in on_plan]),
-                    Visit.status.in_([V.ASSIGNED, *_UNDER_WAY, V.COMPLETED]),
+                    Visit.status.in_([V.ASSIGNED, *UNDER_WAY, V.COMPLETED]),
                     Visit.planned_start_at >= origin_at,
                     Visit.planned_start_at < ends_at,
                 ),
@@ -261,7 +245,7 @@ class DispatchService:
         )
         visits: list[solver.Visit] = []
         versions: dict[str, int] = {}
-        field: dict[str, list[_FieldVisit]] = defaultdict(list)
+        field: dict[str, list[FieldVisit]] = defaultdict(list)
         for visit, work_order, location in rows:
             key = str(visit.id)
             owner = str(visit.engineer_id) if visit.engineer_id else None
@@ -281,16 +265,16 @@ class DispatchService:
                 visits.append(self._solver_visit(visit, work_order, location, origin_at))
             if owner is not None and visit.status is not V.PLANNED:
                 field[owner].append(
-                    _FieldVisit(
+                    FieldVisit(
                         id=key,
                         status=visit.status,
-                        location=_location(location),
+                        location=solver_location(location),
                         route_position=visit.route_position or 0,
                         completed_at=visit.completed_at,
                     )
                 )
-        visits = await self._less_time_left_on_site(visits, field)
-        progress = await self._progress(engineers, field, origin_at)
+        visits = await time_left_on_site(self.session, visits, field, self.clock())
+        progress = await engineer_progress(self.session, engineers, field, origin_at, self.clock())
         problem = solver.RoutingProblem(
             engineers=tuple(engineers), visits=tuple(visits), origin_at=origin_at
         )
@@ -371,117 +355,6 @@ class DispatchService:
             road_factor=settings.road_factor, speed_kmh=settings.average_speed_kmh
         )
 
-    async def _check_insertable(self, visit_ids: Sequence[uuid.UUID], origin_at: datetime) -> None:
-        ends_at = origin_at + timedelta(days=1)
-        stmt = select(Visit.id, Visit.status, Visit.window_starts_at, Visit.window_ends_at).where(
-            Visit.id.in_(set(visit_ids))
-        )
-        found = {row.id: row for row in (await self.session.execute(stmt)).all()}
-        problems: list[dict[str, str]] = []
-        seen: set[uuid.UUID] = set()
-        for k, visit_id in enumerate(visit_ids):
-            row = found.get(visit_id)
-            if visit_id in seen:
-                message = "is listed twice"
-            elif row is None:
-                message = "no such visit"
-            elif row.status is not V.PLANNED:
-                message = f"the visit is {row.status}; only planned visits can be inserted"
-            elif not (row.window_starts_at < ends_at and row.window_ends_at > origin_at):
-                message = "the visit's time window is not on the plan's day"
-            else:
-                seen.add(visit_id)
-                continue
-            seen.add(visit_id)
-            problems.append({"field": f"visit_ids[{k}]", "message": message})
-        if problems:
-            raise ValidationFailed(
-                "; ".join(f"{p['field']}: {p['message']}" for p in problems), details=problems
-            )
-
-    async def _less_time_left_on_site(
-        self, visits: list[solver.Visit], field: dict[str, list[_FieldVisit]]
-    ) -> list[solver.Visit]:
-        """Visits being worked on need only what is left of their estimate."""
-        on_site = [
-            uuid.UUID(v.id) for items in field.values() for v in items if v.status is V.ON_SITE
-        ]
-        if not on_site:
-            return visits
-        arrived = await self.session.execute(
-            select(VisitStatusEvent.visit_id, func.max(VisitStatusEvent.occurred_at))
-            .where(
-                VisitStatusEvent.visit_id.in_(on_site),
-                VisitStatusEvent.to_status == V.ON_SITE,
-            )
-            .group_by(VisitStatusEvent.visit_id)
-        )
-        now = self.clock()
-        worked = {
-            str(visit_id): max(0, math.floor((now - at).total_seconds() / 60))
-            for visit_id, at in arrived.all()
-        }
-        return [
-            msgspec.structs.replace(v, service_minutes=max(1, v.service_minutes - worked[v.id]))
-            if v.id in worked
-            else v
-            for v in visits
-        ]
-
-    async def _progress(
-        self,
-        engineers: Sequence[solver.Engineer],
-        field: dict[str, list[_FieldVisit]],
-        origin_at: datetime,
-    ) -> list[solver.EngineerProgress]:
-        """Where each engineer stands now: done and under-way visits, position, free from."""
-        now_minute = max(0, solver.minutes_since(origin_at, self.clock()))
-        seen_rows = await self.session.execute(
-            select(Engineer.id, Engineer.last_location, Engineer.last_location_at).where(
-                Engineer.id.in_([uuid.UUID(e.id) for e in engineers])
-            )
-        )
-        last_seen = {
-            str(row.id): _location(row.last_location)
-            for row in seen_rows.all()
-            # A position from an earlier day says nothing about this one.
-            if row.last_location is not None
-            and row.last_location_at is not None
-            and row.last_location_at >= origin_at
-        }
-        progress: list[solver.EngineerProgress] = []
-        for engineer in engineers:
-            visits = field.get(engineer.id, [])
-            done = sorted(
-                (v for v in visits if v.status is V.COMPLETED),
-                key=lambda v: (v.completed_at or origin_at, v.route_position),
-            )
-            under_way = sorted(
-                (v for v in visits if v.status in _UNDER_WAY),
-                key=lambda v: (_UNDER_WAY.index(v.status), v.route_position),
-            )
-            if not done and not under_way and now_minute <= engineer.shift_start_minute:
-                continue
-            on_site = [v for v in under_way if v.status is V.ON_SITE]
-            if on_site:
-                position = on_site[0].location
-            elif engineer.id in last_seen:
-                position = last_seen[engineer.id]
-            elif done:
-                position = done[-1].location
-            else:
-                position = engineer.start_location
-            progress.append(
-                solver.EngineerProgress(
-                    engineer_id=engineer.id,
-                    current_location=position,
-                    available_from_minute=now_minute,
-                    done_visit_ids=tuple(v.id for v in done),
-                    started_visit_ids=tuple(v.id for v in under_way),
-                )
-            )
-        return progress
-
     async def _engineers(
         self, day: date, origin_at: datetime, engineer_ids: Sequence[uuid.UUID] | None
     ) -> list[solver.Engineer]:
@@ -520,7 +393,7 @@ class DispatchService:
             result.append(
                 solver.Engineer(
                     id=str(engineer.id),
-                    start_location=_location(engineer.home_base),
+                    start_location=solver_location(engineer.home_base),
                     shift_start_minute=stretches[0][0],
                     shift_end_minute=max(end for _, end in stretches),
                     skills=frozenset(s.code for s in engineer.skills),
@@ -566,7 +439,7 @@ class DispatchService:
         due_at = work_order.sla_next_due_at or work_order.resolution_due_at
         return solver.Visit(
             id=str(visit.id),
-            location=_location(location),
+            location=solver_location(location),
             service_minutes=visit.estimated_minutes,
             time_windows=(window,),
             required_skills=frozenset(s.code for s in visit.required_skills),
@@ -656,13 +529,13 @@ class DispatchService:
             .join(Site, WorkOrder.site_id == Site.id)
             .where(Visit.id.in_(visit_ids))
         )
-        sites = {str(row.id): _location(row.location) for row in site_rows.all()}
+        sites = {str(row.id): solver_location(row.location) for row in site_rows.all()}
         home_rows = await self.session.execute(
             select(Engineer.id, Engineer.home_base).where(
                 Engineer.id.in_([uuid.UUID(e) for e in plan.engineer_ids])
             )
         )
-        homes = {str(row.id): _location(row.home_base) for row in home_rows.all()}
+        homes = {str(row.id): solver_location(row.home_base) for row in home_rows.all()}
         return plan_map_svg(route_plan_of(plan), sites, homes)
 
     async def _check_current(self, plan: DispatchPlan) -> dict[str, Any]:
@@ -707,91 +580,3 @@ class DispatchService:
         for other in (await self.session.scalars(stmt)).all():
             other.status = DispatchPlanStatus.SUPERSEDED
         await self.session.flush()
-
-
-_ROUTE_COLOURS = (
-    "#1f77b4",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#17becf",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-)
-_MAP_WIDTH = 800
-_MAP_HEIGHT = 600
-_MAP_MARGIN = 30
-
-
-def plan_map_svg(
-    routes: solver.RoutePlan | None,
-    sites: dict[str, solver.Location],
-    homes: dict[str, solver.Location],
-) -> str:
-    """An SVG map of a plan: homes as squares, sites as circles, one line per route in order.
-
-    Dropped visits carry a red cross. Points are projected equirectangularly, which is true
-    enough at the scale of one region's day.
-    """
-    points = [*sites.values(), *homes.values()]
-    if points:
-        min_lat, max_lat = min(p.lat for p in points), max(p.lat for p in points)
-        min_lon, max_lon = min(p.lon for p in points), max(p.lon for p in points)
-    else:
-        min_lat = max_lat = min_lon = max_lon = 0.0
-    stretch = math.cos(math.radians((min_lat + max_lat) / 2))
-    span_x = max((max_lon - min_lon) * stretch, 1e-9)
-    span_y = max(max_lat - min_lat, 1e-9)
-    scale = min((_MAP_WIDTH - 2 * _MAP_MARGIN) / span_x, (_MAP_HEIGHT - 2 * _MAP_MARGIN) / span_y)
-
-    def xy(p: solver.Location) -> tuple[float, float]:
-        x = _MAP_MARGIN + (p.lon - min_lon) * stretch * scale
-        y = _MAP_MARGIN + (max_lat - p.lat) * scale
-        return round(x, 1), round(y, 1)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_MAP_WIDTH}" '
-        f'height="{_MAP_HEIGHT}" viewBox="0 0 {_MAP_WIDTH} {_MAP_HEIGHT}">'
-    ]
-    colour_of: dict[str, str] = {}
-    for k, route in enumerate(routes.routes if routes else ()):
-        colour = _ROUTE_COLOURS[k % len(_ROUTE_COLOURS)]
-        home = homes.get(route.engineer_id)
-        path = [home] if home else []
-        path += [sites[s.visit_id] for s in route.stops if s.visit_id in sites]
-        if home:
-            path.append(home)
-        for stop in route.stops:
-            colour_of[stop.visit_id] = colour
-        coords = " ".join(f"{x},{y}" for x, y in map(xy, path))
-        parts.append(
-            f'<polyline class="route" data-engineer-id="{escape(route.engineer_id)}" '
-            f'points="{coords}" fill="none" stroke="{colour}" stroke-width="3"/>'
-        )
-    for engineer_id, home in homes.items():
-        x, y = xy(home)
-        parts.append(
-            f'<rect class="home" x="{x - 6}" y="{y - 6}" width="12" height="12" fill="#333">'
-            f"<title>engineer {escape(engineer_id)}</title></rect>"
-        )
-    for visit_id, site in sites.items():
-        x, y = xy(site)
-        colour = colour_of.get(visit_id, "#ffffff")
-        parts.append(
-            f'<circle class="site" cx="{x}" cy="{y}" r="6" fill="{colour}" stroke="#333">'
-            f"<title>visit {escape(visit_id)}</title></circle>"
-        )
-    for dropped in routes.dropped if routes else ():
-        if dropped.visit_id not in sites:
-            continue
-        x, y = xy(sites[dropped.visit_id])
-        parts.append(
-            f'<g class="dropped" stroke="#d62728" stroke-width="3">'
-            f"<title>{escape(dropped.visit_id)}: {escape(dropped.reason.value)}</title>"
-            f'<line x1="{x - 8}" y1="{y - 8}" x2="{x + 8}" y2="{y + 8}"/>'
-            f'<line x1="{x - 8}" y1="{y + 8}" x2="{x + 8}" y2="{y - 8}"/></g>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
