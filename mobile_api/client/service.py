@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from checklists.schemas import run_read
 from checklists.service import ChecklistService
@@ -232,8 +233,8 @@ class ClientAppService:
         site = await self.session.get(Site, unit.site_id)
         assert site is not None  # a foreign key guarantees it
         contract = (
-            await self.session.scalars(
-                select(Contract)
+            await self.session.execute(
+                select(Contract.id, Contract.number, Contract.valid_to)
                 .join(Coverage, Coverage.contract_id == Contract.id)
                 .where(
                     Coverage.equipment_id == unit.id,
@@ -259,8 +260,14 @@ class ClientAppService:
             WorkOrder.equipment_id == unit.id, newest_first=True, limit=LAST_VISITS
         )
         open_orders = (
-            await self.session.scalars(
-                select(WorkOrder)
+            await self.session.execute(
+                select(
+                    WorkOrder.id,
+                    WorkOrder.number,
+                    WorkOrder.title,
+                    WorkOrder.status,
+                    WorkOrder.created_at,
+                )
                 .where(WorkOrder.equipment_id == unit.id, WorkOrder.status.in_(OPEN_STATUSES))
                 .order_by(WorkOrder.created_at.desc(), WorkOrder.id)
             )
@@ -313,6 +320,7 @@ class ClientAppService:
             .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
             .outerjoin(User, User.id == Engineer.user_id)
             .where(WorkOrder.client_id == self.client_id, condition)
+            .options(raiseload(Visit.required_skills))
         )
         if newest_first:
             stmt = stmt.order_by(Visit.window_starts_at.desc(), Visit.id)
@@ -347,8 +355,13 @@ class ClientAppService:
             .where(Coverage.contract_id == Contract.id, Coverage.is_active)
             .scalar_subquery()
         )
-        stmt = select(Contract, units).where(
-            Contract.client_id == self.client_id, Contract.status.in_(CLIENT_CONTRACT_STATUSES)
+        stmt = (
+            select(Contract, units)
+            .where(
+                Contract.client_id == self.client_id,
+                Contract.status.in_(CLIENT_CONTRACT_STATUSES),
+            )
+            .options(raiseload(Contract.coverages))
         )
         if cursor is not None:
             number, last_id = decode_cursor(cursor, (str, uuid.UUID))
@@ -375,7 +388,9 @@ class ClientAppService:
 
     async def contract_detail(self, contract_id: uuid.UUID, *, today: date) -> ContractDetail:
         """A contract with the units it covers and every service period with its state."""
-        contract = await self.session.get(Contract, contract_id)
+        contract = await self.session.get(
+            Contract, contract_id, options=[raiseload(Contract.coverages)]
+        )
         if (
             contract is None
             or contract.client_id != self.client_id
@@ -456,6 +471,7 @@ class ClientAppService:
             select(WorkOrder, Site.name)
             .join(Site, Site.id == WorkOrder.site_id)
             .where(WorkOrder.client_id == self.client_id)
+            .options(raiseload(WorkOrder.required_skills), raiseload(WorkOrder.pauses))
         )
         if state is RequestState.OPEN:
             stmt = stmt.where(WorkOrder.status.not_in(DONE_STATUSES))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from equipment.contracts.models import ContractStatus
 from fsm.users.models import Role
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_site, make_user
+from tests.fsm.wo_helpers import plan_visit
 from tests.mobile_api.client_helpers import (
     BASE,
     assert_no_secrets,
+    counting_queries,
     headers_of,
     make_company,
     open_critical,
@@ -136,6 +138,26 @@ class TestEquipmentCard:
         assert card["next_period"] is None
         assert [r["number"] for r in card["open_requests"]] == [order.number]
         assert_no_secrets(card)
+
+    async def test_the_number_of_queries_does_not_grow_with_the_units_history(
+        self, client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    ) -> None:
+        company = await make_company(session)
+        quiet = await make_equipment(session, client=company.client, site=company.site)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        for n in range(3):
+            order = await open_critical(session, company.unit, staff=staff, title=f"Fault {n}")
+            await plan_visit(session, order, actor=staff, engineer=company.engineer)
+        await session.commit()
+        headers = await headers_of(client, company.user)
+
+        with counting_queries(engine) as for_quiet:
+            await client.get(f"{BASE}/equipment/{quiet.id}", headers=headers)
+        with counting_queries(engine) as for_busy:
+            response = await client.get(f"{BASE}/equipment/{company.unit.id}", headers=headers)
+
+        assert len(response.json()["last_visits"]) == 4
+        assert len(for_busy) == len(for_quiet)
 
     async def test_revalidating_an_unchanged_card_is_a_304_and_a_change_gets_a_new_etag(
         self, client: httpx.AsyncClient, session: AsyncSession
