@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checklists.answers import Flag, Progress, check_answer, progress
 from checklists.definition import (
     Definition,
+    ItemKind,
     check_definition,
     decode_definition,
     encode_definition,
@@ -454,6 +455,15 @@ class ChecklistService:
             .group_by(Photo.checklist_item_key)
         )
         return {key: count for key, count in rows.all() if key is not None}
+
+    async def check_photo_item(self, visit_id: uuid.UUID, item_key: str) -> None:
+        """Refuse (422) a photo linked to an item that is not a photo item of the visit's run."""
+        run = await self.run_for_visit(visit_id)
+        item = None if run is None else _definition(run).item_map().get(item_key)
+        if item is None or item.kind is not ItemKind.PHOTO:
+            raise field_error(
+                "checklist_item_key", f"{item_key!r} is not a photo item of this visit's checklist"
+            )
 
     async def summaries(self, visit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RunSummary]:
         """Each visit's run at a glance (visits no checklist applies to are left out)."""

@@ -44,7 +44,6 @@ class S3Settings:
     secret_key: str = "fieldline-dev-secret"
     region: str = "us-east-1"
     presign_expiry_s: int = 900
-    max_photo_bytes: int = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -239,7 +238,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             secret_key=read.text("FSM_S3_SECRET_KEY", S3Settings.secret_key),
             region=read.text("FSM_S3_REGION", S3Settings.region),
             presign_expiry_s=read.integer("FSM_S3_PRESIGN_EXPIRY_S", 900, minimum=1),
-            max_photo_bytes=read.integer("FSM_S3_MAX_PHOTO_BYTES", 20 * 1024 * 1024, minimum=1),
         ),
         photos=PhotoSettings(
             max_bytes=read.integer("FSM_PHOTO_MAX_BYTES", PhotoSettings.max_bytes, minimum=1),

@@ -21,6 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from checklists.service import ChecklistService
 from fsm.auth.guards import requires_client, requires_engineer
 from fsm.auth.principal import Principal
 from fsm.geo import GeoPoint, from_db_point
@@ -255,6 +256,11 @@ class EngineerPhotoController(Controller):
         async def act() -> PhotoReservationRead:
             draft = _draft(data, data.checklist_item_key)
             reservation = await photos.reserve_for_visit(visit_id, draft, actor=principal)
+            if data.checklist_item_key is not None:
+                # After the visit check above, so another engineer's visit stays a 404.
+                await ChecklistService(photos.session).check_photo_item(
+                    visit_id, data.checklist_item_key
+                )
             return reservation_read(reservation, photos)
 
         return await idempotency.respond(data, act, status_code=201)
@@ -302,7 +308,7 @@ class ClientPhotoController(Controller):
     }
 
     @post(
-        "/work-orders/{work_order_id:uuid}/photos",
+        "/requests/{work_order_id:uuid}/photos",
         operation_id="ClientReservePhoto",
         status_code=201,
         responses={201: ResponseSpec(PhotoReservationRead, description=RESERVED)},
@@ -343,7 +349,7 @@ class ClientPhotoController(Controller):
         """Check the uploaded photo: 200 stored, 422 with the reason it was refused."""
         return await _confirm(photos, idempotency, state, principal, photo_id, data)
 
-    @get("/work-orders/{work_order_id:uuid}/photos", operation_id="ClientListWorkOrderPhotos")
+    @get("/requests/{work_order_id:uuid}/photos", operation_id="ClientListWorkOrderPhotos")
     async def list_work_order_photos(
         self,
         photos: NamedDependency[PhotoService],

@@ -13,6 +13,7 @@ from fsm.photos.service import PhotoDraft, Reservation, UploadSlot
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit
 from fsm.workorders.models import WorkOrder
+from tests.checklists.helpers import make_template
 from tests.factories import make_engineer, make_site, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit, principal_of
 from tests.photos.images import sha256_hex
@@ -37,6 +38,19 @@ class Scene:
         return principal_of(self.client_user)
 
 
+PHOTO_CHECKLIST = {
+    "sections": [
+        {
+            "title": "Evidence",
+            "items": [
+                {"key": "gauge_photo", "label": "Gauge", "kind": "photo", "photo_count": 1},
+                {"key": "gauge_ok", "label": "Gauge reads normal", "kind": "yes_no"},
+            ],
+        }
+    ]
+}
+
+
 async def make_scene(session: AsyncSession, *, timezone: str = "Europe/Berlin") -> Scene:
     """A fresh scene (flushed; commit before the API sees it)."""
     dispatcher = await make_user(session, role=Role.DISPATCHER)
@@ -45,6 +59,8 @@ async def make_scene(session: AsyncSession, *, timezone: str = "Europe/Berlin") 
     site = await make_site(session, client_id=client_user.client_id, timezone=timezone)
     engineer = await make_engineer(session)
     work_order = await open_order(session, site=site, actor=dispatcher)
+    # A checklist for any equipment, so photos can be evidence for its photo item.
+    await make_template(session, name="Photo evidence", raw=PHOTO_CHECKLIST)
     visit = await plan_visit(session, work_order, actor=dispatcher, engineer=engineer)
     return Scene(
         dispatcher=dispatcher,

@@ -73,7 +73,7 @@ class TestEngineerFlow:
             client,
             engineer_headers,
             scene,
-            _body(data, checklist_item_key="boiler.pressure", taken_at="2026-11-20T08:00:00Z"),
+            _body(data, checklist_item_key="gauge_photo", taken_at="2026-11-20T08:00:00Z"),
         )
         photo = reserved["photo"]
         assert photo["state"] == "pending"
@@ -93,7 +93,7 @@ class TestEngineerFlow:
         (item,) = listed.json()
         assert item["id"] == photo["id"]
         assert item["state"] == "verified"
-        assert item["checklist_item_key"] == "boiler.pressure"
+        assert item["checklist_item_key"] == "gauge_photo"
         assert item["taken_at"] == "2026-11-20T08:30:00Z"  # from EXIF, over the app's guess
         assert item["location"]["lat"] == pytest.approx(images.BERLIN_LAT)
         assert item["location"]["lon"] == pytest.approx(images.BERLIN_LON)
@@ -196,6 +196,9 @@ class TestEngineerFlow:
             ({"size_bytes": 0}, "size_bytes"),
             ({"sha256": "abc"}, "sha256"),
             ({"checklist_item_key": "bad key!"}, "checklist_item_key"),
+            # Evidence only for a photo item of the visit's own checklist.
+            ({"checklist_item_key": "gauge_ok"}, "checklist_item_key"),
+            ({"checklist_item_key": "no_such_item"}, "checklist_item_key"),
             ({"taken_at": "2026-11-20T08:00:00"}, "taken_at"),
         ],
     )
@@ -252,7 +255,7 @@ class TestClientFlow:
     ) -> None:
         data = images.png()
         response = await client.post(
-            f"{CLIENT}/work-orders/{scene.work_order.id}/photos",
+            f"{CLIENT}/requests/{scene.work_order.id}/photos",
             json=_body(data, "image/png"),
             headers=client_headers,
         )
@@ -266,7 +269,7 @@ class TestClientFlow:
         )
         assert confirmed.status_code == 200, confirmed.text
         listed = await client.get(
-            f"{CLIENT}/work-orders/{scene.work_order.id}/photos", headers=client_headers
+            f"{CLIENT}/requests/{scene.work_order.id}/photos", headers=client_headers
         )
         (item,) = listed.json()
         assert item["id"] == reserved["photo"]["id"]
@@ -286,7 +289,7 @@ class TestClientFlow:
             await _confirm(client, engineer_headers, reserved["photo"]["id"])
         ).status_code == 200
         listed = await client.get(
-            f"{CLIENT}/work-orders/{scene.work_order.id}/photos", headers=client_headers
+            f"{CLIENT}/requests/{scene.work_order.id}/photos", headers=client_headers
         )
         assert listed.json() == []
 
@@ -329,7 +332,7 @@ class TestCrossingTheLine:
         stranger = await make_user(session, role=Role.CLIENT)
         await session.commit()
         headers = await login(client, stranger)
-        url = f"{CLIENT}/work-orders/{scene.work_order.id}/photos"
+        url = f"{CLIENT}/requests/{scene.work_order.id}/photos"
         assert_not_found(
             await client.post(url, json=_body(images.png(), "image/png"), headers=headers)
         )
@@ -355,7 +358,7 @@ class TestCrossingTheLine:
     ) -> None:
         foreign = await open_order(session)
         await session.commit()
-        url = f"{CLIENT}/work-orders/{foreign.id}/photos"
+        url = f"{CLIENT}/requests/{foreign.id}/photos"
         assert_not_found(
             await client.post(url, json=_body(images.png(), "image/png"), headers=client_headers)
         )
@@ -376,7 +379,7 @@ class TestCrossingTheLine:
         )
         assert_forbidden(
             await client.post(
-                f"{CLIENT}/work-orders/{scene.work_order.id}/photos",
+                f"{CLIENT}/requests/{scene.work_order.id}/photos",
                 json=_body(images.png(), "image/png"),
                 headers=engineer_headers,
             )

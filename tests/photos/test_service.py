@@ -82,14 +82,14 @@ class TestReserve:
         data = images.jpeg()
         reservation = await photos.reserve_for_visit(
             scene.visit.id,
-            draft_for(data, checklist_item_key="boiler.pressure"),
+            draft_for(data, checklist_item_key="gauge_photo"),
             actor=scene.engineer_principal,
         )
         photo = reservation.photo
         assert photo.state is PhotoState.PENDING
         assert photo.work_order_id == scene.work_order.id
         assert photo.visit_id == scene.visit.id
-        assert photo.checklist_item_key == "boiler.pressure"
+        assert photo.checklist_item_key == "gauge_photo"
         assert not photo.is_client_visible
         assert reservation.upload is not None
         assert reservation.upload.headers == {
