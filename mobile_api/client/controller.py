@@ -21,6 +21,8 @@ from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.photos.service import PhotoService
 from fsm.workorders.service import WorkOrderService
+from mobile_api.client.assets import ClientAssetService
+from mobile_api.client.requests import ClientRequestService
 from mobile_api.client.schemas import (
     CommentBodyIn,
     CommentItem,
@@ -37,7 +39,6 @@ from mobile_api.client.schemas import (
     RequestState,
     VisitReport,
 )
-from mobile_api.client.service import ClientAppService
 from mobile_api.cursor import CursorPage
 from mobile_api.etag import conditional_json
 from mobile_api.idempotency import Idempotency, provide_idempotency
@@ -49,16 +50,22 @@ Cursor = Annotated[
 ]
 
 
-async def provide_client_app(
+async def provide_client_assets(
+    db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> ClientAssetService:
+    return ClientAssetService(db_session, viewer=principal)
+
+
+async def provide_client_requests(
     db_session: NamedDependency[AsyncSession],
     principal: NamedDependency[Principal],
     state: State,
-) -> ClientAppService:
+) -> ClientRequestService:
     work_orders = WorkOrderService(
         db_session, state.settings.workorders, state.get("coverage_lookup")
     )
     photos = PhotoService(db_session, state.object_store, state.settings.photos)
-    return ClientAppService(
+    return ClientRequestService(
         db_session, work_orders, viewer=principal, travel=state.settings.solver, photos=photos
     )
 
@@ -69,12 +76,12 @@ class ClientAssetsController(Controller):
     path = "/mobile/v1/client"
     tags = ["client app"]
     guards = [requires_client]
-    dependencies = {"client_app": Provide(provide_client_app)}
+    dependencies = {"assets": Provide(provide_client_assets)}
 
     @get("/equipment", operation_id="ClientListEquipment")
     async def list_equipment(
         self,
-        client_app: NamedDependency[ClientAppService],
+        assets: NamedDependency[ClientAssetService],
         site_id: Annotated[uuid.UUID | None, QueryParameter(description="At this site")] = None,
         q: Annotated[
             str | None,
@@ -84,7 +91,7 @@ class ClientAssetsController(Controller):
         cursor: Cursor = None,
     ) -> CursorPage[EquipmentItem]:
         """The company's units by serial number."""
-        page = await client_app.list_equipment(limit=limit, cursor=cursor, site_id=site_id, text=q)
+        page = await assets.list_equipment(limit=limit, cursor=cursor, site_id=site_id, text=q)
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
     @get(
@@ -95,34 +102,32 @@ class ClientAssetsController(Controller):
     async def get_equipment(
         self,
         request: Request[Principal, Any, Any],
-        client_app: NamedDependency[ClientAppService],
+        assets: NamedDependency[ClientAssetService],
         equipment_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The unit's card (`EquipmentDetail`); a matching `If-None-Match` gets a 304."""
-        card: EquipmentDetail = await client_app.equipment_detail(
-            equipment_id, today=utcnow().date()
-        )
+        card: EquipmentDetail = await assets.equipment_detail(equipment_id, today=utcnow().date())
         return conditional_json(request, card)
 
     @get("/contracts", operation_id="ClientListContracts")
     async def list_contracts(
         self,
-        client_app: NamedDependency[ClientAppService],
+        assets: NamedDependency[ClientAssetService],
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> CursorPage[ContractItem]:
         """The company's contracts by number; no rates, no billing."""
-        page = await client_app.list_contracts(limit=limit, cursor=cursor, today=utcnow().date())
+        page = await assets.list_contracts(limit=limit, cursor=cursor, today=utcnow().date())
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
     @get("/contracts/{contract_id:uuid}", operation_id="ClientGetContract")
     async def get_contract(
         self,
-        client_app: NamedDependency[ClientAppService],
+        assets: NamedDependency[ClientAssetService],
         contract_id: FromPath[uuid.UUID],
     ) -> ContractDetail:
         """A contract with its covered units and their service periods."""
-        return await client_app.contract_detail(contract_id, today=utcnow().date())
+        return await assets.contract_detail(contract_id, today=utcnow().date())
 
 
 class ClientRequestController(Controller):
@@ -132,7 +137,7 @@ class ClientRequestController(Controller):
     tags = ["client app"]
     guards = [requires_client]
     dependencies = {
-        "client_app": Provide(provide_client_app),
+        "requests": Provide(provide_client_requests),
         "idempotency": Provide(provide_idempotency),
     }
 
@@ -144,22 +149,22 @@ class ClientRequestController(Controller):
     )
     async def open_request(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         idempotency: NamedDependency[Idempotency],
         data: JSONBody[RequestCreate],
     ) -> Response[bytes]:
         """Open a request about a unit or a site (answers `RequestDetail`)."""
 
         async def act() -> RequestDetail:
-            order = await client_app.open_request(data)
-            return await client_app.request_detail(order.id)
+            order = await requests.open_request(data)
+            return await requests.request_detail(order.id)
 
         return await idempotency.respond(data, act, status_code=201)
 
     @get("/requests", operation_id="ClientListRequests")
     async def list_requests(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         request_state: Annotated[
             RequestState | None,
             QueryParameter(
@@ -170,7 +175,7 @@ class ClientRequestController(Controller):
         cursor: Cursor = None,
     ) -> CursorPage[RequestItem]:
         """The company's requests, newest first."""
-        page = await client_app.list_requests(limit=limit, cursor=cursor, state=request_state)
+        page = await requests.list_requests(limit=limit, cursor=cursor, state=request_state)
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
     @get(
@@ -181,22 +186,22 @@ class ClientRequestController(Controller):
     async def get_request(
         self,
         request: Request[Principal, Any, Any],
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         request_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The request live (`RequestDetail`); a matching `If-None-Match` gets a 304."""
-        return conditional_json(request, await client_app.request_detail(request_id))
+        return conditional_json(request, await requests.request_detail(request_id))
 
     @get("/requests/{request_id:uuid}/comments", operation_id="ClientListComments")
     async def list_comments(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         request_id: FromPath[uuid.UUID],
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CursorPage[CommentItem]:
         """Public comments, oldest first."""
-        page = await client_app.list_comments(request_id, limit=limit, cursor=cursor)
+        page = await requests.list_comments(request_id, limit=limit, cursor=cursor)
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
     @post(
@@ -207,7 +212,7 @@ class ClientRequestController(Controller):
     )
     async def add_comment(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         idempotency: NamedDependency[Idempotency],
         request_id: FromPath[uuid.UUID],
         data: JSONBody[CommentBodyIn],
@@ -215,7 +220,7 @@ class ClientRequestController(Controller):
         """Comment on a request (answers `CommentItem`)."""
 
         async def act() -> CommentItem:
-            return await client_app.add_comment(request_id, data.body)
+            return await requests.add_comment(request_id, data.body)
 
         return await idempotency.respond(data, act, status_code=201)
 
@@ -227,7 +232,7 @@ class ClientRequestController(Controller):
     )
     async def reopen_request(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         idempotency: NamedDependency[Idempotency],
         request_id: FromPath[uuid.UUID],
         data: JSONBody[ReopenBody],
@@ -235,8 +240,8 @@ class ClientRequestController(Controller):
         """Reopen resolved work within the reopen window; 409 after it (`RequestDetail`)."""
 
         async def act() -> RequestDetail:
-            await client_app.reopen(request_id, data.reason)
-            return await client_app.request_detail(request_id)
+            await requests.reopen(request_id, data.reason)
+            return await requests.request_detail(request_id)
 
         return await idempotency.respond(data, act)
 
@@ -248,7 +253,7 @@ class ClientRequestController(Controller):
     )
     async def rate_request(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         idempotency: NamedDependency[Idempotency],
         request_id: FromPath[uuid.UUID],
         data: JSONBody[RatingCreate],
@@ -256,15 +261,15 @@ class ClientRequestController(Controller):
         """Rate resolved or closed work 1 to 5, once (answers `RatingRead`)."""
 
         async def act() -> RatingRead:
-            return await client_app.rate(request_id, data.score, data.comment)
+            return await requests.rate(request_id, data.score, data.comment)
 
         return await idempotency.respond(data, act, status_code=201)
 
     @get("/visits/{visit_id:uuid}/report", operation_id="ClientGetVisitReport")
     async def get_visit_report(
         self,
-        client_app: NamedDependency[ClientAppService],
+        requests: NamedDependency[ClientRequestService],
         visit_id: FromPath[uuid.UUID],
     ) -> VisitReport:
         """What was done on a completed visit; 409 while it is not completed."""
-        return await client_app.visit_report(visit_id)
+        return await requests.visit_report(visit_id)

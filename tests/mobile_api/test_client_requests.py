@@ -544,11 +544,11 @@ async def test_the_service_refuses_staff_as_client_app_callers(session: AsyncSes
     """The scoping holds below the web layer too: the app's service answers clients only."""
     from fsm.errors import Forbidden
     from fsm.settings import SolverSettings
-    from mobile_api.client.service import ClientAppService
+    from mobile_api.client.requests import ClientRequestService
 
     staff = await make_user(session, role=Role.DISPATCHER)
 
     with pytest.raises(Forbidden):
-        ClientAppService(
+        ClientRequestService(
             session, work_orders(session), viewer=principal_of(staff), travel=SolverSettings()
         )

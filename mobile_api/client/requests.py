@@ -1,34 +1,24 @@
-"""The client app's reads and actions, scoped to the caller's company.
-
-Everything here answers a client user: another company's object is reported exactly like an
-unknown one, and what leaves carries no priority, SLA internals, internal comments or events,
-costs, or engineers' surnames and phones. Writes go through the work-order service.
-"""
+"""The client app's requests: opening, following live, comments, reopening, ratings, reports."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from checklists.schemas import run_read
 from checklists.service import ChecklistService
-from equipment.contracts.models import Contract, ContractStatus, Coverage
-from equipment.contracts.service import ContractNotFound
 from equipment.equipment.models import Equipment
-from equipment.equipment.service import EquipmentNotFound
-from equipment.service_periods.models import ServicePeriod
 from fsm.auth.principal import Principal
-from fsm.db import like_pattern, utcnow
+from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, Forbidden, InvalidState, field_error
+from fsm.errors import Conflict, InvalidState, field_error
 from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
@@ -44,20 +34,13 @@ from fsm.workorders.models import (
     WorkOrderStatus,
 )
 from fsm.workorders.service import OPEN_STATUSES, WorkOrderDraft, WorkOrderService
+from mobile_api.client.common import ClientScope, Slice, first_name, page_of, visit_summaries
 from mobile_api.client.models import WorkOrderRating
 from mobile_api.client.schemas import (
     CommentItem,
-    ContractDetail,
-    ContractItem,
-    CoverageInForce,
-    CoveredUnit,
     EngineerOnRequest,
-    EquipmentDetail,
-    EquipmentItem,
     Eta,
     EtaSource,
-    OpenRequestItem,
-    PeriodItem,
     RatingRead,
     ReportPhoto,
     RequestCreate,
@@ -70,14 +53,11 @@ from mobile_api.client.schemas import (
     VisitReport,
     VisitSummary,
 )
-from mobile_api.cursor import decode_cursor, encode_cursor
+from mobile_api.cursor import decode_cursor
 
 S = WorkOrderStatus
 V = VisitStatus
 
-LAST_VISITS = 5
-# Contracts still being negotiated are the back office's business.
-CLIENT_CONTRACT_STATUSES = (ContractStatus.ACTIVE, ContractStatus.SUSPENDED, ContractStatus.EXPIRED)
 RATEABLE = frozenset({S.RESOLVED, S.CLOSED})
 # Done with, from the client's side: resolved work may still be reopened, but is not pending.
 DONE_STATUSES = frozenset({S.RESOLVED, S.CLOSED, S.CANCELLED})
@@ -111,47 +91,12 @@ class VisitReportNotReady(InvalidState):
     """The visit is not completed, so there is no report yet."""
 
 
-@dataclass(frozen=True, slots=True)
-class Slice:
-    """A keyset page: the rows and the cursor of the next page."""
-
-    items: Sequence[Any]
-    next_cursor: str | None
-
-
-def first_name(full_name: str | None) -> str | None:
-    """The first word of a person's name: all a client learns about staff and engineers."""
-    if not full_name:
-        return None
-    parts = full_name.split()
-    return parts[0] if parts else None
-
-
-def _slice(rows: Sequence[Any], limit: int, key: Any) -> Slice:
-    """Cut the extra row fetched to learn whether another page follows."""
-    if len(rows) <= limit:
-        return Slice(items=rows, next_cursor=None)
-    kept = rows[:limit]
-    return Slice(items=kept, next_cursor=encode_cursor(*key(kept[-1])))
-
-
-def _period_item(period: ServicePeriod) -> PeriodItem:
-    return PeriodItem(
-        id=period.id,
-        equipment_id=period.equipment_id,
-        starts_on=period.starts_on,
-        ends_on=period.ends_on,
-        status=period.status,
-        request_id=period.work_order_id,
-    )
-
-
 def _public_data(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in PUBLIC_EVENT_KEYS}
 
 
-class ClientAppService:
-    """What a client user may read and do in the app, for its own company only."""
+class ClientRequestService(ClientScope):
+    """The company's requests; changes go through the work-order service."""
 
     def __init__(
         self,
@@ -162,284 +107,10 @@ class ClientAppService:
         travel: SolverSettings,
         photos: PhotoService | None = None,
     ) -> None:
-        if not viewer.is_client or viewer.client_id is None:
-            raise Forbidden("this is the client app")
-        self.session = session
+        super().__init__(session, viewer=viewer)
         self.work_orders = work_orders
-        self.viewer = viewer
-        self.client_id: uuid.UUID = viewer.client_id
         self.travel = travel
         self.photos = photos
-
-    # -- equipment --------------------------------------------------------------------------
-
-    async def list_equipment(
-        self,
-        *,
-        limit: int,
-        cursor: str | None,
-        site_id: uuid.UUID | None = None,
-        text: str | None = None,
-    ) -> Slice:
-        """The company's units by serial number, optionally at one site or matching `text`."""
-        stmt = (
-            select(Equipment, Site.name)
-            .join(Site, Site.id == Equipment.site_id)
-            .where(Equipment.client_id == self.client_id)
-        )
-        if site_id is not None:
-            stmt = stmt.where(Equipment.site_id == site_id)
-        if text:
-            pattern = like_pattern(text)
-            stmt = stmt.where(
-                or_(Equipment.serial_number.ilike(pattern), Equipment.name.ilike(pattern))
-            )
-        if cursor is not None:
-            serial, last_id = decode_cursor(cursor, (str, uuid.UUID))
-            stmt = stmt.where(tuple_(Equipment.serial_number, Equipment.id) > (serial, last_id))
-        rows = (
-            await self.session.execute(
-                stmt.order_by(Equipment.serial_number, Equipment.id).limit(limit + 1)
-            )
-        ).all()
-        page = _slice(rows, limit, lambda row: (row[0].serial_number, row[0].id))
-        return Slice(
-            items=[
-                EquipmentItem(
-                    id=unit.id,
-                    serial_number=unit.serial_number,
-                    name=unit.name,
-                    manufacturer=unit.model.manufacturer,
-                    model=unit.model.model,
-                    category=unit.model.category,
-                    status=unit.status,
-                    site_id=unit.site_id,
-                    site_name=site_name,
-                )
-                for unit, site_name in page.items
-            ],
-            next_cursor=page.next_cursor,
-        )
-
-    async def _unit(self, equipment_id: uuid.UUID) -> Equipment:
-        unit = await self.session.get(Equipment, equipment_id)
-        if unit is None or unit.client_id != self.client_id:
-            raise EquipmentNotFound(f"equipment {equipment_id} not found")
-        return unit
-
-    async def equipment_detail(self, equipment_id: uuid.UUID, *, today: date) -> EquipmentDetail:
-        """One unit with its coverage in force, service periods, last visits and open requests."""
-        unit = await self._unit(equipment_id)
-        site = await self.session.get(Site, unit.site_id)
-        assert site is not None  # a foreign key guarantees it
-        contract = (
-            await self.session.execute(
-                select(Contract.id, Contract.number, Contract.valid_to)
-                .join(Coverage, Coverage.contract_id == Contract.id)
-                .where(
-                    Coverage.equipment_id == unit.id,
-                    Coverage.is_active,
-                    Contract.status == ContractStatus.ACTIVE,
-                    Contract.valid_from <= today,
-                    Contract.valid_to >= today,
-                )
-                .limit(1)
-            )
-        ).first()
-        periods = (
-            await self.session.scalars(
-                select(ServicePeriod)
-                .where(ServicePeriod.equipment_id == unit.id, ServicePeriod.ends_on >= today)
-                .order_by(ServicePeriod.starts_on)
-                .limit(2)
-            )
-        ).all()
-        current = next((p for p in periods if p.starts_on <= today), None)
-        upcoming = next((p for p in periods if p.starts_on > today), None)
-        visits = await self._visit_summaries(
-            WorkOrder.equipment_id == unit.id, newest_first=True, limit=LAST_VISITS
-        )
-        open_orders = (
-            await self.session.execute(
-                select(
-                    WorkOrder.id,
-                    WorkOrder.number,
-                    WorkOrder.title,
-                    WorkOrder.status,
-                    WorkOrder.created_at,
-                )
-                .where(WorkOrder.equipment_id == unit.id, WorkOrder.status.in_(OPEN_STATUSES))
-                .order_by(WorkOrder.created_at.desc(), WorkOrder.id)
-            )
-        ).all()
-        return EquipmentDetail(
-            id=unit.id,
-            serial_number=unit.serial_number,
-            name=unit.name,
-            status=unit.status,
-            manufacturer=unit.model.manufacturer,
-            model=unit.model.model,
-            category=unit.model.category,
-            installed_on=unit.installed_on,
-            warranty_ends_on=unit.warranty_ends_on,
-            site_id=site.id,
-            site_name=site.name,
-            site_address=site.address,
-            coverage=(
-                CoverageInForce(
-                    is_covered=True,
-                    contract_id=contract.id,
-                    contract_number=contract.number,
-                    valid_to=contract.valid_to,
-                )
-                if contract is not None
-                else CoverageInForce(is_covered=False)
-            ),
-            current_period=_period_item(current) if current else None,
-            next_period=_period_item(upcoming) if upcoming else None,
-            last_visits=visits,
-            open_requests=[
-                OpenRequestItem(
-                    id=order.id,
-                    number=order.number,
-                    title=order.title,
-                    status=order.status,
-                    created_at=order.created_at,
-                )
-                for order in open_orders
-            ],
-        )
-
-    async def _visit_summaries(
-        self, condition: Any, *, newest_first: bool, limit: int | None = None
-    ) -> list[VisitSummary]:
-        """Visits of this company's work orders matching `condition`, engineers by first name."""
-        stmt = (
-            select(Visit, WorkOrder.number, User.full_name)
-            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
-            .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
-            .outerjoin(User, User.id == Engineer.user_id)
-            .where(WorkOrder.client_id == self.client_id, condition)
-            .options(raiseload(Visit.required_skills))
-        )
-        if newest_first:
-            stmt = stmt.order_by(Visit.window_starts_at.desc(), Visit.id)
-        else:
-            stmt = stmt.order_by(Visit.window_starts_at, Visit.id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        rows = (await self.session.execute(stmt)).all()
-        return [
-            VisitSummary(
-                id=visit.id,
-                request_id=visit.work_order_id,
-                request_number=number,
-                status=visit.status,
-                window_starts_at=visit.window_starts_at,
-                window_ends_at=visit.window_ends_at,
-                planned_start_at=visit.planned_start_at,
-                completed_at=visit.completed_at,
-                labour_minutes=visit.labour_minutes,
-                engineer_first_name=first_name(full_name),
-                has_report=visit.status is V.COMPLETED,
-            )
-            for visit, number, full_name in rows
-        ]
-
-    # -- contracts --------------------------------------------------------------------------
-
-    async def list_contracts(self, *, limit: int, cursor: str | None, today: date) -> Slice:
-        """The company's contracts by number (drafts are not shown)."""
-        units = (
-            select(func.count(Coverage.id))
-            .where(Coverage.contract_id == Contract.id, Coverage.is_active)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(Contract, units)
-            .where(
-                Contract.client_id == self.client_id,
-                Contract.status.in_(CLIENT_CONTRACT_STATUSES),
-            )
-            .options(raiseload(Contract.coverages))
-        )
-        if cursor is not None:
-            number, last_id = decode_cursor(cursor, (str, uuid.UUID))
-            stmt = stmt.where(tuple_(Contract.number, Contract.id) > (number, last_id))
-        rows = (
-            await self.session.execute(stmt.order_by(Contract.number, Contract.id).limit(limit + 1))
-        ).all()
-        page = _slice(rows, limit, lambda row: (row[0].number, row[0].id))
-        return Slice(
-            items=[
-                ContractItem(
-                    id=contract.id,
-                    number=contract.number,
-                    status=contract.status,
-                    valid_from=contract.valid_from,
-                    valid_to=contract.valid_to,
-                    is_in_force=_in_force(contract, today),
-                    covered_units=count or 0,
-                )
-                for contract, count in page.items
-            ],
-            next_cursor=page.next_cursor,
-        )
-
-    async def contract_detail(self, contract_id: uuid.UUID, *, today: date) -> ContractDetail:
-        """A contract with the units it covers and every service period with its state."""
-        contract = await self.session.get(
-            Contract, contract_id, options=[raiseload(Contract.coverages)]
-        )
-        if (
-            contract is None
-            or contract.client_id != self.client_id
-            or contract.status not in CLIENT_CONTRACT_STATUSES
-        ):
-            raise ContractNotFound(f"contract {contract_id} not found")
-        covered = (
-            await self.session.execute(
-                select(Coverage, Equipment, Site.name)
-                .join(Equipment, Equipment.id == Coverage.equipment_id)
-                .join(Site, Site.id == Equipment.site_id)
-                .where(Coverage.contract_id == contract.id, Coverage.is_active)
-                .order_by(Equipment.serial_number, Equipment.id)
-            )
-        ).all()
-        periods = (
-            await self.session.scalars(
-                select(ServicePeriod)
-                .where(ServicePeriod.contract_id == contract.id)
-                .order_by(ServicePeriod.starts_on, ServicePeriod.equipment_id, ServicePeriod.id)
-            )
-        ).all()
-        return ContractDetail(
-            id=contract.id,
-            number=contract.number,
-            status=contract.status,
-            valid_from=contract.valid_from,
-            valid_to=contract.valid_to,
-            is_in_force=_in_force(contract, today),
-            covered_units=[
-                CoveredUnit(
-                    equipment_id=unit.id,
-                    serial_number=unit.serial_number,
-                    name=unit.name,
-                    manufacturer=unit.model.manufacturer,
-                    model=unit.model.model,
-                    site_id=unit.site_id,
-                    site_name=site_name,
-                    starts_on=coverage.period.lower,
-                    ends_on=coverage.period.upper - timedelta(days=1),
-                    interval_count=coverage.interval_count,
-                    interval_unit=coverage.interval_unit.value,
-                )
-                for coverage, unit, site_name in covered
-            ],
-            service_periods=[_period_item(p) for p in periods],
-        )
-
-    # -- requests ---------------------------------------------------------------------------
 
     async def open_request(self, data: RequestCreate) -> WorkOrder:
         """Open a work order through the client channel, about a unit or a site."""
@@ -485,7 +156,7 @@ class ClientAppService:
                 stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(limit + 1)
             )
         ).all()
-        page = _slice(rows, limit, lambda row: (row[0].created_at, row[0].id))
+        page = page_of(rows, limit, lambda row: (row[0].created_at, row[0].id))
         return Slice(
             items=[
                 RequestItem(
@@ -510,7 +181,9 @@ class ClientAppService:
         order = await self.work_orders.get(request_id, viewer=self.viewer)
         site = await self.session.get(Site, order.site_id)
         assert site is not None  # a foreign key guarantees it
-        visits = await self._visit_summaries(Visit.work_order_id == order.id, newest_first=False)
+        visits = await visit_summaries(
+            self.session, self.client_id, Visit.work_order_id == order.id, newest_first=False
+        )
         events = (
             await self.session.scalars(
                 select(WorkOrderEvent)
@@ -627,7 +300,7 @@ class ClientAppService:
                 stmt.order_by(Comment.created_at, Comment.id).limit(limit + 1)
             )
         ).all()
-        page = _slice(rows, limit, lambda row: (row[0].created_at, row[0].id))
+        page = page_of(rows, limit, lambda row: (row[0].created_at, row[0].id))
         return Slice(
             items=[
                 self._comment_item(comment, full_name, role, client_id)
@@ -783,13 +456,6 @@ class ClientAppService:
 
 def _rating_read(rating: WorkOrderRating) -> RatingRead:
     return RatingRead(score=rating.score, comment=rating.comment, created_at=rating.created_at)
-
-
-def _in_force(contract: Contract, today: date) -> bool:
-    return (
-        contract.status is ContractStatus.ACTIVE
-        and contract.valid_from <= today <= contract.valid_to
-    )
 
 
 _LIVE_ORDER = {V.ON_SITE: 0, V.EN_ROUTE: 1, V.ASSIGNED: 2}

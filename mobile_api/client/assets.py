@@ -1,0 +1,281 @@
+"""The client app's installed base: the company's equipment with its card, and contracts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import raiseload
+
+from equipment.contracts.models import Contract, ContractStatus, Coverage
+from equipment.contracts.service import ContractNotFound
+from equipment.equipment.models import Equipment
+from equipment.equipment.service import EquipmentNotFound
+from equipment.service_periods.models import ServicePeriod
+from fsm.db import like_pattern
+from fsm.sites.models import Site
+from fsm.workorders.models import WorkOrder
+from fsm.workorders.service import OPEN_STATUSES
+from mobile_api.client.common import ClientScope, Slice, page_of, period_item, visit_summaries
+from mobile_api.client.schemas import (
+    ContractDetail,
+    ContractItem,
+    CoverageInForce,
+    CoveredUnit,
+    EquipmentDetail,
+    EquipmentItem,
+    OpenRequestItem,
+)
+from mobile_api.cursor import decode_cursor
+
+LAST_VISITS = 5
+# Contracts still being negotiated are the back office's business.
+CLIENT_CONTRACT_STATUSES = (ContractStatus.ACTIVE, ContractStatus.SUSPENDED, ContractStatus.EXPIRED)
+
+
+class ClientAssetService(ClientScope):
+    """The company's units and contracts, as the client app shows them."""
+
+    # -- equipment --------------------------------------------------------------------------
+
+    async def list_equipment(
+        self,
+        *,
+        limit: int,
+        cursor: str | None,
+        site_id: uuid.UUID | None = None,
+        text: str | None = None,
+    ) -> Slice:
+        """The company's units by serial number, optionally at one site or matching `text`."""
+        stmt = (
+            select(Equipment, Site.name)
+            .join(Site, Site.id == Equipment.site_id)
+            .where(Equipment.client_id == self.client_id)
+        )
+        if site_id is not None:
+            stmt = stmt.where(Equipment.site_id == site_id)
+        if text:
+            pattern = like_pattern(text)
+            stmt = stmt.where(
+                or_(Equipment.serial_number.ilike(pattern), Equipment.name.ilike(pattern))
+            )
+        if cursor is not None:
+            serial, last_id = decode_cursor(cursor, (str, uuid.UUID))
+            stmt = stmt.where(tuple_(Equipment.serial_number, Equipment.id) > (serial, last_id))
+        rows = (
+            await self.session.execute(
+                stmt.order_by(Equipment.serial_number, Equipment.id).limit(limit + 1)
+            )
+        ).all()
+        page = page_of(rows, limit, lambda row: (row[0].serial_number, row[0].id))
+        return Slice(
+            items=[
+                EquipmentItem(
+                    id=unit.id,
+                    serial_number=unit.serial_number,
+                    name=unit.name,
+                    manufacturer=unit.model.manufacturer,
+                    model=unit.model.model,
+                    category=unit.model.category,
+                    status=unit.status,
+                    site_id=unit.site_id,
+                    site_name=site_name,
+                )
+                for unit, site_name in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    async def _unit(self, equipment_id: uuid.UUID) -> Equipment:
+        unit = await self.session.get(Equipment, equipment_id)
+        if unit is None or unit.client_id != self.client_id:
+            raise EquipmentNotFound(f"equipment {equipment_id} not found")
+        return unit
+
+    async def equipment_detail(self, equipment_id: uuid.UUID, *, today: date) -> EquipmentDetail:
+        """One unit with its coverage in force, service periods, last visits and open requests."""
+        unit = await self._unit(equipment_id)
+        site = await self.session.get(Site, unit.site_id)
+        assert site is not None  # a foreign key guarantees it
+        contract = (
+            await self.session.execute(
+                select(Contract.id, Contract.number, Contract.valid_to)
+                .join(Coverage, Coverage.contract_id == Contract.id)
+                .where(
+                    Coverage.equipment_id == unit.id,
+                    Coverage.is_active,
+                    Contract.status == ContractStatus.ACTIVE,
+                    Contract.valid_from <= today,
+                    Contract.valid_to >= today,
+                )
+                .limit(1)
+            )
+        ).first()
+        periods = (
+            await self.session.scalars(
+                select(ServicePeriod)
+                .where(ServicePeriod.equipment_id == unit.id, ServicePeriod.ends_on >= today)
+                .order_by(ServicePeriod.starts_on)
+                .limit(2)
+            )
+        ).all()
+        current = next((p for p in periods if p.starts_on <= today), None)
+        upcoming = next((p for p in periods if p.starts_on > today), None)
+        visits = await visit_summaries(
+            self.session,
+            self.client_id,
+            WorkOrder.equipment_id == unit.id,
+            newest_first=True,
+            limit=LAST_VISITS,
+        )
+        open_orders = (
+            await self.session.execute(
+                select(
+                    WorkOrder.id,
+                    WorkOrder.number,
+                    WorkOrder.title,
+                    WorkOrder.status,
+                    WorkOrder.created_at,
+                )
+                .where(WorkOrder.equipment_id == unit.id, WorkOrder.status.in_(OPEN_STATUSES))
+                .order_by(WorkOrder.created_at.desc(), WorkOrder.id)
+            )
+        ).all()
+        return EquipmentDetail(
+            id=unit.id,
+            serial_number=unit.serial_number,
+            name=unit.name,
+            status=unit.status,
+            manufacturer=unit.model.manufacturer,
+            model=unit.model.model,
+            category=unit.model.category,
+            installed_on=unit.installed_on,
+            warranty_ends_on=unit.warranty_ends_on,
+            site_id=site.id,
+            site_name=site.name,
+            site_address=site.address,
+            coverage=(
+                CoverageInForce(
+                    is_covered=True,
+                    contract_id=contract.id,
+                    contract_number=contract.number,
+                    valid_to=contract.valid_to,
+                )
+                if contract is not None
+                else CoverageInForce(is_covered=False)
+            ),
+            current_period=period_item(current) if current else None,
+            next_period=period_item(upcoming) if upcoming else None,
+            last_visits=visits,
+            open_requests=[
+                OpenRequestItem(
+                    id=order.id,
+                    number=order.number,
+                    title=order.title,
+                    status=order.status,
+                    created_at=order.created_at,
+                )
+                for order in open_orders
+            ],
+        )
+
+    # -- contracts --------------------------------------------------------------------------
+
+    async def list_contracts(self, *, limit: int, cursor: str | None, today: date) -> Slice:
+        """The company's contracts by number (drafts are not shown)."""
+        units = (
+            select(func.count(Coverage.id))
+            .where(Coverage.contract_id == Contract.id, Coverage.is_active)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Contract, units)
+            .where(
+                Contract.client_id == self.client_id,
+                Contract.status.in_(CLIENT_CONTRACT_STATUSES),
+            )
+            .options(raiseload(Contract.coverages))
+        )
+        if cursor is not None:
+            number, last_id = decode_cursor(cursor, (str, uuid.UUID))
+            stmt = stmt.where(tuple_(Contract.number, Contract.id) > (number, last_id))
+        rows = (
+            await self.session.execute(stmt.order_by(Contract.number, Contract.id).limit(limit + 1))
+        ).all()
+        page = page_of(rows, limit, lambda row: (row[0].number, row[0].id))
+        return Slice(
+            items=[
+                ContractItem(
+                    id=contract.id,
+                    number=contract.number,
+                    status=contract.status,
+                    valid_from=contract.valid_from,
+                    valid_to=contract.valid_to,
+                    is_in_force=_in_force(contract, today),
+                    covered_units=count or 0,
+                )
+                for contract, count in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    async def contract_detail(self, contract_id: uuid.UUID, *, today: date) -> ContractDetail:
+        """A contract with the units it covers and every service period with its state."""
+        contract = await self.session.get(
+            Contract, contract_id, options=[raiseload(Contract.coverages)]
+        )
+        if (
+            contract is None
+            or contract.client_id != self.client_id
+            or contract.status not in CLIENT_CONTRACT_STATUSES
+        ):
+            raise ContractNotFound(f"contract {contract_id} not found")
+        covered = (
+            await self.session.execute(
+                select(Coverage, Equipment, Site.name)
+                .join(Equipment, Equipment.id == Coverage.equipment_id)
+                .join(Site, Site.id == Equipment.site_id)
+                .where(Coverage.contract_id == contract.id, Coverage.is_active)
+                .order_by(Equipment.serial_number, Equipment.id)
+            )
+        ).all()
+        periods = (
+            await self.session.scalars(
+                select(ServicePeriod)
+                .where(ServicePeriod.contract_id == contract.id)
+                .order_by(ServicePeriod.starts_on, ServicePeriod.equipment_id, ServicePeriod.id)
+            )
+        ).all()
+        return ContractDetail(
+            id=contract.id,
+            number=contract.number,
+            status=contract.status,
+            valid_from=contract.valid_from,
+            valid_to=contract.valid_to,
+            is_in_force=_in_force(contract, today),
+            covered_units=[
+                CoveredUnit(
+                    equipment_id=unit.id,
+                    serial_number=unit.serial_number,
+                    name=unit.name,
+                    manufacturer=unit.model.manufacturer,
+                    model=unit.model.model,
+                    site_id=unit.site_id,
+                    site_name=site_name,
+                    starts_on=coverage.period.lower,
+                    ends_on=coverage.period.upper - timedelta(days=1),
+                    interval_count=coverage.interval_count,
+                    interval_unit=coverage.interval_unit.value,
+                )
+                for coverage, unit, site_name in covered
+            ],
+            service_periods=[period_item(p) for p in periods],
+        )
+
+
+def _in_force(contract: Contract, today: date) -> bool:
+    return (
+        contract.status is ContractStatus.ACTIVE
+        and contract.valid_from <= today <= contract.valid_to
+    )
