@@ -244,6 +244,25 @@ def jobs_photo_cleanup() -> None:
     click.echo(f"photo cleanup: {_run(run)} abandoned reservations dropped")
 
 
+@jobs.command("mobile-housekeeping")
+def jobs_mobile_housekeeping() -> None:
+    """Forget expired idempotency keys and change-feed rows past their retention."""
+    from fsm.db import create_engine, create_session_factory
+    from fsm.scheduler import run_mobile_housekeeping
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int]:
+        engine = create_engine(settings.database)
+        try:
+            return await run_mobile_housekeeping(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    keys, rows = _run(run)
+    click.echo(f"mobile housekeeping: {keys} idempotency keys, {rows} change-feed rows purged")
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -159,6 +159,35 @@ async def run_photo_cleanup(settings: Settings, factory: async_sessionmaker[Asyn
     return dropped
 
 
+async def mobile_housekeeping() -> None:
+    """Forget expired idempotency keys and change-feed rows older than the retention."""
+    if _runtime is None:
+        raise RuntimeError("the scheduler runtime is not configured")
+    await run_mobile_housekeeping(_runtime.settings, _runtime.factory)
+
+
+async def run_mobile_housekeeping(
+    settings: Settings, factory: async_sessionmaker[AsyncSession]
+) -> tuple[int, int]:
+    """One purge of the apps' offline bookkeeping: (keys deleted, feed rows deleted)."""
+    from mobile_api.engineer.service import purge_change_feed
+    from mobile_api.idempotency import purge_expired_keys
+
+    counts: list[int] = []
+
+    async def work(session: AsyncSession) -> None:
+        now = utcnow()
+        retention = timedelta(days=settings.mobile.change_feed_retention_days)
+        counts.append(await purge_expired_keys(session, now=now))
+        counts.append(await purge_change_feed(session, before=now - retention))
+
+    if not await run_locked(factory, "mobile_housekeeping", work):
+        return 0, 0
+    keys, rows = counts
+    log.info("mobile housekeeping: %d idempotency keys, %d change-feed rows purged", keys, rows)
+    return keys, rows
+
+
 def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
     """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -189,6 +218,14 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
         hour=3,
         minute=30,
         id="photo_cleanup",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        "fsm.scheduler:mobile_housekeeping",
+        "cron",
+        hour=3,
+        minute=45,
+        id="mobile_housekeeping",
         replace_existing=True,
     )
     scheduler.add_job(

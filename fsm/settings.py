@@ -102,9 +102,11 @@ class SolverSettings:
 
 @dataclass(frozen=True)
 class MobileSettings:
-    """The apps' offline support: how long idempotency keys are remembered."""
+    """The apps' offline support: how long idempotency keys and the change feed are kept."""
 
     idempotency_ttl_hours: int = 7 * 24
+    # An app whose cursor is older than this gets its full state again instead of changes.
+    change_feed_retention_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         mobile=MobileSettings(
             idempotency_ttl_hours=read.integer("FSM_IDEMPOTENCY_TTL_HOURS", 7 * 24, minimum=1),
+            change_feed_retention_days=read.integer(
+                "FSM_CHANGE_FEED_RETENTION_DAYS", 30, minimum=2
+            ),
         ),
     )
     if read.errors:

@@ -21,7 +21,7 @@ are one fact. A failed request leaves no key, so the app may simply retry.
 
 Keys live ``settings.mobile.idempotency_ttl_hours`` (7 days by default); an expired key is
 reclaimed on its next use, and ``purge_expired_keys`` deletes old rows
-(``python -m mobile_api.idempotency purge`` or a scheduler job).
+(daily by the scheduler's ``mobile_housekeeping`` job, or ``fsm jobs mobile-housekeeping``).
 
 Usage in a controller (the provider reads the header and the caller)::
 
@@ -52,9 +52,7 @@ method, path and payload the equivalent endpoint would have had, inside a savepo
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -320,21 +318,3 @@ async def purge_expired_keys(session: AsyncSession, *, now: datetime | None = No
         delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow()))
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def _purge_main() -> int:
-    from fsm.db import create_engine, create_session_factory, session_scope
-    from fsm.settings import get_settings
-
-    engine = create_engine(get_settings().database)
-    try:
-        async with session_scope(create_session_factory(engine)) as session:
-            return await purge_expired_keys(session)
-    finally:
-        await engine.dispose()
-
-
-if __name__ == "__main__":  # pragma: no cover - operator entry point
-    if sys.argv[1:] != ["purge"]:
-        sys.exit("usage: python -m mobile_api.idempotency purge")
-    print(f"deleted {asyncio.run(_purge_main())} expired idempotency keys")

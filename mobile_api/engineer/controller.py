@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -214,6 +214,7 @@ class EngineerAppController(Controller):
         self,
         engineer_app: NamedDependency[EngineerApp],
         principal: NamedDependency[Principal],
+        state: State,
         since: Annotated[
             str | None,
             QueryParameter(description="Cursor of the previous answer; none for the current state"),
@@ -223,4 +224,5 @@ class EngineerAppController(Controller):
         ] = 200,
     ) -> ChangesRead:
         """Visits new, changed or taken away, and new comments, since the cursor."""
-        return await engineer_app.changes(principal, since, limit=limit)
+        retention = timedelta(days=state.settings.mobile.change_feed_retention_days)
+        return await engineer_app.changes(principal, since, limit=limit, retention=retention)

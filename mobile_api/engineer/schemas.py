@@ -323,3 +323,6 @@ class ChangesRead(msgspec.Struct, kw_only=True):
     comments: list[CommentRead]
     next_cursor: str
     has_more: bool
+    # True when this is the whole current state (first call, or a cursor older than the
+    # feed's retention): the app replaces its copy instead of applying changes.
+    is_full_state: bool

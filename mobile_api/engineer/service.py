@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, text, tuple_, update
+from sqlalchemy import delete, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.schemas import AnswersIn, RunRead, run_read
@@ -260,9 +260,19 @@ class EngineerApp:
     # -- the change feed --------------------------------------------------------------------
 
     async def changes(
-        self, principal: Principal, since: str | None, *, limit: int = 200
+        self,
+        principal: Principal,
+        since: str | None,
+        *,
+        limit: int = 200,
+        retention: timedelta = timedelta(days=30),
     ) -> ChangesRead:
         """What changed for the caller since `since`; without it, the current state.
+
+        The feed keeps `retention` of history (older rows are purged daily). A cursor
+        issued before that (less a day for transactions still running when it was issued)
+        may point past purged rows, so its holder gets the full state again
+        (`is_full_state`), never a feed with holes.
 
         Rows of a transaction are read only once every older transaction has ended (its
         id is below the snapshot's xmin), ordered by (transaction, row): a transaction
@@ -279,13 +289,15 @@ class EngineerApp:
             )
         ).one()
         floor: tuple[int, int] = (int(horizon.xmin), 0)
+        issued = int(utcnow().timestamp())
         if me is None:
             return ChangesRead(
                 visits=[],
                 removed_visit_ids=[],
                 comments=[],
-                next_cursor=encode_cursor(*floor),
+                next_cursor=encode_cursor(*floor, issued),
                 has_more=False,
+                is_full_state=since is None,
             )
         visible = [EngineerChange.engineer_id == me.id]
         if horizon.own is None:
@@ -294,7 +306,18 @@ class EngineerApp:
             visible.append(
                 or_(EngineerChange.txid < horizon.xmin, EngineerChange.txid == horizon.own)
             )
-        if since is None:
+        after: tuple[int, int] | None = None
+        if since is not None:
+            after_txid, after_id, issued_at = decode_cursor(since, (int, int, int), field="since")
+            if not (
+                isinstance(after_txid, int)
+                and isinstance(after_id, int)
+                and isinstance(issued_at, int)
+            ):
+                raise field_error("since", "is not a cursor this server gave out")
+            if issued_at >= issued - int((retention - timedelta(days=1)).total_seconds()):
+                after = (after_txid, after_id)
+        if after is None:
             # The cursor is taken before the state is read: a change between the two is
             # sent again next time rather than lost.
             last = (
@@ -310,12 +333,11 @@ class EngineerApp:
                 visits=await self.reads.open_visits(me.id),
                 removed_visit_ids=[],
                 comments=[],
-                next_cursor=encode_cursor(*start),
+                next_cursor=encode_cursor(*start, issued),
                 has_more=False,
+                is_full_state=True,
             )
-        after_txid, after_id = decode_cursor(since, (int, int), field="since")
-        if not (isinstance(after_txid, int) and isinstance(after_id, int)):
-            raise field_error("since", "is not a cursor this server gave out")
+        after_txid, after_id = after
         rows = (
             await self.session.execute(
                 select(
@@ -365,8 +387,9 @@ class EngineerApp:
                 if comment_ids
                 else []
             ),
-            next_cursor=encode_cursor(*cursor),
+            next_cursor=encode_cursor(*cursor, issued),
             has_more=has_more,
+            is_full_state=False,
         )
 
 
@@ -381,3 +404,11 @@ def _check_status_request(data: StatusRequest) -> None:
         raise field_error("reason", "goes only with cannot_complete")
     if data.labour_minutes is not None and data.status is not FieldStatus.COMPLETED:
         raise field_error("labour_minutes", "goes only with completed")
+
+
+async def purge_change_feed(session: AsyncSession, *, before: datetime) -> int:
+    """Delete feed rows written before `before`; the number deleted."""
+    result = await session.execute(
+        delete(EngineerChange).where(EngineerChange.occurred_at < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client
+from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
@@ -23,8 +24,10 @@ from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus, WorkOrderType
 from fsm.workorders.service import WorkOrderService
+from mobile_api.cursor import decode_cursor, encode_cursor
+from mobile_api.engineer.models import EngineerChange
 from mobile_api.engineer.schemas import ChangesRead
-from mobile_api.engineer.service import EngineerApp
+from mobile_api.engineer.service import EngineerApp, purge_change_feed
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_site
 from tests.fsm.helpers import invalid_fields
@@ -201,6 +204,43 @@ class TestChanges:
             CHANGES, params={"since": "not-a-cursor"}, headers=await login(client, route.user)
         )
         assert invalid_fields(response) == ["since"]
+
+    async def test_a_cursor_older_than_the_retention_gets_the_full_state_again(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=2)
+        headers = await login(client, route.user)
+        first = await _feed(client, headers)
+        txid, row, issued = decode_cursor(first["next_cursor"], (int, int, int))
+        assert isinstance(issued, int)
+        # The same position, handed out 40 days ago: rows after it may have been purged.
+        stale = encode_cursor(txid, row, issued - 40 * 86400)
+
+        fresh = await _feed(client, headers, first["next_cursor"])
+        again = await _feed(client, headers, stale)
+
+        assert (first["is_full_state"], fresh["is_full_state"]) == (True, False)
+        assert fresh["visits"] == []
+        assert again["is_full_state"] is True
+        assert {v["id"] for v in again["visits"]} == {str(v.id) for v in route.visits}
+
+    async def test_housekeeping_drops_feed_rows_past_the_retention_only(
+        self, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=2)
+        old, recent = route.visits
+        await session.execute(
+            update(EngineerChange)
+            .where(EngineerChange.visit_id == old.id)
+            .values(occurred_at=utcnow() - timedelta(days=31))
+        )
+
+        purged = await purge_change_feed(session, before=utcnow() - timedelta(days=30))
+
+        left = set((await session.scalars(select(EngineerChange.visit_id))).all())
+        assert purged >= 1
+        assert old.id not in left
+        assert recent.id in left
 
 
 @dataclass
