@@ -109,15 +109,20 @@ def _jitter(rng: random.Random, centre: GeoPoint, km: float) -> GeoPoint:
     )
 
 
-async def load_demo(session: AsyncSession, *, seed: int = 7) -> DemoSummary:
-    """Fill an empty database with the demo city; do nothing when clients exist already."""
+async def load_demo(
+    session: AsyncSession, *, seed: int = 7, only_into_empty: bool = True
+) -> DemoSummary:
+    """Fill an empty database with the demo city; do nothing when clients exist already.
+
+    Tests pass `only_into_empty=False` to load it beside the data of other tests.
+    """
     logins = {
         "admin": f"admin@{DEMO_DOMAIN}",
         "dispatcher": f"dispatch@{DEMO_DOMAIN}",
         "engineer": f"engineer1@{DEMO_DOMAIN}",
         "client": f"client@{DEMO_DOMAIN}",
     }
-    if await session.scalar(select(func.count()).select_from(Client)):
+    if only_into_empty and await session.scalar(select(func.count()).select_from(Client)):
         return DemoSummary(clients=0, sites=0, engineers=0, logins=logins)
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
     password_hash = hash_password(DEMO_PASSWORD)

@@ -29,6 +29,7 @@ from equipment.equipment.schemas import EquipmentCreate, EquipmentModelCreate
 from equipment.equipment.service import EquipmentModelService, EquipmentService
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client
+from fsm.demo import DEMO_DOMAIN
 from fsm.engineers.models import Engineer
 from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
@@ -251,7 +252,11 @@ async def load_demo_work(
         )
         await templates.publish(template.id)
 
-    clients = (await session.scalars(select(Client).order_by(Client.tax_id))).all()
+    clients = (
+        await session.scalars(
+            select(Client).where(Client.email.like(f"%.{DEMO_DOMAIN}")).order_by(Client.tax_id)
+        )
+    ).all()
     units: list[Equipment] = []
     contracts = ContractService(session)
     inventory = EquipmentService(session)
@@ -306,7 +311,14 @@ async def load_demo_work(
 
     work_orders = WorkOrderService(session, settings or WorkOrderSettings(), resolve_coverage)
     visits = VisitService(session, work_orders, ChecklistVisitHooks())
-    engineers = (await session.scalars(select(Engineer).join(User).order_by(User.email))).all()
+    engineers = (
+        await session.scalars(
+            select(Engineer)
+            .join(User)
+            .where(User.email.like(f"%@{DEMO_DOMAIN}"))
+            .order_by(User.email)
+        )
+    ).all()
     zone = ZoneInfo("Europe/Berlin")
     orders = visit_count = 0
     taken: set[uuid.UUID] = set()

@@ -10,19 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.models import ChecklistRun, ChecklistTemplate, ChecklistTemplateVersion
 from equipment.contracts.models import Contract, ContractStatus
-from fsm.demo import DEMO_PASSWORD, load_demo
+from fsm.clients.models import Client
+from fsm.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from fsm.demo_work import load_demo_work, next_working_day
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit, VisitStatus
+from fsm.workorders.models import WorkOrder
 
 
 async def _load(session: AsyncSession) -> date:
-    summary = await load_demo(session)
+    # Beside whatever other tests committed: the demo is found by its own domain.
+    summary = await load_demo(session, only_into_empty=False)
     staff = {
         u.role: u
         for u in (
-            await session.scalars(select(User).where(User.role.in_([Role.ADMIN, Role.DISPATCHER])))
+            await session.scalars(
+                select(User).where(
+                    User.role.in_([Role.ADMIN, Role.DISPATCHER]),
+                    User.email.like(f"%@{DEMO_DOMAIN}"),
+                )
+            )
         ).all()
     }
     work = await load_demo_work(
@@ -34,6 +42,15 @@ async def _load(session: AsyncSession) -> date:
     assert summary.engineers == 15
     await session.commit()
     return work.route_day
+
+
+# The demo's visits: those of work orders of the demo's clients.
+DEMO_VISITS = (
+    select(Visit.id)
+    .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+    .join(Client, Client.id == WorkOrder.client_id)
+    .where(Client.email.like(f"%.{DEMO_DOMAIN}"))
+)
 
 
 class TestDemoWork:
@@ -50,7 +67,7 @@ class TestDemoWork:
             await session.execute(
                 select(Visit, Engineer)
                 .join(Engineer, Engineer.id == Visit.engineer_id)
-                .where(Visit.status == VisitStatus.ASSIGNED)
+                .where(Visit.status == VisitStatus.ASSIGNED, Visit.id.in_(DEMO_VISITS))
             )
         ).all()
         per_engineer: dict[object, list[int]] = {}
@@ -60,11 +77,17 @@ class TestDemoWork:
         assert len(per_engineer) == 15
         assert all(sorted(p) == list(range(1, len(p) + 1)) for p in per_engineer.values())
         waiting = await session.scalar(
-            select(func.count()).select_from(Visit).where(Visit.status == VisitStatus.PLANNED)
+            select(func.count())
+            .select_from(Visit)
+            .where(Visit.status == VisitStatus.PLANNED, Visit.id.in_(DEMO_VISITS))
         )
         assert waiting == 10
         # Contracts are in force and lift jobs carry the lift checklist.
-        statuses = (await session.scalars(select(Contract.status))).all()
+        statuses = (
+            await session.scalars(
+                select(Contract.status).join(Client).where(Client.email.like(f"%.{DEMO_DOMAIN}"))
+            )
+        ).all()
         assert statuses
         assert set(statuses) == {ContractStatus.ACTIVE}
         names = (
@@ -72,6 +95,7 @@ class TestDemoWork:
                 select(ChecklistTemplate.name)
                 .join(ChecklistTemplateVersion)
                 .join(ChecklistRun, ChecklistRun.template_version_id == ChecklistTemplateVersion.id)
+                .where(ChecklistRun.visit_id.in_(DEMO_VISITS))
                 .distinct()
             )
         ).all()
@@ -81,7 +105,9 @@ class TestDemoWork:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         day = await _load(session)
-        engineer = await session.scalar(select(User).where(User.email.like("engineer1@%")))
+        engineer = await session.scalar(
+            select(User).where(User.email == f"engineer1@{DEMO_DOMAIN}")
+        )
         assert engineer is not None
         signed_in = await client.post(
             "/api/v1/auth/login", json={"email": engineer.email, "password": DEMO_PASSWORD}

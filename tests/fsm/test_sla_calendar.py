@@ -8,7 +8,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fsm.sla.calendar import (
@@ -669,16 +669,31 @@ def test_zero_minutes_keep_the_start_exactly_when_it_is_open(
     assert (add_business_minutes(cal, start, 0) == start) == is_open
 
 
+def _reachable(cal: BusinessCalendar, start: datetime, minutes: float) -> datetime:
+    """The deadline, for amounts the calendar's open time covers within the search horizon.
+
+    A calendar open 15 minutes a week takes 25 years to give 20 000 minutes; the search is
+    bounded by design (tested on its own), so such draws are not examples of these laws.
+    """
+    try:
+        return add_business_minutes(cal, start, minutes)
+    except ValueError as exc:
+        assert "not enough open time" in str(exc)  # noqa: PT017 - the bound, nothing else
+        assume(False)
+        raise  # pragma: no cover - assume(False) never returns
+
+
 @PROPERTY
 @given(scenarios(), minutes_amounts, minutes_amounts)
 def test_adding_in_two_steps_equals_adding_once(
     scenario: tuple[BusinessCalendar, datetime], a: int, b: int
 ) -> None:
     cal, start = scenario
+    once = _reachable(cal, start, a + b)
 
     in_two_steps = add_business_minutes(cal, add_business_minutes(cal, start, a), b)
 
-    assert in_two_steps == add_business_minutes(cal, start, a + b)
+    assert in_two_steps == once
 
 
 @PROPERTY
@@ -688,7 +703,7 @@ def test_minutes_between_start_and_deadline_are_the_target(
 ) -> None:
     cal, start = scenario
 
-    due = add_business_minutes(cal, start, minutes)
+    due = _reachable(cal, start, minutes)
 
     assert business_minutes_between(cal, start, due) == pytest.approx(minutes, abs=1e-6)
 
