@@ -18,7 +18,7 @@ from checklists.models import (
     RunStatus,
 )
 from checklists.service import AnswerInput, TemplateInput
-from fsm.schemas import Name, OptionalText
+from fsm.schemas import AwareDatetime, Name, OptionalText
 from fsm.workorders.models import WorkOrderType
 
 Audience = Literal["staff", "engineer", "client"]
@@ -145,7 +145,7 @@ class AnswerIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     item_key: Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
     value: Any
-    answered_at: datetime | None = None
+    answered_at: AwareDatetime | None = None
 
     def to_input(self) -> AnswerInput:
         """As the service takes it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import available_timezones
 
@@ -17,6 +18,9 @@ Email = Annotated[
     str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
 Phone = Annotated[str, msgspec.Meta(max_length=50)]
+# Input timestamps must carry a UTC offset: a naive value is a 422 naming the field, never a
+# guess at the server's local time.
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
 OffsetQuery = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip")]
 
