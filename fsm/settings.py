@@ -98,6 +98,8 @@ class SolverSettings:
     sync_limit_s: int = 10
     # A background run not finished this long after its budget ended counts as interrupted.
     run_grace_s: int = 60
+    # Background runs one process solves at once; more are refused (429) until one ends.
+    max_concurrent_runs: int = 2
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             max_time_limit_s=read.integer("FSM_SOLVER_MAX_TIME_LIMIT_S", 120, minimum=1),
             sync_limit_s=read.integer("FSM_DISPATCH_SYNC_LIMIT_SECONDS", 10, minimum=0),
             run_grace_s=read.integer("FSM_DISPATCH_RUN_GRACE_SECONDS", 60, minimum=0),
+            max_concurrent_runs=read.integer("FSM_DISPATCH_MAX_CONCURRENT_RUNS", 2, minimum=1),
         ),
         mobile=MobileSettings(
             idempotency_ttl_hours=read.integer("FSM_IDEMPOTENCY_TTL_HOURS", 7 * 24, minimum=1),
