@@ -247,7 +247,10 @@ class EquipmentChecklistController(Controller):
         await EquipmentService(db_session).get(equipment_id, viewer=principal)
         audience: Audience = "client" if principal.is_client else "staff"
         history = await checklists.equipment_history(
-            equipment_id, client_visible_only=principal.is_client, limit=limit
+            equipment_id,
+            client_visible_only=principal.is_client,
+            client_id=principal.client_id if principal.is_client else None,
+            limit=limit,
         )
         return [
             HistoryEntry(
@@ -256,7 +259,7 @@ class EquipmentChecklistController(Controller):
                 completed_at=visit.completed_at,
                 template_name=run.template_version.template.name,
                 version=run.template_version.version,
-                outcome=outcome_of(run),
+                outcome=outcome_of(run, for_client=principal.is_client),
                 run=run_read(run, audience=audience),
             )
             for run, visit in history

@@ -125,6 +125,8 @@ class ChecklistRun(IdMixin, TimestampMixin, Base):
     answers: dict[str, ChecklistAnswer]
     findings: list[ChecklistFinding]
     photo_counts: dict[str, int]
+    # Whether photo_counts hold only photos a client may see.
+    photo_counts_for_client: bool
 
 
 class ChecklistAnswer(Base):

@@ -221,27 +221,48 @@ class RunRead(msgspec.Struct, kw_only=True):
     findings: list[FindingRead] | None = None
 
 
-def outcome_of(run: ChecklistRun) -> str:
-    """`findings` when something needs attention, else `pass`, `incomplete` or `not_started`."""
-    if run.open_findings:
+def outcome_of(run: ChecklistRun, *, for_client: bool = False) -> str:
+    """`findings` when something needs attention, else `pass`, `incomplete` or `not_started`.
+
+    For a client only findings on items marked for clients count.
+    """
+    if for_client:
+        shown = _client_keys(decode_definition(run.template_version.definition))
+        has_findings = any(f.cleared_at is None and f.item_key in shown for f in run.findings)
+    else:
+        has_findings = run.open_findings > 0
+    if has_findings:
         return "findings"
     if run.status is RunStatus.COMPLETE:
         return "pass"
     return "incomplete" if run.status is RunStatus.IN_PROGRESS else "not_started"
 
 
+def _client_keys(definition: Definition) -> set[str]:
+    return {item.key for item in definition.items() if item.is_client_visible}
+
+
 def run_read(run: ChecklistRun, *, audience: Audience) -> RunRead:
-    """Wire form of a run; a client gets only answered, visible items marked for clients."""
+    """Wire form of a run.
+
+    A client gets only answered, visible items marked for clients; its counts and outcome
+    cover those items only, and it never sees conditions, findings or what is missing.
+    """
     definition = decode_definition(run.template_version.definition)
     values = {key: answer.value for key, answer in run.answers.items()}
     visible = visible_keys(definition, values)
+    for_client = audience == "client"
+    client_keys = _client_keys(definition)
+    photo_counts = run.photo_counts if not for_client or run.photo_counts_for_client else {}
     sections: list[SectionRead] = []
     for section in definition.sections:
         items: list[ItemRead] = []
         for item in section.items:
             answer = run.answers.get(item.key)
-            if audience == "client" and not (
-                item.is_client_visible and item.key in visible and (answer or item.photo_count)
+            if for_client and not (
+                item.key in client_keys
+                and item.key in visible
+                and (answer or photo_counts.get(item.key))
             ):
                 continue
             items.append(
@@ -257,8 +278,12 @@ def run_read(run: ChecklistRun, *, audience: Audience) -> RunRead:
                     max=item.max,
                     choices=list(item.choices),
                     photo_count=item.photo_count,
-                    photos=run.photo_counts.get(item.key, 0),
-                    visible_if=(msgspec.to_builtins(item.visible_if) if item.visible_if else None),
+                    photos=photo_counts.get(item.key, 0),
+                    visible_if=(
+                        msgspec.to_builtins(item.visible_if)
+                        if item.visible_if and not for_client
+                        else None
+                    ),
                     answer=(
                         AnswerRead(
                             value=answer.value, flag=answer.flag, answered_at=answer.answered_at
@@ -270,7 +295,17 @@ def run_read(run: ChecklistRun, *, audience: Audience) -> RunRead:
             )
         if items:
             sections.append(SectionRead(title=section.title, items=items))
-    internal = audience != "client"
+    done = progress(definition, values, run.photo_counts)
+    required_total, required_answered = run.required_total, run.required_answered
+    if for_client:
+        counted = [
+            item
+            for item in definition.items()
+            if item.is_required and item.key in client_keys and item.key in visible
+        ]
+        missing_keys = {m["item_key"] for m in done.missing}
+        required_total = len(counted)
+        required_answered = sum(1 for item in counted if item.key not in missing_keys)
     return RunRead(
         id=run.id,
         visit_id=run.visit_id,
@@ -278,12 +313,12 @@ def run_read(run: ChecklistRun, *, audience: Audience) -> RunRead:
         template_name=run.template_version.template.name,
         version=run.template_version.version,
         status=run.status,
-        outcome=outcome_of(run),
-        required_total=run.required_total,
-        required_answered=run.required_answered,
+        outcome=outcome_of(run, for_client=for_client),
+        required_total=required_total,
+        required_answered=required_answered,
         sections=sections,
-        missing=progress(definition, values, run.photo_counts).missing if internal else None,
-        findings=[finding_read(f) for f in run.findings] if internal else None,
+        missing=None if for_client else done.missing,
+        findings=None if for_client else [finding_read(f) for f in run.findings],
     )
 
 

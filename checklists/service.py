@@ -35,7 +35,7 @@ from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
 from fsm.errors import InvalidState, NotFound, ValidationFailed, field_error
 from fsm.pagination import Page, PageRequest
-from fsm.photos.models import EVIDENCE_STATES, Photo
+from fsm.photos.models import EVIDENCE_STATES, Photo, PhotoState
 from fsm.users.models import Role
 from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus
 from fsm.workorders.models import Priority, Visibility, WorkOrder, WorkOrderType
@@ -346,7 +346,13 @@ class ChecklistService:
                 .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
                 .outerjoin(EquipmentModel, EquipmentModel.id == Equipment.model_id)
                 .outerjoin(ChecklistRun, ChecklistRun.visit_id == Visit.id)
-                .where(Visit.id.in_(visit_ids), ChecklistRun.id.is_(None))
+                # A visit that is over keeps what it had: a template published later
+                # never becomes a checklist it "did not start".
+                .where(
+                    Visit.id.in_(visit_ids),
+                    Visit.status.in_(OPEN_VISIT_STATUSES),
+                    ChecklistRun.id.is_(None),
+                )
             )
         ).all()
         if not facts_rows:
@@ -411,50 +417,62 @@ class ChecklistService:
         stmt = select(ChecklistRun).where(ChecklistRun.visit_id.in_(visit_ids))
         return (await self.session.scalars(stmt)).all()
 
-    async def run_for_visit(self, visit_id: uuid.UUID) -> ChecklistRun | None:
-        """The visit's run with its answers, findings and photo counts; attached if due."""
+    async def run_for_visit(
+        self, visit_id: uuid.UUID, *, client_view: bool = False
+    ) -> ChecklistRun | None:
+        """The visit's run with its answers, findings and photo counts; attached if due.
+
+        With `client_view` the photo counts hold only photos the client may see.
+        """
         await self.ensure_runs([visit_id])
         run = await self.session.scalar(
             select(ChecklistRun).where(ChecklistRun.visit_id == visit_id)
         )
         if run is None:
             return None
-        await self._load_details(run)
+        await self._load_many([run], client_view=client_view)
         return run
 
-    async def _load_details(self, run: ChecklistRun) -> None:
-        run.answers = {a.item_key: a for a in await self._answers(run.id)}
-        run.findings = list(
-            (
-                await self.session.scalars(
-                    select(ChecklistFinding)
-                    .where(ChecklistFinding.run_id == run.id)
-                    .order_by(ChecklistFinding.raised_at, ChecklistFinding.item_key)
-                )
-            ).all()
+    async def _load_many(self, runs: Sequence[ChecklistRun], *, client_view: bool = False) -> None:
+        """Answers, findings and photo counts of several runs in three queries."""
+        if not runs:
+            return
+        by_id = {run.id: run for run in runs}
+        for run in runs:
+            run.answers, run.findings, run.photo_counts = {}, [], {}
+            run.photo_counts_for_client = client_view
+        answers = await self.session.scalars(
+            select(ChecklistAnswer)
+            .where(ChecklistAnswer.run_id.in_(by_id))
+            .execution_options(populate_existing=True)
         )
-        run.photo_counts = await self._photo_counts(run.visit_id)
-
-    async def _answers(self, run_id: uuid.UUID) -> Sequence[ChecklistAnswer]:
-        return (
-            await self.session.scalars(
-                select(ChecklistAnswer)
-                .where(ChecklistAnswer.run_id == run_id)
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-
-    async def _photo_counts(self, visit_id: uuid.UUID) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(Photo.checklist_item_key, func.count())
-            .where(
-                Photo.visit_id == visit_id,
-                Photo.checklist_item_key.is_not(None),
-                Photo.state.in_(EVIDENCE_STATES),
-            )
-            .group_by(Photo.checklist_item_key)
+        for answer in answers:
+            by_id[answer.run_id].answers[answer.item_key] = answer
+        findings = await self.session.scalars(
+            select(ChecklistFinding)
+            .where(ChecklistFinding.run_id.in_(by_id))
+            .order_by(ChecklistFinding.raised_at, ChecklistFinding.item_key)
         )
-        return {key: count for key, count in rows.all() if key is not None}
+        for finding in findings:
+            by_id[finding.run_id].findings.append(finding)
+        by_visit = {run.visit_id: run for run in runs}
+        # A client counts only the photos it may see.
+        conditions: builtins.list[Any] = [
+            Photo.visit_id.in_(by_visit),
+            Photo.checklist_item_key.is_not(None),
+        ]
+        if client_view:
+            conditions += [Photo.state == PhotoState.VERIFIED, Photo.is_client_visible.is_(True)]
+        else:
+            conditions.append(Photo.state.in_(EVIDENCE_STATES))
+        counts = await self.session.execute(
+            select(Photo.visit_id, Photo.checklist_item_key, func.count())
+            .where(*conditions)
+            .group_by(Photo.visit_id, Photo.checklist_item_key)
+        )
+        for visit_id, key, count in counts.all():
+            if visit_id is not None and key is not None:
+                by_visit[visit_id].photo_counts[key] = count
 
     async def check_photo_item(self, visit_id: uuid.UUID, item_key: str) -> None:
         """Refuse (422) a photo linked to an item that is not a photo item of the visit's run."""
@@ -664,12 +682,20 @@ class ChecklistService:
                 site_id=work_order.site_id,
                 equipment_id=work_order.equipment_id,
                 type=WorkOrderType.REPAIR,
-                title=f"Follow-up of {work_order.number}: {finding.message}"[:200],
-                description=(f"Raised by the checklist of {work_order.number}: {finding.message}"),
+                # The client sees the follow-up as a request of its own: title and
+                # description stay neutral; the finding goes to an internal comment.
+                title=f"Follow-up of {work_order.number}",
+                description=f"Further work found during {work_order.number}.",
                 priority=Priority.HIGH if critical else Priority.NORMAL,
                 required_skills=[s.code for s in work_order.required_skills],
             ),
             actor=on_behalf,
+        )
+        await self.work_orders.add_comment(
+            follow_up.id,
+            f"Checklist finding on {work_order.number}: {finding.message}",
+            actor=on_behalf,
+            is_internal=True,
         )
         self.work_orders.log(
             work_order,
@@ -724,13 +750,21 @@ class ChecklistService:
         return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
 
     async def equipment_history(
-        self, equipment_id: uuid.UUID, *, client_visible_only: bool, limit: int = 20
+        self,
+        equipment_id: uuid.UUID,
+        *,
+        client_visible_only: bool,
+        client_id: uuid.UUID | None = None,
+        limit: int = 20,
     ) -> builtins.list[tuple[ChecklistRun, Visit]]:
         """The equipment's past runs, newest first, with answers loaded.
 
         A client sees only runs of completed visits: work in progress is not a record yet.
         """
         conditions: builtins.list[Any] = [WorkOrder.equipment_id == equipment_id]
+        if client_id is not None:
+            # A unit that changed hands keeps its past, but not for the new owner.
+            conditions.append(WorkOrder.client_id == client_id)
         if client_visible_only:
             conditions.append(Visit.status == VisitStatus.COMPLETED)
         stmt = (
@@ -747,8 +781,7 @@ class ChecklistService:
             .limit(limit)
         )
         found = [(run, visit) for run, visit in (await self.session.execute(stmt)).all()]
-        for run, _ in found:
-            await self._load_details(run)
+        await self._load_many([run for run, _ in found], client_view=client_visible_only)
         return found
 
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from checklists.service import AnswerInput
 from equipment.equipment.models import Equipment
@@ -25,11 +25,35 @@ from tests.checklists.helpers import (
     visits,
 )
 from tests.equipment.helpers import make_equipment
-from tests.factories import make_engineer, make_user
+from tests.equipment.test_equipment_card import counting_queries
+from tests.factories import make_client, make_engineer, make_site, make_user
 from tests.fsm.helpers import assert_forbidden, assert_not_found, error_of, signed_in
 from tests.fsm.wo_helpers import principal_of
 
 TEMPLATES = "/api/v1/checklist-templates"
+
+MIXED = {
+    "sections": [
+        {
+            "title": "Checks",
+            "items": [
+                {
+                    "key": "door_ok",
+                    "label": "Door closes",
+                    "kind": "yes_no",
+                    "is_client_visible": True,
+                },
+                {
+                    "key": "motor_temp",
+                    "label": "Motor temperature",
+                    "kind": "number",
+                    "max": 80,
+                    "visible_if": {"item": "door_ok", "any_of": [True]},
+                },
+            ],
+        }
+    ]
+}
 
 
 def _checklist_of(visit: Visit) -> str:
@@ -346,6 +370,76 @@ class TestEquipmentHistory:
         assert run["findings"] is None
         assert run["missing"] is None
         assert "internal remark" not in response.text
+
+    async def test_a_client_sees_no_trace_of_internal_items(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        unit = await make_equipment(session)
+        await make_template(session, model_ids=[unit.model_id], raw=MIXED)
+        engineer = await make_engineer(session)
+        visit = await planned_visit(session, await order_on(session, unit), engineer=engineer)
+        actor = principal_of(engineer.user)
+        await checklists(session).save_answers(
+            visit.id,
+            [AnswerInput("door_ok", True), AnswerInput("motor_temp", 95)],
+            actor=actor,
+        )
+        for status in (VisitStatus.EN_ROUTE, VisitStatus.ON_SITE):
+            await visits(session).report_status(visit.id, StatusReport(status=status), actor=actor)
+        await visits(session).report_status(
+            visit.id, StatusReport(status=VisitStatus.COMPLETED, labour_minutes=20), actor=actor
+        )
+        customer = await make_user(session, role=Role.CLIENT)
+        customer.client_id = unit.client_id
+        await session.commit()
+
+        response = await client.get(
+            f"/api/v1/equipment/{unit.id}/checklist-runs", headers=await login(client, customer)
+        )
+
+        (entry,) = response.json()
+        # The internal motor reading raised a finding; the client's view is all clear.
+        assert (entry["outcome"], entry["run"]["outcome"]) == ("pass", "pass")
+        assert (entry["run"]["required_total"], entry["run"]["required_answered"]) == (1, 1)
+        assert "motor" not in response.text
+        items = [i for section in entry["run"]["sections"] for i in section["items"]]
+        assert [(i["key"], i["visible_if"]) for i in items] == [("door_ok", None)]
+
+    async def test_a_new_owner_does_not_see_the_previous_owners_runs(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, unit = await self._complete(session)
+        new_owner = await make_client(session)
+        unit.client_id = new_owner.id
+        unit.site_id = (await make_site(session, client=new_owner)).id
+        customer = await make_user(session, role=Role.CLIENT, client=new_owner)
+        await session.commit()
+
+        response = await client.get(
+            f"/api/v1/equipment/{unit.id}/checklist-runs", headers=await login(client, customer)
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json() == []
+
+    async def test_reading_many_runs_costs_the_same_queries_as_one(
+        self, client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    ) -> None:
+        _, small = await self._complete(session)
+        _, large = await self._complete(session)
+        for _ in range(3):
+            await planned_visit(session, await order_on(session, large))
+        _, staff = await signed_in(client, session, Role.DISPATCHER)
+
+        with counting_queries(engine) as for_one:
+            await client.get(f"/api/v1/equipment/{small.id}/checklist-runs", headers=staff)
+        with counting_queries(engine) as for_four:
+            response = await client.get(
+                f"/api/v1/equipment/{large.id}/checklist-runs", headers=staff
+            )
+
+        assert len(response.json()) == 4
+        assert len(for_four) == len(for_one)
 
     async def test_another_client_and_engineers_are_kept_out(
         self, client: httpx.AsyncClient, session: AsyncSession

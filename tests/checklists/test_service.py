@@ -40,6 +40,7 @@ from tests.checklists.helpers import (
     order_on,
     planned_visit,
     visits,
+    work_orders,
 )
 from tests.equipment.helpers import make_equipment, make_equipment_model
 from tests.factories import make_engineer, make_user
@@ -191,6 +192,20 @@ class TestWhichChecklist:
 
         assert await self._chosen(session, unit) is None
 
+    async def test_a_visit_that_is_over_never_gets_a_later_template(
+        self, session: AsyncSession
+    ) -> None:
+        unit = await make_equipment(session)
+        visit = await planned_visit(session, await order_on(session, unit))
+        staff = principal_of(await make_user(session, role=Role.DISPATCHER))
+        await visits(session).report_status(
+            visit.id, StatusReport(status=VisitStatus.CANCELLED), actor=staff
+        )
+        await make_template(session, model_ids=[unit.model_id])
+
+        assert await checklists(session).run_for_visit(visit.id) is None
+        assert await checklists(session).summaries([visit.id]) == {}
+
     async def test_a_run_is_attached_when_the_visit_is_planned(self, session: AsyncSession) -> None:
         visit, _ = await _visit_with_run(session)
 
@@ -340,6 +355,16 @@ class TestFindings:
             Priority.HIGH,
             WorkOrderType.REPAIR,
         )
+        # The client sees the follow-up as its own request: nothing of the finding in it.
+        order = await session.get(WorkOrder, visit.work_order_id)
+        assert order is not None
+        assert follow_up.title == f"Follow-up of {order.number}"
+        assert "Brakes" not in follow_up.title + follow_up.description
+        (note,) = await work_orders(session).comments(
+            follow_up.id, viewer=principal_of(await make_user(session, role=Role.DISPATCHER))
+        )
+        assert note.is_internal
+        assert note.body == f"Checklist finding on {order.number}: Brakes hold: answered no"
         events = await self._events(session, visit.work_order_id)
         assert [(e.kind, e.visibility) for e in events] == [
             ("checklist_finding", Visibility.INTERNAL),
