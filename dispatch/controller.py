@@ -40,7 +40,9 @@ def dispatch_runs(state: State) -> DispatchRuns:
     """This process's background solver runs (made on first use)."""
     runs = state.get("dispatch_runs")
     if runs is None:
-        runs = DispatchRuns(state.session_factory)
+        runs = DispatchRuns(
+            state.session_factory, max_concurrent=state.settings.solver.max_concurrent_runs
+        )
         state.dispatch_runs = runs
     assert isinstance(runs, DispatchRuns)
     return runs
@@ -51,7 +53,13 @@ async def start_dispatch_runs(state: State) -> None:
     dispatch_runs(state)
     try:
         async with session_scope(state.session_factory) as session:
-            await fail_interrupted(session, grace_s=state.settings.solver.run_grace_s, now=utcnow())
+            solver_settings = state.settings.solver
+            await fail_interrupted(
+                session,
+                grace_s=solver_settings.run_grace_s,
+                now=utcnow(),
+                max_queue_s=solver_settings.max_time_limit_s,
+            )
     except (OSError, SQLAlchemyError):
         # The app still starts without its database; reads catch such runs later.
         log.warning("could not sweep interrupted dispatch runs at start-up", exc_info=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 from xml.sax.saxutils import escape
 
 from dispatch import solver
@@ -27,13 +28,17 @@ def plan_map_svg(
     routes: solver.RoutePlan | None,
     sites: dict[str, solver.Location],
     homes: dict[str, solver.Location],
+    done: Set[str] = frozenset(),
 ) -> str:
     """An SVG map of a plan: homes as squares, sites as circles, one line per route in order.
 
-    Dropped visits carry a red cross. Points are projected equirectangularly, which is true
-    enough at the scale of one region's day.
+    A re-planned route starts where its engineer was (a diamond), not at home; the visits
+    `done` before it are a dashed line from home to there. Dropped visits carry a red cross.
+    Points are projected equirectangularly, which is true enough at the scale of one region's
+    day.
     """
-    points = [*sites.values(), *homes.values()]
+    starts = [r.replanned_from for r in routes.routes if r.replanned_from] if routes else []
+    points = [*sites.values(), *homes.values(), *starts]
     if points:
         min_lat, max_lat = min(p.lat for p in points), max(p.lat for p in points)
         min_lon, max_lon = min(p.lon for p in points), max(p.lon for p in points)
@@ -53,20 +58,43 @@ def plan_map_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_MAP_WIDTH}" '
         f'height="{_MAP_HEIGHT}" viewBox="0 0 {_MAP_WIDTH} {_MAP_HEIGHT}">'
     ]
+
+    def line(points: list[solver.Location]) -> str:
+        return " ".join(f"{x},{y}" for x, y in map(xy, points))
+
     colour_of: dict[str, str] = {}
+    markers: list[str] = []
     for k, route in enumerate(routes.routes if routes else ()):
         colour = _ROUTE_COLOURS[k % len(_ROUTE_COLOURS)]
+        engineer = escape(route.engineer_id)
         home = homes.get(route.engineer_id)
-        path = [home] if home else []
-        path += [sites[s.visit_id] for s in route.stops if s.visit_id in sites]
+        start = route.replanned_from or home
+        ahead = [s for s in route.stops if s.visit_id in sites]
+        if route.replanned_from is not None:
+            behind = [sites[s.visit_id] for s in ahead if s.visit_id in done]
+            ahead = [s for s in ahead if s.visit_id not in done]
+            if behind:
+                parts.append(
+                    f'<polyline class="route-done" data-engineer-id="{engineer}" '
+                    f'points="{line([*([home] if home else []), *behind, route.replanned_from])}" '
+                    f'fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="6 4"/>'
+                )
+            x, y = xy(route.replanned_from)
+            markers.append(
+                f'<polygon class="start" data-engineer-id="{engineer}" '
+                f'points="{x},{y - 8} {x + 8},{y} {x},{y + 8} {x - 8},{y}" '
+                f'fill="{colour}" stroke="#333">'
+                f"<title>engineer {engineer}: re-planned from here</title></polygon>"
+            )
+        path = [start] if start else []
+        path += [sites[s.visit_id] for s in ahead]
         if home:
             path.append(home)
         for stop in route.stops:
             colour_of[stop.visit_id] = colour
-        coords = " ".join(f"{x},{y}" for x, y in map(xy, path))
         parts.append(
-            f'<polyline class="route" data-engineer-id="{escape(route.engineer_id)}" '
-            f'points="{coords}" fill="none" stroke="{colour}" stroke-width="3"/>'
+            f'<polyline class="route" data-engineer-id="{engineer}" '
+            f'points="{line(path)}" fill="none" stroke="{colour}" stroke-width="3"/>'
         )
     for engineer_id, home in homes.items():
         x, y = xy(home)
@@ -81,6 +109,8 @@ def plan_map_svg(
             f'<circle class="site" cx="{x}" cy="{y}" r="6" fill="{colour}" stroke="#333">'
             f"<title>visit {escape(visit_id)}</title></circle>"
         )
+    # Drawn over the sites: an engineer on site starts from that site.
+    parts += markers
     for dropped in routes.dropped if routes else ():
         if dropped.visit_id not in sites:
             continue

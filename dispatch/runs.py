@@ -2,9 +2,11 @@
 
 A run is one solve for one plan. In the background the request has already stored the plan
 as `solving`; an asyncio task then waits on the solving thread, writes progress every second
-and stores the result in a short transaction of its own. A run that outlives its process
-leaves the plan `solving`; `fail_interrupted` turns such plans `failed` once their budget and
-a grace period have passed.
+and stores the result in a short transaction of its own. Background runs solve on a pool of
+their own, as many at once as the settings allow; more are refused rather than queued, so a
+run's budget starts when its thread does and `solve_until_at` is set only then. A run that
+outlives its process leaves the plan `solving`; `fail_interrupted` turns such plans `failed`
+once their budget and a grace period have passed.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time as clock
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch import solver
 from dispatch.models import DispatchPlan, DispatchPlanStatus
 from fsm.db import session_scope, utcnow
+from fsm.errors import TooManyRequests
 
 log = logging.getLogger("dispatch.runs")
 
@@ -33,6 +38,10 @@ SolveJob = Callable[[solver.SearchProgress], solver.RoutePlan]
 
 INTERRUPTED = "interrupted"
 _SOLVER_ERRORS = (solver.NoPlanFound, solver.TravelMatrixError)
+
+
+class TooManyDispatchRuns(TooManyRequests):
+    """This process already solves as many plans as it may; try again when one ends."""
 
 
 class RunProgress(msgspec.Struct, kw_only=True):
@@ -73,21 +82,43 @@ def finish_plan(plan: DispatchPlan, outcome: solver.RoutePlan | str) -> None:
         plan.plan = msgspec.to_builtins(outcome)
 
 
-async def run_job(job: SolveJob, live: solver.SearchProgress) -> solver.RoutePlan | str:
-    """Solve in a worker thread; a solver failure comes back as its message."""
+async def run_job(
+    job: SolveJob, live: solver.SearchProgress, executor: Executor | None = None
+) -> solver.RoutePlan | str:
+    """Solve in a worker thread (of `executor`, else the default pool); a solver failure
+    comes back as its message."""
     try:
-        return await asyncio.to_thread(job, live)
+        if executor is None:
+            return await asyncio.to_thread(job, live)
+        return await asyncio.get_running_loop().run_in_executor(executor, job, live)
     except _SOLVER_ERRORS as exc:
         return str(exc)
 
 
 async def fail_interrupted(
-    session: AsyncSession, *, grace_s: int, now: datetime, plan_id: uuid.UUID | None = None
+    session: AsyncSession,
+    *,
+    grace_s: int,
+    now: datetime,
+    max_queue_s: int,
+    plan_id: uuid.UUID | None = None,
 ) -> int:
-    """Mark `failed` the runs (or one run) still `solving` past budget and grace; no commit."""
+    """Mark `failed` the runs (or one run) still `solving` past budget and grace; no commit.
+
+    A run whose thread has not started yet has no `solve_until_at`; it counts as interrupted
+    only once it has waited `max_queue_s` (the longest a thread of the pool stays busy) and
+    the grace.
+    """
+    late = now - timedelta(seconds=grace_s)
     conditions = [
         DispatchPlan.status == DispatchPlanStatus.SOLVING,
-        DispatchPlan.solve_until_at < now - timedelta(seconds=grace_s),
+        or_(
+            DispatchPlan.solve_until_at < late,
+            and_(
+                DispatchPlan.solve_until_at.is_(None),
+                DispatchPlan.created_at < late - timedelta(seconds=max_queue_s),
+            ),
+        ),
     ]
     if plan_id is not None:
         conditions.append(DispatchPlan.id == plan_id)
@@ -101,30 +132,70 @@ async def fail_interrupted(
 
 
 class DispatchRuns:
-    """The background runs of this process, each an asyncio task around a solving thread."""
+    """The background runs of this process, each an asyncio task around a solving thread of
+    a pool of `max_concurrent` threads."""
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
         *,
+        max_concurrent: int = 2,
         progress_every_s: float = 1.0,
+        executor: Executor | None = None,
     ) -> None:
         self.session_factory = session_factory
+        self.max_concurrent = max_concurrent
         self.progress_every_s = progress_every_s
+        # Not the default pool: solving threads must not wait behind (or block) other work.
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=max_concurrent, thread_name_prefix="dispatch-run"
+        )
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # Runs admitted (reserved or started) and when each is expected to end (monotonic).
+        self._ends_at: dict[uuid.UUID, float] = {}
+
+    def reserve(self, plan_id: uuid.UUID, *, time_limit_s: float) -> None:
+        """Hold a place for a run about to be stored, or refuse when all places are taken.
+
+        Raises:
+            TooManyDispatchRuns: `max_concurrent` runs are in flight (429, with Retry-After).
+        """
+        now = clock.monotonic()
+        if plan_id in self._ends_at:
+            return
+        if len(self._ends_at) >= self.max_concurrent:
+            first_end = min(self._ends_at.values())
+            retry_after_s = max(1, math.ceil(first_end - now))
+            raise TooManyDispatchRuns(
+                f"{len(self._ends_at)} dispatch runs are solving; try again in {retry_after_s} s",
+                retry_after_s=retry_after_s,
+                details={"max_concurrent_runs": self.max_concurrent},
+            )
+        self._ends_at[plan_id] = now + time_limit_s
+
+    def release(self, plan_id: uuid.UUID) -> None:
+        """Give back a place reserved for a run that will not start."""
+        if plan_id not in self._tasks:
+            self._ends_at.pop(plan_id, None)
 
     def start(self, plan_id: uuid.UUID, job: SolveJob, *, time_limit_s: float) -> None:
-        """Solve for a stored `solving` plan without waiting for it."""
+        """Solve for a stored `solving` plan without waiting for it (reserving if need be)."""
+        self.reserve(plan_id, time_limit_s=time_limit_s)
         task = asyncio.create_task(
             self._run(plan_id, job, time_limit_s), name=f"dispatch-run-{plan_id}"
         )
         self._tasks[plan_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(plan_id, None))
+        task.add_done_callback(lambda _: self._forget(plan_id))
+
+    def _forget(self, plan_id: uuid.UUID) -> None:
+        self._tasks.pop(plan_id, None)
+        self._ends_at.pop(plan_id, None)
 
     @property
     def running(self) -> frozenset[uuid.UUID]:
-        """Plans this process is solving now."""
-        return frozenset(self._tasks)
+        """Plans this process is solving now (or about to)."""
+        return frozenset(self._ends_at)
 
     async def wait(self, plan_id: uuid.UUID | None = None) -> None:
         """Until one run (or every run) has stored its result."""
@@ -144,16 +215,41 @@ class DispatchRuns:
                 await task
             # A task cancelled before its first step never ran its own clean-up.
             await self._store(plan_id, INTERRUPTED, None)
+        if self._owns_executor:
+            # Threads still solving finish with their budget; their results are dropped.
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self, plan_id: uuid.UUID, job: SolveJob, time_limit_s: float) -> None:
-        started = clock.monotonic()
+        loop = asyncio.get_running_loop()
+        began = asyncio.Event()
+
+        def timed_job(live: solver.SearchProgress) -> solver.RoutePlan:
+            loop.call_soon_threadsafe(began.set)
+            return job(live)
+
+        started: float | None = None
         live = solver.SearchProgress()
-        work = asyncio.ensure_future(run_job(job, live))
+        work = asyncio.ensure_future(run_job(timed_job, live, self._executor))
+        beginning = asyncio.ensure_future(began.wait())
         outcome: solver.RoutePlan | str
         try:
             while not work.done():
-                await asyncio.wait({work}, timeout=self.progress_every_s)
-                if not work.done():
+                waiting_for = {work} if started is not None else {work, beginning}
+                await asyncio.wait(
+                    waiting_for,
+                    timeout=self.progress_every_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if started is None and began.is_set():
+                    # The budget runs from here, not from when the run was asked for.
+                    started = clock.monotonic()
+                    self._ends_at[plan_id] = started + time_limit_s
+                    await self._save_progress(
+                        plan_id,
+                        progress_json(time_limit_s, 0.0, live),
+                        solve_until_at=utcnow() + timedelta(seconds=time_limit_s),
+                    )
+                elif started is not None and not work.done():
                     await self._save_progress(
                         plan_id, progress_json(time_limit_s, clock.monotonic() - started, live)
                     )
@@ -166,11 +262,21 @@ class DispatchRuns:
         except Exception:
             log.exception("dispatch run for plan %s failed", plan_id)
             outcome = "the solver failed unexpectedly"
-        await self._store(
-            plan_id, outcome, progress_json(time_limit_s, clock.monotonic() - started, live)
-        )
+        finally:
+            beginning.cancel()
+        elapsed = clock.monotonic() - started if started is not None else 0.0
+        await self._store(plan_id, outcome, progress_json(time_limit_s, elapsed, live))
 
-    async def _save_progress(self, plan_id: uuid.UUID, progress: dict[str, Any]) -> None:
+    async def _save_progress(
+        self,
+        plan_id: uuid.UUID,
+        progress: dict[str, Any],
+        *,
+        solve_until_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"progress": progress}
+        if solve_until_at is not None:
+            values["solve_until_at"] = solve_until_at
         async with session_scope(self.session_factory) as session:
             await session.execute(
                 update(DispatchPlan)
@@ -178,7 +284,7 @@ class DispatchRuns:
                     DispatchPlan.id == plan_id,
                     DispatchPlan.status == DispatchPlanStatus.SOLVING,
                 )
-                .values(progress=progress)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 

@@ -58,6 +58,8 @@ from fsm.workorders.models import WorkOrder
 
 DAY_MINUTES = 24 * 60
 V = VisitStatus
+# Where the field takes a visit once it is under way; a plan never undoes these.
+FIELD_FLOW = (V.EN_ROUTE, V.ON_SITE, V.COMPLETED)
 
 
 class DispatchPlanNotFound(NotFound):
@@ -65,7 +67,8 @@ class DispatchPlanNotFound(NotFound):
 
 
 class PlanOutdated(Conflict):
-    """Visits changed after the draft was made; draft again."""
+    """Visits the commit would change (or the field is working) changed in a way the draft
+    did not foresee; draft again."""
 
 
 class PlanNotDraft(InvalidState):
@@ -132,6 +135,7 @@ class DispatchService:
             failed = await fail_interrupted(
                 self.session,
                 grace_s=self.solver_settings.run_grace_s,
+                max_queue_s=self.solver_settings.max_time_limit_s,
                 now=self.clock(),
                 plan_id=plan.id,
             )
@@ -329,11 +333,18 @@ class DispatchService:
         if background:
             if self.runs is None:
                 raise RuntimeError("background runs need a DispatchRuns")
+            plan.id = uuid.uuid4()
+            self.runs.reserve(plan.id, time_limit_s=time_limit_s)
             plan.status = DispatchPlanStatus.SOLVING
-            plan.solve_until_at = now + timedelta(seconds=time_limit_s)
+            # Set by the run when its thread starts: a run waiting for one is not late.
+            plan.solve_until_at = None
             plan.progress = progress_json(time_limit_s, 0.0, None)
-            self.session.add(plan)
-            await self.session.commit()
+            try:
+                self.session.add(plan)
+                await self.session.commit()
+            except BaseException:
+                self.runs.release(plan.id)
+                raise
             self.runs.start(plan.id, job, time_limit_s=time_limit_s)
             return plan
         live = solver.SearchProgress()
@@ -454,10 +465,11 @@ class DispatchService:
 
         An insert plan also re-sequences and moves visits already assigned, sends the ones it
         leaves out back to `planned`, and supersedes its base plan; visits finished or under
-        way stay as the field has them.
+        way stay as the field has them, including progress reported since the draft.
 
         Raises:
-            PlanOutdated: a visit of the plan changed since the draft (409 `plan_outdated`).
+            PlanOutdated: a visit the commit would change changed since the draft, or one it
+                keeps was cancelled, reassigned or sent back (409 `plan_outdated`).
         """
         try:
             plan = await self.get(plan_id, for_update=True)
@@ -467,7 +479,7 @@ class DispatchService:
                     details={"status": plan.status.value},
                 )
             routes = route_plan_of(plan)
-            current = await self._check_current(plan)
+            current = await self._check_current(plan, routes)
             for route in routes.routes if routes else ():
                 engineer_id = uuid.UUID(route.engineer_id)
                 for position, stop in enumerate(route.stops, start=1):
@@ -520,26 +532,38 @@ class DispatchService:
             base.status = DispatchPlanStatus.SUPERSEDED
 
     async def map_svg(self, plan_id: uuid.UUID) -> str:
-        """The plan drawn as an SVG map of homes, sites, routes and dropped visits."""
+        """The plan drawn as an SVG map of homes, sites, routes and dropped visits; a re-plan's
+        routes start where the engineers were."""
         plan = await self.get(plan_id)
         visit_ids = [uuid.UUID(v) for v in plan.visit_versions]
-        site_rows = await self.session.execute(
-            select(Visit.id, Site.location)
-            .join(WorkOrder, Visit.work_order_id == WorkOrder.id)
-            .join(Site, WorkOrder.site_id == Site.id)
-            .where(Visit.id.in_(visit_ids))
-        )
-        sites = {str(row.id): solver_location(row.location) for row in site_rows.all()}
+        site_rows = (
+            await self.session.execute(
+                select(Visit.id, Visit.status, Site.location)
+                .join(WorkOrder, Visit.work_order_id == WorkOrder.id)
+                .join(Site, WorkOrder.site_id == Site.id)
+                .where(Visit.id.in_(visit_ids))
+            )
+        ).all()
+        sites = {str(row.id): solver_location(row.location) for row in site_rows}
+        done = {str(row.id) for row in site_rows if row.status is V.COMPLETED}
         home_rows = await self.session.execute(
             select(Engineer.id, Engineer.home_base).where(
                 Engineer.id.in_([uuid.UUID(e) for e in plan.engineer_ids])
             )
         )
         homes = {str(row.id): solver_location(row.home_base) for row in home_rows.all()}
-        return plan_map_svg(route_plan_of(plan), sites, homes)
+        return plan_map_svg(route_plan_of(plan), sites, homes, done)
 
-    async def _check_current(self, plan: DispatchPlan) -> dict[str, Any]:
-        """Lock the plan's visits and refuse if any changed since the draft read them."""
+    async def _check_current(
+        self, plan: DispatchPlan, routes: solver.RoutePlan | None
+    ) -> dict[str, Any]:
+        """Lock the plan's visits and refuse if the commit cannot apply the plan to them now.
+
+        Only what the commit changes must be as the draft read it (same version): visits it
+        assigns, moves, re-sequences or sends back. The running day goes on meanwhile, so a
+        visit the plan keeps where it is may move forward along the field flow; cancelling
+        it, giving it to someone else or sending it back to the pool still refuses.
+        """
         ids = [uuid.UUID(v) for v in plan.visit_versions]
         stmt = (
             select(
@@ -554,20 +578,43 @@ class DispatchService:
             .with_for_update()
         )
         current = {str(row.id): row for row in (await self.session.execute(stmt)).all()}
-        # A day plan only places unassigned visits; an insert plan knows every status it saw,
-        # and the version moves with any change.
-        must_be_planned = plan.kind is DispatchPlanKind.DAY
-        changed = sorted(
-            visit_id
-            for visit_id, version in plan.visit_versions.items()
-            if visit_id not in current
-            or current[visit_id].version != version
-            or (must_be_planned and current[visit_id].status is not V.PLANNED)
-        )
+        changed: set[str] = set()
+        for route in routes.routes if routes else ():
+            engineer_id = uuid.UUID(route.engineer_id)
+            for position, stop in enumerate(route.stops, start=1):
+                now = current.get(stop.visit_id)
+                if now is None:
+                    changed.add(stop.visit_id)
+                elif stop.is_locked:
+                    # Finished or under way when drafted: the field may only carry it on.
+                    if now.engineer_id != engineer_id or now.status not in FIELD_FLOW:
+                        changed.add(stop.visit_id)
+                elif (
+                    now.engineer_id == engineer_id
+                    and now.planned_start_at == stop.start_at
+                    and now.route_position == position
+                ):
+                    # Already where the plan puts it: the commit leaves it alone.
+                    if now.status not in (V.ASSIGNED, *FIELD_FLOW):
+                        changed.add(stop.visit_id)
+                elif now.version != plan.visit_versions.get(stop.visit_id) or now.status not in (
+                    V.PLANNED,
+                    V.ASSIGNED,
+                ):
+                    changed.add(stop.visit_id)
+        if plan.kind is DispatchPlanKind.INSERT:
+            # An insert sends assigned visits it leaves out back to the pool.
+            for dropped in routes.dropped if routes else ():
+                now = current.get(dropped.visit_id)
+                if now is None or (
+                    now.status is not V.PLANNED
+                    and now.version != plan.visit_versions.get(dropped.visit_id)
+                ):
+                    changed.add(dropped.visit_id)
         if changed:
             raise PlanOutdated(
                 f"{len(changed)} visit(s) changed since the draft; draft the day again",
-                details={"visit_ids": changed},
+                details={"visit_ids": sorted(changed)},
             )
         return current
 

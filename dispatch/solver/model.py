@@ -194,6 +194,8 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     service_minutes: int
     working_minutes: int
     utilisation_percent: float
+    # A running day's re-plan: where the engineer was when it started (None: at home).
+    replanned_from: Location | None = None
 
 
 class DroppedVisit(msgspec.Struct, frozen=True, kw_only=True):

@@ -670,6 +670,9 @@ def replan(
         )
     routes = []
     for engineer, route in zip(engineers, plan.routes, strict=True):
+        state = by_engineer.get(engineer.id)
+        if state is not None:
+            route = msgspec.structs.replace(route, replanned_from=state.current_location)
         finished = done_stops.get(engineer.id, [])
         if not finished:
             routes.append(route)
@@ -687,6 +690,7 @@ def replan(
                 back_km=back_km if route.stops else 0.0,
             ),
             utilisation_percent=_day_utilisation(problem, engineer.id, finished, route),
+            replanned_from=route.replanned_from,
         )
         routes.append(full)
     return msgspec.structs.replace(

@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.controller import start_dispatch_runs
 from dispatch.models import DispatchPlan, DispatchPlanStatus
+from dispatch.runs import DispatchRuns
 from fsm.db import utcnow
 from fsm.users.models import Role
+from fsm.visits.models import Visit
 from tests.auth_helpers import login
 from tests.dispatch.conftest import RunClient
 from tests.dispatch.test_insert import report, urgent_visit
 from tests.dispatch.test_service import SmallDay, small_day
 from tests.factories import make_user
+from tests.fsm.wo_helpers import principal_of, visits
 
 PLANS = "/api/v1/dispatch/plans"
 
@@ -93,7 +96,7 @@ class TestInsertVisits:
         r = await client.get(f"{PLANS}/{base['id']}", headers=staff)
         assert r.json()["status"] == "superseded"
 
-    async def test_commit_is_409_when_a_visit_changed_since(
+    async def test_commit_is_409_when_a_visit_it_moves_was_reassigned_since(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         day, staff, base, day_of = await committed_plan(client, session)
@@ -104,9 +107,22 @@ class TestInsertVisits:
             headers=staff,
         )
         plan = r.json()
-        moved = base["routes"][0]["stops"] or base["routes"][1]["stops"]
-        moved_id = moved[0]["visit_id"]
-        await report(session, day, uuid.UUID(moved_id), "en_route")
+        route, moved_id = next(
+            (route, stop["visit_id"])
+            for route in plan["routes"]
+            for stop in route["stops"]
+            if stop["visit_id"] not in (str(urgent.id), str(day.gas_visit.id))
+        )
+        elsewhere = next(
+            e.id
+            for e in (day.gas_engineer, day.other_engineer)
+            if str(e.id) != route["engineer_id"]
+        )
+        await session.get(Visit, uuid.UUID(moved_id), populate_existing=True)
+        await visits(session).assign(
+            uuid.UUID(moved_id), elsewhere, actor=principal_of(day.dispatcher)
+        )
+        await session.commit()
         r = await client.post(f"{PLANS}/{plan['id']}/commit", headers=staff)
         assert r.status_code == 409, r.text
         assert r.json()["error"]["code"] == "plan_outdated"
@@ -196,6 +212,31 @@ class TestBackgroundRun:
         assert r.status_code == 202, r.text
         _, plan = await until_done(http, staff, r.json()["id"])
         assert plan["status"] == "draft"
+
+    async def test_refuses_a_run_beyond_the_limit_with_429_until_one_ends(
+        self, run_client: RunClient, session: AsyncSession
+    ) -> None:
+        run_client.app.state.dispatch_runs = DispatchRuns(
+            run_client.app.state.session_factory, max_concurrent=1, progress_every_s=0.2
+        )
+        day_of = next_week_monday()
+        day = await small_day(session, on=day_of)
+        http = run_client.http
+        staff = await login(http, day.dispatcher)
+        first = await http.post(PLANS, json=body(day_of, time_limit_s=2), headers=staff)
+        assert first.status_code == 202, first.text
+        r = await http.post(PLANS, json=body(day_of, time_limit_s=2), headers=staff)
+        assert r.status_code == 429, r.text
+        assert r.json()["error"]["code"] == "too_many_dispatch_runs"
+        assert 1 <= int(r.headers["retry-after"]) <= 2
+        # A quick plan solved while the dispatcher waits still goes through.
+        r = await http.post(PLANS, json=body(day_of, time_limit_s=1), headers=staff)
+        assert r.status_code == 201, r.text
+        _, plan = await until_done(http, staff, first.json()["id"])
+        assert plan["status"] == "draft"
+        r = await http.post(PLANS, json=body(day_of, time_limit_s=2), headers=staff)
+        assert r.status_code == 202, r.text
+        await run_client.runs.wait()
 
     async def test_insert_runs_in_the_background_too(
         self, run_client: RunClient, session: AsyncSession

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -26,7 +27,15 @@ from fsm.settings import SolverSettings
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport, VisitDraft
 from fsm.workorders.models import Priority
-from tests.dispatch.test_service import BERLIN, DAY, SmallDay, fresh_visit, service, small_day
+from tests.dispatch.test_service import (
+    BERLIN,
+    DAY,
+    SVG,
+    SmallDay,
+    fresh_visit,
+    service,
+    small_day,
+)
 from tests.factories import make_site
 from tests.fsm.wo_helpers import open_order, principal_of, visits
 
@@ -287,25 +296,87 @@ class TestCommitInsert:
         await session.refresh(base)
         assert base.status is DispatchPlanStatus.SUPERSEDED
 
-    async def test_refuses_when_a_visit_moved_on_in_the_field_and_changes_nothing(
+    async def test_keeps_what_the_field_did_meanwhile_to_a_visit_under_way(
         self, session: AsyncSession
     ) -> None:
         running = await running_day(session)
         actor = principal_of(running.day.dispatcher)
         urgent = await urgent_visit(session, running.day)
         plan = await service_at(session).insert(running.base.id, [urgent.id], actor=actor)
-        plan_id, urgent_id, base_id = plan.id, urgent.id, running.base.id
-        # Meanwhile the engineer finishes the visit they were on.
+        # While the dispatcher looks at the draft the engineer finishes the visit they were on.
         await report(session, running.day, running.on_site_id, "completed")
+        committed = await service_at(session).commit(plan.id, actor=actor)
+        assert committed.status is DispatchPlanStatus.COMMITTED
+        finished = await session.get(Visit, running.on_site_id, populate_existing=True)
+        assert finished is not None
+        assert finished.status is VisitStatus.COMPLETED
+        assert str(finished.engineer_id) == running.busy.engineer_id
+        assert finished.labour_minutes == 50
+        assert (await fresh_visit(session, urgent)).status is VisitStatus.ASSIGNED
+
+    async def test_refuses_a_visit_it_moves_that_was_reassigned_and_changes_nothing(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        actor = principal_of(running.day.dispatcher)
+        urgent = await urgent_visit(session, running.day)
+        plan = await service_at(session).insert(running.base.id, [urgent.id], actor=actor)
+        routes = route_plan_of(plan)
+        assert routes is not None
+        route, stop = next(
+            (r, s)
+            for r in routes.routes
+            for s in r.stops
+            if not s.is_locked and s.visit_id not in (str(urgent.id), str(running.day.gas_visit.id))
+        )
+        elsewhere = next(
+            e.id
+            for e in (running.day.gas_engineer, running.day.other_engineer)
+            if str(e.id) != route.engineer_id
+        )
+        plan_id, urgent_id, base_id = plan.id, urgent.id, running.base.id
+        await session.get(Visit, uuid.UUID(stop.visit_id), populate_existing=True)
+        await visits(session).assign(uuid.UUID(stop.visit_id), elsewhere, actor=actor)
+        await session.commit()
         with pytest.raises(PlanOutdated) as caught:
             await service_at(session).commit(plan_id, actor=actor)
         # The failed commit rolled the session back: everything is read afresh.
-        assert caught.value.details == {"visit_ids": [str(running.on_site_id)]}
+        assert caught.value.details == {"visit_ids": [stop.visit_id]}
         urgent_now = await session.get(Visit, urgent_id)
         assert urgent_now is not None
         assert urgent_now.status is VisitStatus.PLANNED
+        moved = await session.get(Visit, uuid.UUID(stop.visit_id))
+        assert moved is not None
+        assert moved.engineer_id == elsewhere
         assert (await service(session).get(plan_id)).status is DispatchPlanStatus.DRAFT
         assert (await service(session).get(base_id)).status is DispatchPlanStatus.COMMITTED
+
+    async def test_refuses_a_visit_under_way_that_was_cancelled(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        actor = principal_of(running.day.dispatcher)
+        urgent = await urgent_visit(session, running.day)
+        plan = await service_at(session).insert(running.base.id, [urgent.id], actor=actor)
+        plan_id = plan.id
+        await report(session, running.day, running.on_site_id, "cancelled")
+        with pytest.raises(PlanOutdated) as caught:
+            await service_at(session).commit(plan_id, actor=actor)
+        assert caught.value.details == {"visit_ids": [str(running.on_site_id)]}
+
+    async def test_refuses_an_urgent_visit_assigned_by_hand_meanwhile(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        actor = principal_of(running.day.dispatcher)
+        urgent = await urgent_visit(session, running.day)
+        plan = await service_at(session).insert(running.base.id, [urgent.id], actor=actor)
+        plan_id, urgent_id = plan.id, urgent.id
+        await visits(session).assign(urgent_id, running.day.gas_engineer.id, actor=actor)
+        await session.commit()
+        with pytest.raises(PlanOutdated) as caught:
+            await service_at(session).commit(plan_id, actor=actor)
+        assert caught.value.details == {"visit_ids": [str(urgent_id)]}
 
     async def test_sends_assigned_visits_left_out_back_to_planned(
         self, session: AsyncSession
@@ -329,3 +400,55 @@ class TestCommitInsert:
         for row in rows.all():
             assert row.status is VisitStatus.PLANNED
             assert row.engineer_id is None
+
+
+class TestInsertMap:
+    async def test_starts_each_route_where_its_engineer_was_not_at_home(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        urgent = await urgent_visit(session, running.day)
+        plan = await service_at(session).insert(
+            running.base.id, [urgent.id], actor=principal_of(running.day.dispatcher)
+        )
+        svg = ET.fromstring(await service(session).map_svg(plan.id))
+        busy = running.busy.engineer_id
+        starts = {
+            m.get("data-engineer-id"): m for m in svg.findall(f"{SVG}polygon[@class='start']")
+        }
+        # Both engineers are at work at 11:00; the busy one is on site at their second visit.
+        assert set(starts) == {str(running.day.gas_engineer.id), str(running.day.other_engineer.id)}
+        at = _centre(starts[busy])
+        on_site = next(
+            c
+            for c in svg.findall(f"{SVG}circle")
+            if c.findtext(f"{SVG}title") == f"visit {running.on_site_id}"
+        )
+        assert at == (float(on_site.get("cx", "")), float(on_site.get("cy", "")))
+        home = next(
+            r for r in svg.findall(f"{SVG}rect") if r.findtext(f"{SVG}title") == f"engineer {busy}"
+        )
+        home_at = (round(float(home.get("x", "")) + 6, 1), round(float(home.get("y", "")) + 6, 1))
+        assert at != home_at
+        route = next(
+            line
+            for line in svg.findall(f"{SVG}polyline[@class='route']")
+            if line.get("data-engineer-id") == busy
+        )
+        first = route.get("points", "").split()[0].split(",")
+        assert (float(first[0]), float(first[1])) == at
+        # The morning's finished visit is behind: a dashed line from home through it.
+        done = next(
+            line
+            for line in svg.findall(f"{SVG}polyline[@class='route-done']")
+            if line.get("data-engineer-id") == busy
+        )
+        done_points = done.get("points", "").split()
+        assert tuple(float(v) for v in done_points[0].split(",")) == home_at
+        assert tuple(float(v) for v in done_points[-1].split(",")) == at
+
+
+def _centre(marker: ET.Element) -> tuple[float, float]:
+    points = [tuple(float(v) for v in p.split(",")) for p in marker.get("points", "").split()]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (round((min(xs) + max(xs)) / 2, 1), round((min(ys) + max(ys)) / 2, 1))

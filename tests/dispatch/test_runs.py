@@ -3,13 +3,17 @@ held open while the solver works."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.models import DispatchPlan, DispatchPlanStatus
-from dispatch.runs import INTERRUPTED, DispatchRuns, fail_interrupted
+from dispatch.runs import INTERRUPTED, DispatchRuns, TooManyDispatchRuns, fail_interrupted
 from dispatch.service import DispatchService, route_plan_of
 from dispatch.solver import (
     HaversineTravel,
@@ -128,6 +132,63 @@ class TestBackgroundRun:
         assert runs.running == frozenset()
 
 
+class TestRunLimit:
+    async def test_refuses_a_run_beyond_the_limit_and_stores_nothing(
+        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        runs = DispatchRuns(session_factory, max_concurrent=1, progress_every_s=0.2)
+        service = background_service(session, runs)
+        actor = principal_of(day.dispatcher)
+        first = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        plans_before = await session.scalar(select(func.count()).select_from(DispatchPlan))
+        with pytest.raises(TooManyDispatchRuns) as caught:
+            await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        assert caught.value.retry_after_s >= 1
+        assert caught.value.details == {"max_concurrent_runs": 1}
+        assert runs.running == {first.id}
+        assert (
+            await session.scalar(select(func.count()).select_from(DispatchPlan))
+        ) == plans_before
+        await runs.wait(first.id)
+        again = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        await runs.wait(again.id)
+        assert (await stored(session, again)).status is DispatchPlanStatus.DRAFT
+
+    async def test_a_run_waiting_for_a_thread_is_not_failed_and_gets_its_budget_from_its_start(
+        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        # The one solving thread is still busy with a run its process gave up on.
+        pool = ThreadPoolExecutor(max_workers=1)
+        gate = threading.Event()
+        pool.submit(gate.wait)
+        try:
+            runs = DispatchRuns(session_factory, progress_every_s=0.2, executor=pool)
+            plan = await background_service(session, runs).draft(
+                DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
+            )
+            assert plan.solve_until_at is None
+            # Another process reading it well past budget and grace sees it still solving.
+            elsewhere = DispatchService(
+                session,
+                visits(session),
+                SolverSettings(time_limit_s=1, run_grace_s=0),
+                clock=lambda: utcnow() + timedelta(seconds=30),
+            )
+            assert (await elsewhere.get(plan.id)).status is DispatchPlanStatus.SOLVING
+            freed_at = utcnow()
+            gate.set()
+            await runs.wait(plan.id)
+        finally:
+            gate.set()
+            pool.shutdown(wait=False)
+        plan = await stored(session, plan)
+        assert plan.status is DispatchPlanStatus.DRAFT
+        assert plan.solve_until_at is not None
+        assert plan.solve_until_at >= freed_at + timedelta(seconds=1)
+
+
 class TestInterruptedRun:
     async def _left_solving(self, session: AsyncSession, minutes_ago: int) -> DispatchPlan:
         plan = DispatchPlan(
@@ -148,10 +209,26 @@ class TestInterruptedRun:
         assert stale.error == INTERRUPTED
         assert (await service.get(fresh.id)).status is DispatchPlanStatus.SOLVING
 
+    async def test_a_run_that_never_started_is_failed_after_the_longest_wait(
+        self, session: AsyncSession
+    ) -> None:
+        plan = DispatchPlan(
+            day=DAY,
+            timezone="Europe/Berlin",
+            status=DispatchPlanStatus.SOLVING,
+            created_at=utcnow() - timedelta(minutes=5),
+        )
+        session.add(plan)
+        await session.commit()
+        assert await fail_interrupted(session, grace_s=60, now=utcnow(), max_queue_s=600) == 0
+        assert await fail_interrupted(session, grace_s=60, now=utcnow(), max_queue_s=120) == 1
+        await session.commit()
+        assert (await stored(session, plan)).status is DispatchPlanStatus.FAILED
+
     async def test_start_up_sweep_fails_only_overdue_runs(self, session: AsyncSession) -> None:
         stale = await self._left_solving(session, minutes_ago=5)
         fresh = await self._left_solving(session, minutes_ago=0)
-        assert await fail_interrupted(session, grace_s=60, now=utcnow()) == 1
+        assert await fail_interrupted(session, grace_s=60, now=utcnow(), max_queue_s=120) == 1
         await session.commit()
         assert (await stored(session, stale)).status is DispatchPlanStatus.FAILED
         assert (await stored(session, fresh)).status is DispatchPlanStatus.SOLVING

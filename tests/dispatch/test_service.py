@@ -206,6 +206,27 @@ class TestCommit:
         stored = await service(session).get(plan_id)
         assert stored.status is DispatchPlanStatus.DRAFT
 
+    async def test_leaves_alone_a_visit_it_dropped_that_changed_meanwhile(
+        self, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        actor = principal_of(day.dispatcher)
+        # Without the gas engineer the gas visit is dropped; the dispatcher then gives it to
+        # them by hand, which the plan does not touch.
+        plan = await service(session).draft(
+            DAY, "Europe/Berlin", actor=actor, engineer_ids=[day.other_engineer.id]
+        )
+        plan_id = plan.id
+        await visits(session).assign(day.gas_visit.id, day.gas_engineer.id, actor=actor)
+        await session.commit()
+        committed = await service(session).commit(plan_id, actor=actor)
+        assert committed.status is DispatchPlanStatus.COMMITTED
+        gas_visit = await fresh_visit(session, day.gas_visit)
+        assert gas_visit.status is VisitStatus.ASSIGNED
+        assert gas_visit.engineer_id == day.gas_engineer.id
+        for visit in day.visits[1:]:
+            assert (await fresh_visit(session, visit)).engineer_id == day.other_engineer.id
+
     async def test_rolls_back_assignments_when_one_fails_midway(
         self, session: AsyncSession
     ) -> None:
