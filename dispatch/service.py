@@ -603,11 +603,12 @@ class DispatchService:
                 ):
                     changed.add(stop.visit_id)
         if plan.kind is DispatchPlanKind.INSERT:
-            # An insert sends assigned visits it leaves out back to the pool.
+            # An insert sends assigned visits it leaves out back to the pool; left out, planned
+            # or cancelled is what it wants of them.
             for dropped in routes.dropped if routes else ():
                 now = current.get(dropped.visit_id)
                 if now is None or (
-                    now.status is not V.PLANNED
+                    now.status not in (V.PLANNED, V.CANCELLED)
                     and now.version != plan.visit_versions.get(dropped.visit_id)
                 ):
                     changed.add(dropped.visit_id)

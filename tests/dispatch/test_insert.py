@@ -36,7 +36,7 @@ from tests.dispatch.test_service import (
     service,
     small_day,
 )
-from tests.factories import make_site
+from tests.factories import make_site, make_skill
 from tests.fsm.wo_helpers import open_order, principal_of, visits
 
 # Late morning of the planned day: the engineers are out.
@@ -377,6 +377,24 @@ class TestCommitInsert:
         with pytest.raises(PlanOutdated) as caught:
             await service_at(session).commit(plan_id, actor=actor)
         assert caught.value.details == {"visit_ids": [str(urgent_id)]}
+
+    async def test_does_not_mind_an_urgent_visit_it_left_out_being_cancelled(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        actor = principal_of(running.day.dispatcher)
+        # Nobody holds the skill: the re-plan leaves the visit out.
+        await make_skill(session, "welding")
+        unservable = await urgent_visit(session, running.day, skills=("welding",))
+        plan = await service_at(session).insert(running.base.id, [unservable.id], actor=actor)
+        routes = route_plan_of(plan)
+        assert routes is not None
+        assert [d.visit_id for d in routes.dropped] == [str(unservable.id)]
+        plan_id = plan.id
+        await report(session, running.day, unservable.id, "cancelled")
+        committed = await service_at(session).commit(plan_id, actor=actor)
+        assert committed.status is DispatchPlanStatus.COMMITTED
+        assert (await fresh_visit(session, unservable)).status is VisitStatus.CANCELLED
 
     async def test_sends_assigned_visits_left_out_back_to_planned(
         self, session: AsyncSession
