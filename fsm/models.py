@@ -21,9 +21,9 @@ from fsm.workorders.models import (
     WorkOrder,
     WorkOrderCounter,
     WorkOrderEvent,
+    WorkOrderRating,
     work_order_skills,
 )
-from mobile_api.client.models import WorkOrderRating  # noqa: F401 - client ratings
 from mobile_api.engineer.models import EngineerChange  # noqa: F401 - engineer feed
 from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
 
@@ -51,6 +51,7 @@ __all__ = [
     "WorkOrder",
     "WorkOrderCounter",
     "WorkOrderEvent",
+    "WorkOrderRating",
     "engineer_skills",
     "visit_skills",
     "work_order_skills",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -184,6 +185,7 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
         order_by="SlaPause.paused_at",
         cascade="all, delete-orphan",
     )
+    rating: Mapped[WorkOrderRating | None] = relationship(lazy="selectin", viewonly=True)
 
 
 class SlaPause(IdMixin, Base):
@@ -295,3 +297,21 @@ class ReplyTemplate(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     body: Mapped[str] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+
+
+class WorkOrderRating(IdMixin, Base):
+    """How the client rated a resolved work order (1 to 5); one per order."""
+
+    __tablename__ = "work_order_ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+
+    # Unique: a second rating is refused here even if two arrive at once.
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), unique=True
+    )
+    rated_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    score: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -126,8 +126,17 @@ class WorkOrderRead(msgspec.Struct, kw_only=True):
     resolved_at: datetime | None
     closed_at: datetime | None
     reopen_count: int
+    rating: RatingRead | None
     created_at: datetime
     updated_at: datetime
+
+
+class RatingRead(msgspec.Struct, kw_only=True):
+    """The client's verdict on the finished work."""
+
+    score: int
+    comment: str | None
+    rated_at: datetime
 
 
 class ClientWorkOrderRead(msgspec.Struct, kw_only=True):
@@ -177,6 +186,15 @@ def work_order_read(work_order: WorkOrder, *, now: datetime, warning: timedelta)
         resolved_at=work_order.resolved_at,
         closed_at=work_order.closed_at,
         reopen_count=work_order.reopen_count,
+        rating=(
+            RatingRead(
+                score=work_order.rating.score,
+                comment=work_order.rating.comment,
+                rated_at=work_order.rating.created_at,
+            )
+            if work_order.rating is not None
+            else None
+        ),
         created_at=work_order.created_at,
         updated_at=work_order.updated_at,
     )

@@ -357,6 +357,7 @@ class WorkOrderService:
             created_at=now,
             required_skills=skills,
             pauses=[],
+            rating=None,
         )
         self.session.add(work_order)
         policy = (

@@ -31,11 +31,11 @@ from fsm.workorders.models import (
     Visibility,
     WorkOrder,
     WorkOrderEvent,
+    WorkOrderRating,
     WorkOrderStatus,
 )
 from fsm.workorders.service import OPEN_STATUSES, WorkOrderDraft, WorkOrderService
 from mobile_api.client.common import ClientScope, Slice, first_name, page_of, visit_summaries
-from mobile_api.client.models import WorkOrderRating
 from mobile_api.client.schemas import (
     CommentItem,
     EngineerOnRequest,
@@ -408,7 +408,7 @@ class ClientRequestService(ClientScope):
         ]
         arrived = next((e for e in events if e.to_status is V.ON_SITE), None)
         completed = next((e for e in reversed(events) if e.to_status is V.COMPLETED), None)
-        run = await ChecklistService(self.session).run_for_visit(visit.id)
+        run = await ChecklistService(self.session).run_for_visit(visit.id, client_view=True)
         return VisitReport(
             visit_id=visit.id,
             request_id=order.id,

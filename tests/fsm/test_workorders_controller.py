@@ -17,6 +17,7 @@ from fsm.workorders.models import (
     Priority,
     RequiredAt,
     WorkOrder,
+    WorkOrderRating,
     WorkOrderStatus,
     WorkOrderType,
 )
@@ -607,3 +608,21 @@ class TestQueue:
         assert (len(first["items"]), first["total"]) == (2, 3)
         assert (len(rest["items"]), rest["total"]) == (1, 3)
         assert sorted(_numbers(first) + _numbers(rest)) == sorted(o.number for o in orders)
+
+
+class TestRatingForStaff:
+    async def test_the_back_office_reads_the_clients_rating_on_the_work_order(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        staff, headers = await _staff(client, session)
+        wo = await open_order(session, actor=staff)
+        unrated = await open_order(session, actor=staff)
+        session.add(WorkOrderRating(work_order_id=wo.id, score=4, comment="Quick and tidy"))
+        await session.commit()
+
+        rated = await client.get(f"{WORK_ORDERS}/{wo.id}", headers=headers)
+        plain = await client.get(f"{WORK_ORDERS}/{unrated.id}", headers=headers)
+
+        assert rated.json()["rating"]["score"] == 4
+        assert rated.json()["rating"]["comment"] == "Quick and tidy"
+        assert plain.json()["rating"] is None
