@@ -23,7 +23,7 @@ from dispatch.solver import (
     TravelProvider,
 )
 from fsm.db import utcnow
-from fsm.settings import SolverSettings
+from fsm.settings import SettingsError, SolverSettings, load_settings
 from tests.dispatch.test_service import DAY, small_day
 from tests.fsm.wo_helpers import principal_of, visits
 
@@ -187,6 +187,13 @@ class TestRunLimit:
         assert plan.status is DispatchPlanStatus.DRAFT
         assert plan.solve_until_at is not None
         assert plan.solve_until_at >= freed_at + timedelta(seconds=1)
+
+    def test_the_limit_comes_from_the_environment(self) -> None:
+        assert load_settings({}).solver.max_concurrent_runs == 2
+        environ = {"FSM_DISPATCH_MAX_CONCURRENT_RUNS": "4"}
+        assert load_settings(environ).solver.max_concurrent_runs == 4
+        with pytest.raises(SettingsError, match="FSM_DISPATCH_MAX_CONCURRENT_RUNS"):
+            load_settings({"FSM_DISPATCH_MAX_CONCURRENT_RUNS": "0"})
 
 
 class TestInterruptedRun:
