@@ -67,6 +67,12 @@ class ValidationFailed(DomainError):
     code = "validation_error"
 
 
+class Unavailable(DomainError):
+    """Something the request needs (storage, another service) is down; retry later."""
+
+    status_code = 503
+
+
 class TooManyRequests(DomainError):
     """The caller must wait before trying again."""
 

@@ -20,17 +20,19 @@ Confirming a stored, verified or rejected photo again changes nothing and answer
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, DomainError, NotFound, field_error
+from fsm.errors import Conflict, DomainError, NotFound, Unavailable, field_error
 from fsm.photos import objects
 from fsm.photos.models import EVIDENCE_STATES, Photo, PhotoState
 from fsm.settings import PhotoSettings
@@ -59,6 +61,21 @@ class PhotoWorkOrderNotFound(NotFound):
 
 class PhotoIdTaken(Conflict):
     """A reservation with this id exists and differs from the one asked for."""
+
+
+class StorageUnavailable(Unavailable):
+    """Photo storage cannot be reached or refused to work; the app should retry later."""
+
+
+@contextmanager
+def storage_calls() -> Iterator[None]:
+    """Turn a failing S3 call (connection, timeout, server error) into `StorageUnavailable`."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageUnavailable(
+            "photo storage is not reachable right now; try again later"
+        ) from exc
 
 
 class PhotoCheckFailed(DomainError):
@@ -256,6 +273,18 @@ class PhotoService:
             photo.sha256 = sha256
         return Reservation(photo=photo, upload=self._slot(photo))
 
+    def upload_slot(self, photo: Photo) -> UploadSlot | None:
+        """A freshly signed upload slot while the photo waits for its bytes, else None."""
+        return self._slot(photo) if photo.state is PhotoState.PENDING else None
+
+    async def find_uploaded(self, photo_id: uuid.UUID, *, uploader: Principal) -> Photo | None:
+        """The photo as it is now, if `uploader` reserved it."""
+        return (
+            await self.session.scalars(
+                select(Photo).where(Photo.id == photo_id, Photo.uploaded_by_id == uploader.user_id)
+            )
+        ).one_or_none()
+
     def _slot(self, photo: Photo) -> UploadSlot:
         ttl = self.settings.upload_url_ttl_s
         url = objects.presigned_put_url(
@@ -286,6 +315,7 @@ class PhotoService:
             PhotoNotFound: not a photo this caller reserved.
             PhotoMissing: nothing uploaded yet (the photo stays pending).
             ValidationFailed: no SHA-256 given now or at reservation, or a different one.
+            StorageUnavailable: S3 could not be reached (503; nothing changed).
         """
         photo = (
             await self.session.scalars(
@@ -304,6 +334,10 @@ class PhotoService:
         announced = announced or photo.sha256
         if announced is None:
             raise field_error("sha256", "required (it was not given at reservation)")
+        with storage_calls():
+            return await self._check_upload(photo, announced)
+
+    async def _check_upload(self, photo: Photo, announced: str) -> Photo:
         source = upload_key(photo)
         uploaded_size = await self._size_of(source)
         if uploaded_size is not None:

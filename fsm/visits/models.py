@@ -79,6 +79,8 @@ class Visit(IdMixin, TimestampMixin, Base):
     labour_minutes: Mapped[int | None]
     completed_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # What the engineer wrote for the client on completion; the internal note never is.
+    client_summary: Mapped[str | None] = mapped_column(String(2000))
     # Bumped on every change; a dispatch plan built on an older version is refused.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 

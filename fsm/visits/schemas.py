@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from fsm.geo import GeoPoint, from_db_point
+from fsm.schemas import AwareDatetime
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 
 EstimatedMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
@@ -18,8 +19,8 @@ class VisitCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A visit to plan; required skills default to the work order's."""
 
     work_order_id: uuid.UUID
-    window_starts_at: datetime
-    window_ends_at: datetime
+    window_starts_at: AwareDatetime
+    window_ends_at: AwareDatetime
     estimated_minutes: EstimatedMinutes
     required_skills: list[str] | None = None
 
@@ -28,14 +29,14 @@ class AssignRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Give the visit to an engineer."""
 
     engineer_id: uuid.UUID
-    planned_start_at: datetime | None = None
+    planned_start_at: AwareDatetime | None = None
 
 
 class StatusChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A status change with the device's time and position."""
 
     status: VisitStatus
-    device_at: datetime | None = None
+    device_at: AwareDatetime | None = None
     location: GeoPoint | None = None
     note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     labour_minutes: Annotated[int, msgspec.Meta(ge=0, le=24 * 60)] | None = None

@@ -6,7 +6,7 @@ import builtins
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
 from fsm.geo import GeoPoint, to_db_point
 from fsm.pagination import Page, PageRequest
+from fsm.sites.models import Site
 from fsm.skills.service import SkillService
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Visibility, WorkOrderStatus
@@ -91,6 +92,8 @@ class StatusReport:
     location: GeoPoint | None = None
     note: str | None = None
     labour_minutes: int | None = None
+    # Shown to the client on the visit report (completion only); `note` stays internal.
+    client_summary: str | None = None
 
 
 class VisitService:
@@ -300,6 +303,7 @@ class VisitService:
             visit.completed_at = report.device_at or utcnow()
             if report.labour_minutes is not None:
                 visit.labour_minutes = report.labour_minutes
+            visit.client_summary = report.client_summary
         if report.status is V.CANCELLED:
             visit.cancel_reason = report.note
         visit.status = report.status
@@ -323,8 +327,8 @@ class VisitService:
 
         The visit is cancelled with the reason recorded (trail and internal timeline); the
         client's timeline only learns that a follow-up visit is needed. The follow-up keeps
-        the window's hours, moved by whole days (at least one) into the future, unassigned
-        for dispatch.
+        the window's local hours at the site, moved by whole calendar days (at least one)
+        into the future, unassigned for dispatch: 09:00 stays 09:00 across a DST change.
         """
         visit = await self.get(visit_id, viewer=actor, for_update=True)
         old = visit.status
@@ -364,15 +368,19 @@ class VisitService:
             Visibility.PUBLIC,
         )
         await self.session.flush()
-        shift = timedelta(days=1)
+        zone = ZoneInfo(
+            await self.session.scalar(select(Site.timezone).where(Site.id == work_order.site_id))
+            or "UTC"
+        )
+        days = 1
         now = utcnow()
-        while visit.window_starts_at + shift <= now:
-            shift += timedelta(days=1)
+        while _local_days_later(visit.window_starts_at, days, zone) <= now:
+            days += 1
         follow_up = await self.create(
             VisitDraft(
                 work_order_id=work_order.id,
-                window_starts_at=visit.window_starts_at + shift,
-                window_ends_at=visit.window_ends_at + shift,
+                window_starts_at=_local_days_later(visit.window_starts_at, days, zone),
+                window_ends_at=_local_days_later(visit.window_ends_at, days, zone),
                 estimated_minutes=visit.estimated_minutes,
                 required_skills=[s.code for s in visit.required_skills],
             ),
@@ -433,3 +441,9 @@ class VisitService:
                 note=report.note,
             )
         )
+
+
+def _local_days_later(at: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """`at` moved by `days` calendar days on the wall clock of `zone`, back in UTC."""
+    wall = at.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    return wall.replace(tzinfo=zone).astimezone(UTC)

@@ -165,6 +165,15 @@ def upgrade() -> None:
         "engineer_changes",
         ["engineer_id", "txid", "id"],
     )
+    # "Was this visit ever mine?" (a reassigned visit is a 410-like 404 with its own code).
+    op.create_index(
+        "ix_engineer_changes_engineer_id_visit_id", "engineer_changes", ["engineer_id", "visit_id"]
+    )
+    # The daily purge deletes by age; cascades from visits and comments find their rows.
+    op.create_index("ix_engineer_changes_occurred_at", "engineer_changes", ["occurred_at"])
+    op.create_index("ix_engineer_changes_visit_id", "engineer_changes", ["visit_id"])
+    op.create_index("ix_engineer_changes_comment_id", "engineer_changes", ["comment_id"])
+    op.add_column("visits", sa.Column("client_summary", sa.String(length=2000), nullable=True))
     for statement in _FEED_TRIGGERS:
         op.execute(statement)
 
@@ -173,6 +182,11 @@ def downgrade() -> None:
     """Revert this revision."""
     for statement in _DROP_FEED_TRIGGERS:
         op.execute(statement)
+    op.drop_column("visits", "client_summary")
+    op.drop_index("ix_engineer_changes_comment_id", table_name="engineer_changes")
+    op.drop_index("ix_engineer_changes_visit_id", table_name="engineer_changes")
+    op.drop_index("ix_engineer_changes_occurred_at", table_name="engineer_changes")
+    op.drop_index("ix_engineer_changes_engineer_id_visit_id", table_name="engineer_changes")
     op.drop_index("ix_engineer_changes_engineer_id_txid_id", table_name="engineer_changes")
     op.drop_table("engineer_changes")
     op.drop_index("ix_idempotency_keys_expires_at", table_name="idempotency_keys")

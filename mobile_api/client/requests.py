@@ -407,7 +407,6 @@ class ClientRequestService(ClientScope):
             TrailStep(status=e.to_status, occurred_at=e.device_at or e.occurred_at) for e in events
         ]
         arrived = next((e for e in events if e.to_status is V.ON_SITE), None)
-        completed = next((e for e in reversed(events) if e.to_status is V.COMPLETED), None)
         run = await ChecklistService(self.session).run_for_visit(visit.id, client_view=True)
         return VisitReport(
             visit_id=visit.id,
@@ -421,8 +420,8 @@ class ClientRequestService(ClientScope):
             arrived_at=(arrived.device_at or arrived.occurred_at) if arrived else None,
             completed_at=visit.completed_at,
             labour_minutes=visit.labour_minutes,
-            # The engineer's closing note is written for the client's report.
-            work_summary=completed.note if completed is not None else None,
+            # Only what the engineer wrote for the client; the status note stays internal.
+            client_summary=visit.client_summary,
             trail=trail,
             checklist=run_read(run, audience="client") if run is not None else None,
             photos=await self._report_photos(order.id, visit.id),

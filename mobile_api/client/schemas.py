@@ -332,7 +332,8 @@ class VisitReport(msgspec.Struct, kw_only=True):
     arrived_at: datetime | None
     completed_at: datetime | None
     labour_minutes: int | None
-    work_summary: str | None
+    # Written by the engineer for the client on completion (never the internal note).
+    client_summary: str | None
     trail: list[TrailStep]
     checklist: Any | None
     photos: list[ReportPhoto]

@@ -39,7 +39,7 @@ from mobile_api.idempotency import (
     idempotency_ttl,
     provide_idempotency,
 )
-from mobile_api.photos import photo_read
+from mobile_api.photos import fresh_links, photo_read
 
 
 async def provide_engineer_app(
@@ -53,9 +53,8 @@ async def provide_engineer_app(
     return EngineerApp(db_session, VisitService(db_session, work_orders, hooks))
 
 
-def photo_confirmer(session: AsyncSession, state: State, principal: Principal) -> PhotoConfirmer:
+def photo_confirmer(photos: PhotoService, principal: Principal) -> PhotoConfirmer:
     """Confirms photos exactly as POST /mobile/v1/engineer/photos/{id}/confirm does."""
-    photos = PhotoService(session, state.object_store, state.settings.photos)
 
     async def confirm(photo_id: uuid.UUID, sha256: str | None) -> tuple[int, Any]:
         photo = await photos.confirm(photo_id, sha256=sha256, actor=principal)
@@ -201,11 +200,13 @@ class EngineerAppController(Controller):
         data: JSONBody[SyncRequest],
     ) -> SyncRead:
         """Apply actions queued offline, in order, each on its own (applied/duplicate/rejected)."""
+        photos = PhotoService(db_session, state.object_store, state.settings.photos)
         runner = SyncRunner(
             engineer_app,
             IdempotencyStore(db_session, ttl=idempotency_ttl(state)),
             principal,
-            photo_confirmer(db_session, state, principal),
+            photo_confirmer(photos, principal),
+            fresh_links(photos, principal, reservation=False),
         )
         return await runner.apply(data)
 

@@ -27,6 +27,10 @@ class EngineerChange(Base):
     __tablename__ = "engineer_changes"
     __table_args__ = (
         Index("ix_engineer_changes_engineer_id_txid_id", "engineer_id", "txid", "id"),
+        Index("ix_engineer_changes_engineer_id_visit_id", "engineer_id", "visit_id"),
+        Index("ix_engineer_changes_occurred_at", "occurred_at"),
+        Index("ix_engineer_changes_visit_id", "visit_id"),
+        Index("ix_engineer_changes_comment_id", "comment_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

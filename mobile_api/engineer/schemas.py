@@ -10,14 +10,16 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from checklists.models import RunStatus
-from checklists.schemas import AnswersIn, RunRead
+from checklists.schemas import RunRead
 from fsm.geo import GeoPoint
+from fsm.schemas import AwareDatetime
 from fsm.visits.models import VisitStatus
 from fsm.visits.schemas import StatusEventRead
 from fsm.workorders.models import WorkOrderType
 
 Note = Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=24 * 60)]
+ClientSummary = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"\S")]
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -169,22 +171,25 @@ class CannotCompleteReason(enum.StrEnum):
 class StatusRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A status move with the device's time and position.
 
-    `labour_minutes` goes with `completed`; `reason` (and a `note` for `other`) with
-    `cannot_complete`.
+    `labour_minutes` and `client_summary` go with `completed`; `reason` (and a `note` for
+    `other`) with `cannot_complete`. `note` is internal; `client_summary` is what the client
+    reads on the visit report. `device_at` needs a UTC offset and may not be ahead of the
+    server's clock by more than a few minutes.
     """
 
     status: FieldStatus
-    device_at: datetime | None = None
+    device_at: AwareDatetime | None = None
     location: GeoPoint | None = None
     labour_minutes: Minutes | None = None
     reason: CannotCompleteReason | None = None
     note: Note | None = None
+    client_summary: ClientSummary | None = None
 
 
 class LocationPing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One position fix of the phone."""
 
-    device_at: datetime
+    device_at: AwareDatetime
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
     accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
@@ -222,14 +227,20 @@ class PhotoConfirmData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 ActionId = uuid.UUID
 
 
+# An action's `data` is the body of its online endpoint. It is decoded per action, so one
+# malformed action (a naive timestamp, a note too long) is rejected with the validation
+# error while the rest of the batch still applies.
+ActionData = dict[str, Any]
+
+
 class StatusAction(
     msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="status"
 ):
-    """A queued status move."""
+    """A queued status move; `data` as the body of POST /visits/{id}/status."""
 
     id: ActionId
     visit_id: uuid.UUID
-    data: StatusRequest
+    data: ActionData
 
 
 class ChecklistAction(
@@ -239,40 +250,43 @@ class ChecklistAction(
     tag_field="kind",
     tag="checklist_answers",
 ):
-    """Queued checklist answers."""
+    """Queued checklist answers; `data` as the body of PUT /visits/{id}/checklist/answers."""
 
     id: ActionId
     visit_id: uuid.UUID
-    data: AnswersIn
+    data: ActionData
 
 
 class CommentAction(
     msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="comment"
 ):
-    """A queued comment."""
+    """A queued comment; `data` as the body of POST /visits/{id}/comments."""
 
     id: ActionId
     visit_id: uuid.UUID
-    data: CommentCreate
+    data: ActionData
 
 
 class LocationAction(
     msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="location"
 ):
-    """Queued position fixes."""
+    """Queued position fixes; `data` as the body of POST /location."""
 
     id: ActionId
-    data: LocationBatch
+    data: ActionData
 
 
 class PhotoConfirmAction(
     msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="photo_confirm"
 ):
-    """A queued photo confirmation (the upload itself went straight to storage)."""
+    """A queued photo confirmation (the upload itself went straight to storage).
+
+    `data` as the body of POST /photos/{id}/confirm.
+    """
 
     id: ActionId
     photo_id: uuid.UUID
-    data: PhotoConfirmData = msgspec.field(default_factory=PhotoConfirmData)
+    data: ActionData = msgspec.field(default_factory=dict)
 
 
 SyncAction = StatusAction | ChecklistAction | CommentAction | LocationAction | PhotoConfirmAction

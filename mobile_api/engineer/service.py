@@ -184,6 +184,7 @@ class EngineerApp:
             location=data.location,
             note=data.note,
             labour_minutes=data.labour_minutes,
+            client_summary=data.client_summary.strip() if data.client_summary else None,
         )
         if data.status is FieldStatus.CANNOT_COMPLETE:
             assert data.reason is not None  # checked above
@@ -404,11 +405,34 @@ def _check_status_request(data: StatusRequest) -> None:
         raise field_error("reason", "goes only with cannot_complete")
     if data.labour_minutes is not None and data.status is not FieldStatus.COMPLETED:
         raise field_error("labour_minutes", "goes only with completed")
+    if data.client_summary is not None and data.status is not FieldStatus.COMPLETED:
+        raise field_error("client_summary", "goes only with completed")
+    if data.device_at is not None and data.device_at > utcnow() + CLOCK_SKEW:
+        raise field_error("device_at", "is ahead of the server's clock; check the phone's time")
 
 
-async def purge_change_feed(session: AsyncSession, *, before: datetime) -> int:
-    """Delete feed rows written before `before`; the number deleted."""
-    result = await session.execute(
-        delete(EngineerChange).where(EngineerChange.occurred_at < before)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+async def purge_change_feed(
+    session: AsyncSession, *, before: datetime, batch_size: int = 10_000
+) -> int:
+    """Delete feed rows written before `before`, `batch_size` rows per statement; the count.
+
+    Each statement stays small (bounded locks and WAL per step, the occurred_at index finds
+    the rows); committing is the caller's job.
+    """
+    total = 0
+    while True:
+        oldest = (
+            select(EngineerChange.id)
+            .where(EngineerChange.occurred_at < before)
+            .order_by(EngineerChange.occurred_at)
+            .limit(batch_size)
+        )
+        result = await session.execute(
+            delete(EngineerChange)
+            .where(EngineerChange.id.in_(oldest))
+            .execution_options(synchronize_session=False)
+        )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < batch_size:
+            return total

@@ -41,6 +41,8 @@ SURNAME = "Quixotesurname"
 PHONE = "+49 30 5550199"
 INTERNAL_COMMENT = "INTERNAL-COMMENT-do-not-show"
 INTERNAL_EVENT = "INTERNAL-EVENT-do-not-show"
+# The engineer's status note on completion is internal; the client reads `client_summary`.
+INTERNAL_COMPLETION_NOTE = "INTERNAL-COMPLETION-NOTE-do-not-show"
 RATE_CENTS = 98_765
 CALLOUT_CENTS = 43_210
 # Text that must appear in no client answer at all.
@@ -52,6 +54,7 @@ SECRETS = (
     PHONE,
     INTERNAL_COMMENT,
     INTERNAL_EVENT,
+    INTERNAL_COMPLETION_NOTE,
     str(RATE_CENTS),
     str(CALLOUT_CENTS),
     "hourly_rate",
@@ -136,16 +139,27 @@ async def open_critical(
 
 
 async def complete_visit(
-    session: AsyncSession, visit: Visit, engineer: Engineer, *, note: str = "Replaced the seal"
+    session: AsyncSession,
+    visit: Visit,
+    engineer: Engineer,
+    *,
+    note: str = INTERNAL_COMPLETION_NOTE,
+    client_summary: str = "Replaced the seal",
 ) -> Visit:
-    """The engineer drives there, arrives and completes the visit with labour time."""
+    """The engineer drives there, arrives and completes the visit with labour time, an
+    internal note and a summary for the client."""
     service = visits(session)
     actor = principal_of(engineer.user)
     for status in (VisitStatus.EN_ROUTE, VisitStatus.ON_SITE):
         await service.report_status(visit.id, StatusReport(status=status), actor=actor)
     return await service.report_status(
         visit.id,
-        StatusReport(status=VisitStatus.COMPLETED, labour_minutes=75, note=note),
+        StatusReport(
+            status=VisitStatus.COMPLETED,
+            labour_minutes=75,
+            note=note,
+            client_summary=client_summary,
+        ),
         actor=actor,
     )
 

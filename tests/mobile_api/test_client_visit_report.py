@@ -22,6 +22,7 @@ from tests.factories import make_user
 from tests.fsm.wo_helpers import plan_visit, principal_of, visits
 from tests.mobile_api.client_helpers import (
     BASE,
+    INTERNAL_COMPLETION_NOTE,
     Company,
     assert_no_secrets,
     headers_of,
@@ -119,7 +120,8 @@ class TestVisitReport:
         report = response.json()
         assert report["engineer_first_name"] == "Erik"
         assert report["labour_minutes"] == 75
-        assert report["work_summary"] == "Replaced the seal"
+        assert report["client_summary"] == "Replaced the seal"
+        assert INTERNAL_COMPLETION_NOTE not in response.text
         assert [s["status"] for s in report["trail"]] == [
             "planned",
             "assigned",

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fsm.app import create_app
 from fsm.db import utcnow
+from fsm.localinfra import free_port
+from fsm.photos.models import Photo, PhotoState
+from fsm.settings import Settings
+from fsm.storage import ObjectStore
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Comment
+from mobile_api.engineer.schemas import PhotoConfirmAction, StatusAction, SyncRequest
+from mobile_api.engineer.service import EngineerApp
+from mobile_api.engineer.sync import SyncRunner
+from mobile_api.idempotency import IdempotencyKey, IdempotencyStore
 from tests.auth_helpers import login
 from tests.factories import make_engineer
 from tests.fsm.helpers import error_of
@@ -268,3 +280,165 @@ class TestSync:
         assert applied["answer"]["state"] == "stored"
         assert duplicate["outcome"] == "duplicate"
         assert duplicate["answer"]["id"] == applied["answer"]["id"]
+
+
+class TestOneActionFailing:
+    async def test_a_naive_timestamp_rejects_that_action_only(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=1)
+        visit = route.visits[0]
+        naive = _status(visit, "en_route", device_at="2026-11-23T10:00:00")
+        actions = [naive, _comment(visit, "Stuck in traffic"), _status(visit, "en_route")]
+
+        response = await client.post(
+            SYNC, json={"actions": actions}, headers=await login(client, route.user)
+        )
+
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert [r["outcome"] for r in results] == ["rejected", "applied", "applied"]
+        assert results[0]["status_code"] == 422
+        assert results[0]["error"]["code"] == "validation_error"
+        assert [d["field"] for d in results[0]["error"]["details"]] == ["device_at"]
+        await session.refresh(visit)
+        assert visit.status is VisitStatus.EN_ROUTE
+
+    async def test_a_naive_ping_rejects_the_location_action_only(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=1)
+        ping = _location(52.5)
+        ping["data"]["points"][0]["device_at"] = "2026-11-23T10:00:00"
+
+        response = await client.post(
+            SYNC,
+            json={"actions": [ping, _comment(route.visits[0], "Parked")]},
+            headers=await login(client, route.user),
+        )
+
+        results = response.json()["results"]
+        assert [r["outcome"] for r in results] == ["rejected", "applied"]
+        assert [d["field"] for d in results[0]["error"]["details"]] == ["points[0].device_at"]
+
+    async def test_storage_down_rejects_the_photo_and_keeps_the_rest(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+    ) -> None:
+        route = await make_route(session, stops=1)
+        visit = route.visits[0]
+        await session.commit()
+        # Nothing listens on this port: every S3 call fails to connect.
+        dead = ObjectStore(replace(settings.s3, endpoint_url=f"http://127.0.0.1:{free_port()}"))
+        app = create_app(settings, session_factory=session_factory, object_store=dead)
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            headers = await login(http, route.user)
+            data = images.jpeg()
+            reserved = await http.post(
+                f"{BASE}/visits/{visit.id}/photos",
+                json={
+                    "content_type": "image/jpeg",
+                    "size_bytes": len(data),
+                    "sha256": images.sha256_hex(data),
+                },
+                headers=headers,
+            )
+            assert reserved.status_code == 201, reserved.text
+            photo_id = reserved.json()["photo"]["id"]
+            actions = [
+                _status(visit, "en_route"),
+                {"kind": "photo_confirm", "id": str(uuid.uuid4()), "photo_id": photo_id},
+                _comment(visit, "Photo follows"),
+            ]
+
+            response = await http.post(SYNC, json={"actions": actions}, headers=headers)
+
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert [r["outcome"] for r in results] == ["applied", "rejected", "applied"]
+        assert (results[1]["status_code"], results[1]["error"]["code"]) == (
+            503,
+            "storage_unavailable",
+        )
+        await session.refresh(visit)
+        assert visit.status is VisitStatus.EN_ROUTE
+        photo = await session.get(Photo, uuid.UUID(photo_id), populate_existing=True)
+        assert photo is not None
+        assert photo.state is PhotoState.PENDING
+        comments = await session.scalar(
+            select(func.count())
+            .select_from(Comment)
+            .where(Comment.work_order_id == visit.work_order_id)
+        )
+        assert comments == 1
+
+    async def test_an_unexpected_error_rejects_that_action_and_the_rest_commits(
+        self, session: AsyncSession, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        route = await make_route(session, stops=1)
+        visit = route.visits[0]
+        principal = principal_of(route.user)
+
+        async def broken_confirm(photo_id: uuid.UUID, sha256: str | None) -> tuple[int, Any]:
+            raise TypeError("a bug in the confirm path")
+
+        runner = SyncRunner(
+            EngineerApp(session, visits(session)),
+            IdempotencyStore(session, ttl=timedelta(days=7)),
+            principal,
+            broken_confirm,
+        )
+        first, broken, last = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+        read = await runner.apply(
+            SyncRequest(
+                actions=[
+                    StatusAction(id=first, visit_id=visit.id, data={"status": "en_route"}),
+                    PhotoConfirmAction(id=broken, photo_id=uuid.uuid4()),
+                    StatusAction(id=last, visit_id=visit.id, data={"status": "on_site"}),
+                ]
+            )
+        )
+        await session.commit()
+
+        assert [r.outcome for r in read.results] == ["applied", "rejected", "applied"]
+        error = read.results[1].error
+        assert error is not None
+        assert (read.results[1].status_code, error.code) == (
+            500,
+            "internal_error",
+        )
+        assert "a bug in the confirm path" not in error.message
+        assert any("a bug in the confirm path" in (r.exc_text or "") for r in caplog.records)
+        await session.refresh(visit)
+        assert visit.status is VisitStatus.ON_SITE
+        # The failed action left no key: it may be sent again.
+        kept = await session.scalar(
+            select(func.count()).select_from(IdempotencyKey).where(IdempotencyKey.key == broken)
+        )
+        assert kept == 0
+
+
+class TestPathSpelling:
+    async def test_an_action_sent_online_with_an_upper_case_id_is_a_duplicate_in_the_batch(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=1)
+        visit = route.visits[0]
+        headers = await login(client, route.user)
+        action = _status(visit, "en_route")
+        online = await client.post(
+            f"{BASE}/visits/{str(visit.id).upper()}/status",
+            json=action["data"],
+            headers={**headers, "Idempotency-Key": action["id"]},
+        )
+        assert online.status_code == 200, online.text
+
+        response = await client.post(SYNC, json={"actions": [action]}, headers=headers)
+
+        result = response.json()["results"][0]
+        assert result["outcome"] == "duplicate", result
+        assert result["answer"] == online.json()
