@@ -27,6 +27,17 @@ OffsetQuery = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="It
 _TIMEZONES: frozenset[str] | None = None
 
 
+def aware(value: datetime | None, field: str) -> datetime | None:
+    """`value` if it carries a UTC offset (for query parameters, which msgspec cannot check).
+
+    Raises:
+        ValidationFailed: naming `field`, for a time without an offset.
+    """
+    if value is not None and value.utcoffset() is None:
+        raise field_error(field, "needs a UTC offset, such as 2026-11-23T10:00:00Z")
+    return value
+
+
 def check_timezone(name: str, field: str = "timezone") -> str:
     """`name` if it is an IANA timezone such as `Europe/Berlin`.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -17,7 +17,7 @@ from fsm.auth.guards import requires_admin, requires_signed_in, requires_staff
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.pagination import PageOut, PageRequest, page_out
-from fsm.schemas import AwareDatetime, LimitQuery, OffsetQuery
+from fsm.schemas import LimitQuery, OffsetQuery, aware
 from fsm.workorders.custom_fields import (
     CustomFieldService,
     DefinitionCreate,
@@ -90,8 +90,12 @@ class WorkOrderController(Controller):
             uuid.UUID | None, QueryParameter(description="Has a visit of this engineer")
         ] = None,
         sla_state: Annotated[SlaState | None, QueryParameter()] = None,
-        created_from: Annotated[AwareDatetime | None, QueryParameter()] = None,
-        created_to: Annotated[AwareDatetime | None, QueryParameter()] = None,
+        created_from: Annotated[
+            datetime | None, QueryParameter(description="With a UTC offset")
+        ] = None,
+        created_to: Annotated[
+            datetime | None, QueryParameter(description="With a UTC offset")
+        ] = None,
         no_reaction_within: Annotated[
             int | None,
             QueryParameter(ge=1, description="Minutes since opening without a first reaction"),
@@ -112,8 +116,8 @@ class WorkOrderController(Controller):
             skill=skill,
             engineer_id=engineer_id if internal else None,
             sla_state=sla_state if internal else None,
-            created_from=created_from,
-            created_to=created_to,
+            created_from=aware(created_from, "created_from"),
+            created_to=aware(created_to, "created_to"),
             no_reaction_within_minutes=no_reaction_within if internal else None,
             text=q,
             sort=sort if internal else "created",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
@@ -62,6 +63,58 @@ async def _wo_status(client: httpx.AsyncClient, headers: dict[str, str], wo: Wor
 
 
 class TestPlanVisit:
+    async def test_refuses_a_window_without_a_utc_offset(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+        wo = await open_order(session)
+        await session.commit()
+
+        response = await _plan(
+            client,
+            staff,
+            wo,
+            window_starts_at="2026-11-24T08:00:00",
+            window_ends_at="2026-11-24T12:00:00+01:00",
+        )
+
+        assert invalid_fields(response) == ["window_starts_at"]
+        planned = await session.scalar(
+            select(func.count()).select_from(Visit).where(Visit.work_order_id == wo.id)
+        )
+        assert planned == 0
+
+    async def test_refuses_a_planned_start_without_a_utc_offset(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        user, staff = await _staff(client, session)
+        engineer = await make_engineer(session)
+        visit = await plan_visit(session, await open_order(session), actor=user)
+        await session.commit()
+
+        response = await client.post(
+            f"{VISITS}/{visit.id}/assign",
+            json={"engineer_id": str(engineer.id), "planned_start_at": "2026-11-24T09:00:00"},
+            headers=staff,
+        )
+
+        assert invalid_fields(response) == ["planned_start_at"]
+
+    async def test_work_orders_refuse_a_created_from_filter_without_offset(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+
+        response = await client.get(
+            WORK_ORDERS, params={"created_from": "2026-11-01T00:00:00"}, headers=staff
+        )
+        aware = await client.get(
+            WORK_ORDERS, params={"created_from": "2026-11-01T00:00:00+00:00"}, headers=staff
+        )
+
+        assert invalid_fields(response) == ["created_from"]
+        assert aware.status_code == 200, aware.text
+
     async def test_refuses_a_window_ending_before_it_starts(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

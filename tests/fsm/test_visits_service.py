@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from fsm.visits.service import (
 )
 from fsm.workorders.models import WorkOrderEvent, WorkOrderStatus
 from fsm.workorders.service import WorkOrderNotFound
-from tests.factories import make_engineer, make_skill, make_user
+from tests.factories import make_engineer, make_site, make_skill, make_user
 from tests.fsm.wo_helpers import move, open_order, plan_visit, principal_of, visits, work_orders
 
 S = WorkOrderStatus
@@ -270,3 +271,51 @@ class TestReportStatus:
         await _report(session, visit, V.ON_SITE, engineer.user)
 
         assert wo.status is S.IN_PROGRESS
+
+
+class TestCannotComplete:
+    async def test_the_follow_up_keeps_local_hours_across_a_dst_change(
+        self, session: AsyncSession
+    ) -> None:
+        berlin = ZoneInfo("Europe/Berlin")
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        order = await open_order(session, site=await make_site(session, timezone="Europe/Berlin"))
+        # Saturday 09:00 in Berlin; the clocks go forward that night (CET -> CEST).
+        starts = datetime(2027, 3, 27, 9, 0, tzinfo=berlin)
+        visit = await plan_visit(
+            session, order, actor=staff, engineer=engineer, window_starts_at=starts
+        )
+        actor = principal_of(engineer.user)
+        await visits(session).report_status(visit.id, StatusReport(status=V.ON_SITE), actor=actor)
+
+        _, follow_up = await visits(session).report_cannot_complete(
+            visit.id, StatusReport(status=V.CANCELLED), reason="parts_needed", actor=actor
+        )
+
+        local_start = follow_up.window_starts_at.astimezone(berlin)
+        local_end = follow_up.window_ends_at.astimezone(berlin)
+        assert (local_start.date(), local_start.hour, local_start.minute) == (
+            datetime(2027, 3, 28).date(),
+            9,
+            0,
+        )
+        assert (local_end.hour, local_end.minute) == (13, 0)
+        assert follow_up.window_starts_at == datetime(2027, 3, 28, 7, 0, tzinfo=UTC)
+
+    async def test_a_utc_site_moves_by_whole_days(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        order = await open_order(session, site=await make_site(session, timezone="UTC"))
+        starts = datetime(2027, 3, 27, 9, 0, tzinfo=UTC)
+        visit = await plan_visit(
+            session, order, actor=staff, engineer=engineer, window_starts_at=starts
+        )
+        actor = principal_of(engineer.user)
+        await visits(session).report_status(visit.id, StatusReport(status=V.ON_SITE), actor=actor)
+
+        _, follow_up = await visits(session).report_cannot_complete(
+            visit.id, StatusReport(status=V.CANCELLED), reason="no_access", actor=actor
+        )
+
+        assert follow_up.window_starts_at == starts + timedelta(days=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fsm.auth.principal import Principal
@@ -241,6 +241,50 @@ class TestChanges:
         assert purged >= 1
         assert old.id not in left
         assert recent.id in left
+
+    async def test_housekeeping_purges_in_bounded_batches_until_nothing_old_is_left(
+        self, session: AsyncSession
+    ) -> None:
+        route = await make_route(session, stops=3)
+        ids = [v.id for v in route.visits]
+        await session.execute(
+            update(EngineerChange)
+            .where(EngineerChange.visit_id.in_(ids))
+            .values(occurred_at=utcnow() - timedelta(days=31))
+        )
+        old = await session.scalar(
+            select(func.count())
+            .select_from(EngineerChange)
+            .where(EngineerChange.occurred_at < utcnow() - timedelta(days=30))
+        )
+        assert old is not None
+        assert old > 2  # more than one batch
+
+        purged = await purge_change_feed(
+            session, before=utcnow() - timedelta(days=30), batch_size=2
+        )
+
+        assert purged == old
+        left = await session.scalar(
+            select(func.count())
+            .select_from(EngineerChange)
+            .where(EngineerChange.occurred_at < utcnow() - timedelta(days=30))
+        )
+        assert left == 0
+
+    async def test_the_feed_has_indexes_for_its_lookups_purge_and_cascades(
+        self, session: AsyncSession
+    ) -> None:
+        rows = await session.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE tablename = 'engineer_changes'")
+        )
+        definitions = {r.indexdef.split(" USING btree ")[1] for r in rows}
+        assert {
+            "(engineer_id, visit_id)",
+            "(occurred_at)",
+            "(visit_id)",
+            "(comment_id)",
+        } <= definitions
 
 
 @dataclass

@@ -95,6 +95,27 @@ class TestReplay:
         )
         assert request_hash("POST", PATH, {"a": 1}) != request_hash("POST", PATH + "x", {"a": 1})
 
+    def test_the_fingerprint_ignores_how_the_path_is_spelled(self) -> None:
+        visit_id = uuid.uuid4()
+        online = f"/mobile/v1/engineer/visits/{str(visit_id).upper()}/status/"
+        synced = f"/mobile/v1/engineer/visits/{visit_id}/status"
+        assert request_hash("POST", online, {"a": 1}) == request_hash("POST", synced, {"a": 1})
+
+    async def test_a_retry_spelling_the_path_otherwise_is_a_replay(
+        self, session: AsyncSession
+    ) -> None:
+        user = await make_user(session, role=Role.ENGINEER)
+        store, action, key = IdempotencyStore(session, ttl=TTL), Counter(), uuid.uuid4()
+        visit_id = uuid.uuid4()
+
+        for path in (
+            f"/mobile/v1/engineer/visits/{str(visit_id).upper()}/comments/",
+            f"/mobile/v1/engineer/visits/{visit_id}/comments",
+        ):
+            await store.run(user.id, key, method="POST", path=path, payload={"b": 1}, action=action)
+
+        assert action.runs == 1
+
 
 class TestFailures:
     async def test_a_failed_action_leaves_no_key_so_the_app_can_retry(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from fsm.users.models import Role
 from tests.auth_helpers import login
 from tests.factories import make_engineer, make_user
 from tests.fsm.helpers import assert_forbidden, assert_not_found, error_of, invalid_fields
-from tests.fsm.wo_helpers import open_order, plan_visit
+from tests.fsm.wo_helpers import open_order, parse_at, plan_visit
 from tests.photos import images
 from tests.photos.helpers import Scene, fetch, make_scene, upload
 
@@ -56,6 +58,12 @@ async def _reserve(
     assert response.status_code == 201, response.text
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def _amz_date(url: str) -> str:
+    """When a presigned URL was signed (its X-Amz-Date)."""
+    [signed] = parse_qs(urlsplit(url).query)["X-Amz-Date"]
+    return signed
 
 
 async def _confirm(
@@ -247,6 +255,45 @@ class TestIdempotency:
         assert error_of(first, 422)["code"] == "photo_not_an_image"
         assert error_of(again, 422)["code"] == "photo_not_an_image"
         assert again.headers.get("Idempotent-Replayed") == "true"
+
+    async def test_a_replayed_reservation_carries_freshly_signed_links(
+        self, client: httpx.AsyncClient, engineer_headers: dict[str, str], scene: Scene
+    ) -> None:
+        headers = {**engineer_headers, "Idempotency-Key": str(uuid.uuid4())}
+        data = images.jpeg()
+        url = f"{ENGINEER}/visits/{scene.visit.id}/photos"
+        first = await client.post(url, json=_body(data), headers=headers)
+        # A retry long after the first answer: its stored link must not be handed back.
+        await asyncio.sleep(1.1)
+
+        again = await client.post(url, json=_body(data), headers=headers)
+
+        assert again.status_code == 201, again.text
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert again.json()["photo"]["id"] == first.json()["photo"]["id"]
+        old, new = first.json()["upload"], again.json()["upload"]
+        assert parse_at(new["expires_at"]) > parse_at(old["expires_at"])
+        assert _amz_date(new["url"]) > _amz_date(old["url"])
+        assert (await upload(new, data)).status_code == 200
+
+    async def test_a_replayed_confirm_carries_freshly_signed_links(
+        self, client: httpx.AsyncClient, engineer_headers: dict[str, str], scene: Scene
+    ) -> None:
+        data = images.jpeg()
+        reserved = await _reserve(client, engineer_headers, scene, _body(data))
+        await upload(reserved["upload"], data)
+        headers = {**engineer_headers, "Idempotency-Key": str(uuid.uuid4())}
+        url = f"{ENGINEER}/photos/{reserved['photo']['id']}/confirm"
+        first = await client.post(url, json={}, headers=headers)
+        await asyncio.sleep(1.1)
+
+        again = await client.post(url, json={}, headers=headers)
+
+        assert first.status_code == again.status_code == 200, again.text
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert parse_at(again.json()["urls_expire_at"]) > parse_at(first.json()["urls_expire_at"])
+        assert _amz_date(again.json()["original_url"]) > _amz_date(first.json()["original_url"])
+        assert (await fetch(again.json()["original_url"])).content == data
 
 
 class TestClientFlow:
