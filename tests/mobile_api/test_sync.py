@@ -280,6 +280,8 @@ class TestSync:
         assert applied["answer"]["state"] == "stored"
         assert duplicate["outcome"] == "duplicate"
         assert duplicate["answer"]["id"] == applied["answer"]["id"]
+        # The duplicate's read links are signed anew, not the first answer's aging ones.
+        assert duplicate["answer"]["urls_expire_at"] > applied["answer"]["urls_expire_at"]
 
 
 class TestOneActionFailing:
