@@ -25,6 +25,9 @@ class PhotoState(enum.StrEnum):
 
 # States in which a photo counts as evidence (the checklist counts these).
 EVIDENCE_STATES = frozenset({PhotoState.STORED, PhotoState.VERIFIED})
+# States in which a client sees a photo: only once the thumbnail job has decoded it within
+# the pixel limit, so no client app is handed a decompression bomb or a disguised file.
+CLIENT_STATES = frozenset({PhotoState.VERIFIED})
 
 
 class Photo(IdMixin, TimestampMixin, Base):
@@ -46,11 +49,12 @@ class Photo(IdMixin, TimestampMixin, Base):
         Index("ix_photos_work_order_id_created_at", "work_order_id", "created_at"),
         # The checklist counts evidence per (visit, item).
         Index("ix_photos_visit_id_checklist_item_key", "visit_id", "checklist_item_key"),
-        # The thumbnail sweep: photos stored but not yet thumbnailed.
+        # The thumbnail sweep: photos stored, not yet thumbnailed and not given up on.
         Index(
             "ix_photos_awaiting_thumbnail",
+            "thumbnail_next_attempt_at",
             "created_at",
-            postgresql_where=text("state = 'stored'"),
+            postgresql_where=text("state = 'stored' AND thumbnail_failed_at IS NULL"),
         ),
     )
 
@@ -77,3 +81,8 @@ class Photo(IdMixin, TimestampMixin, Base):
     is_client_visible: Mapped[bool] = mapped_column(default=False, server_default="false")
     stored_at: Mapped[datetime | None]
     verified_at: Mapped[datetime | None]
+    # The thumbnail job's tries: counted when one starts; the next is due after a backoff
+    # (None: due now). After too many failures it gives up and stamps `thumbnail_failed_at`.
+    thumbnail_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    thumbnail_next_attempt_at: Mapped[datetime | None]
+    thumbnail_failed_at: Mapped[datetime | None]

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import ColumnElement, false, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
@@ -34,7 +35,7 @@ from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, DomainError, NotFound, Unavailable, field_error
 from fsm.photos import objects
-from fsm.photos.models import EVIDENCE_STATES, Photo, PhotoState
+from fsm.photos.models import CLIENT_STATES, EVIDENCE_STATES, Photo, PhotoState
 from fsm.settings import PhotoSettings
 from fsm.storage import ObjectMissing, ObjectStore
 from fsm.visits.models import Visit
@@ -209,27 +210,38 @@ class PhotoService:
     ) -> Reservation:
         self._check_draft(draft)
         sha256 = draft.sha256.lower() if draft.sha256 else None
-        if draft.photo_id is not None:
-            existing = await self.session.get(Photo, draft.photo_id, with_for_update=True)
-            if existing is not None:
-                return self._replayed(existing, work_order_id, visit_id, draft, sha256, actor)
         photo_id = draft.photo_id or uuid.uuid4()
-        photo = Photo(
-            id=photo_id,
-            work_order_id=work_order_id,
-            visit_id=visit_id,
-            uploaded_by_id=actor.user_id,
-            object_key=f"photos/{work_order_id}/{photo_id}",
-            content_type=draft.content_type,
-            size_bytes=draft.size_bytes,
-            sha256=sha256,
-            state=PhotoState.PENDING,
-            taken_at=draft.taken_at,
-            checklist_item_key=draft.checklist_item_key,
-            is_client_visible=client,
+        # The app generates the id, so two replays may race: the loser of the insert waits for
+        # the winner's commit, then answers as a replay of it (or 409 when the details differ).
+        inserted = await self.session.scalar(
+            pg_insert(Photo)
+            .values(
+                id=photo_id,
+                work_order_id=work_order_id,
+                visit_id=visit_id,
+                uploaded_by_id=actor.user_id,
+                object_key=f"photos/{work_order_id}/{photo_id}",
+                content_type=draft.content_type,
+                size_bytes=draft.size_bytes,
+                sha256=sha256,
+                state=PhotoState.PENDING,
+                taken_at=draft.taken_at,
+                checklist_item_key=draft.checklist_item_key,
+                is_client_visible=client,
+            )
+            .on_conflict_do_nothing(index_elements=[Photo.id])
+            .returning(Photo.id)
         )
-        self.session.add(photo)
-        await self.session.flush()
+        photo = (
+            await self.session.scalars(
+                select(Photo)
+                .where(Photo.id == photo_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        if inserted is None:
+            return self._replayed(photo, work_order_id, visit_id, draft, sha256, actor)
         return Reservation(photo=photo, upload=self._slot(photo))
 
     def _check_draft(self, draft: PhotoDraft) -> None:
@@ -404,11 +416,11 @@ class PhotoService:
     async def list_for_work_order(
         self, work_order_id: uuid.UUID, *, viewer: Principal
     ) -> Sequence[Photo]:
-        """A work order's photos: staff see all; a client the stored ones it may see."""
+        """A work order's photos: staff see all; a client the verified ones it may see."""
         work_order = await self._work_order(work_order_id, viewer)
         conditions: list[ColumnElement[bool]] = [Photo.work_order_id == work_order.id]
         if not viewer.is_staff:
-            conditions += [Photo.is_client_visible.is_(True), Photo.state.in_(EVIDENCE_STATES)]
+            conditions += [Photo.is_client_visible.is_(True), Photo.state.in_(CLIENT_STATES)]
         rows = await self.session.scalars(
             select(Photo).where(*conditions).order_by(Photo.created_at, Photo.id)
         )

@@ -52,6 +52,9 @@ def upgrade() -> None:
         sa.Column("is_client_visible", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("stored_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("thumbnail_attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("thumbnail_next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("thumbnail_failed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
@@ -106,8 +109,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_photos_awaiting_thumbnail",
         "photos",
-        ["created_at"],
-        postgresql_where=sa.text("state = 'stored'"),
+        ["thumbnail_next_attempt_at", "created_at"],
+        postgresql_where=sa.text("state = 'stored' AND thumbnail_failed_at IS NULL"),
     )
     op.create_index(op.f("ix_photos_uploaded_by_id"), "photos", ["uploaded_by_id"])
 

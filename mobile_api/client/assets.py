@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import raiseload
@@ -93,17 +95,23 @@ class ClientAssetService(ClientScope):
             raise EquipmentNotFound(f"equipment {equipment_id} not found")
         return unit
 
-    async def equipment_detail(self, equipment_id: uuid.UUID, *, today: date) -> EquipmentDetail:
-        """One unit with its coverage in force, service periods, last visits and open requests."""
+    async def equipment_detail(self, equipment_id: uuid.UUID, *, now: datetime) -> EquipmentDetail:
+        """One unit with its coverage in force, service periods, last visits and open requests.
+
+        "Today" is the date at the unit's site; only the company's own contracts, periods and
+        requests count, so a unit taken over from another company shows nothing of theirs.
+        """
         unit = await self._unit(equipment_id)
         site = await self.session.get(Site, unit.site_id)
         assert site is not None  # a foreign key guarantees it
+        today = local_date(now, site.timezone)
         contract = (
             await self.session.execute(
                 select(Contract.id, Contract.number, Contract.valid_to)
                 .join(Coverage, Coverage.contract_id == Contract.id)
                 .where(
                     Coverage.equipment_id == unit.id,
+                    Contract.client_id == self.client_id,
                     Coverage.is_active,
                     Contract.status == ContractStatus.ACTIVE,
                     Contract.valid_from <= today,
@@ -115,7 +123,12 @@ class ClientAssetService(ClientScope):
         periods = (
             await self.session.scalars(
                 select(ServicePeriod)
-                .where(ServicePeriod.equipment_id == unit.id, ServicePeriod.ends_on >= today)
+                .join(Contract, Contract.id == ServicePeriod.contract_id)
+                .where(
+                    ServicePeriod.equipment_id == unit.id,
+                    Contract.client_id == self.client_id,
+                    ServicePeriod.ends_on >= today,
+                )
                 .order_by(ServicePeriod.starts_on)
                 .limit(2)
             )
@@ -138,7 +151,11 @@ class ClientAssetService(ClientScope):
                     WorkOrder.status,
                     WorkOrder.created_at,
                 )
-                .where(WorkOrder.equipment_id == unit.id, WorkOrder.status.in_(OPEN_STATUSES))
+                .where(
+                    WorkOrder.equipment_id == unit.id,
+                    WorkOrder.client_id == self.client_id,
+                    WorkOrder.status.in_(OPEN_STATUSES),
+                )
                 .order_by(WorkOrder.created_at.desc(), WorkOrder.id)
             )
         ).all()
@@ -182,8 +199,24 @@ class ClientAssetService(ClientScope):
 
     # -- contracts --------------------------------------------------------------------------
 
-    async def list_contracts(self, *, limit: int, cursor: str | None, today: date) -> Slice:
-        """The company's contracts by number (drafts are not shown)."""
+    async def _company_dates(self, now: datetime) -> frozenset[date]:
+        """Today's date at each of the company's sites (UTC's when it has none)."""
+        zones = (
+            await self.session.scalars(
+                select(Site.timezone).where(Site.client_id == self.client_id).distinct()
+            )
+        ).all()
+        return frozenset(local_date(now, zone) for zone in zones) or frozenset(
+            {local_date(now, "UTC")}
+        )
+
+    async def list_contracts(self, *, limit: int, cursor: str | None, now: datetime) -> Slice:
+        """The company's contracts by number (drafts are not shown).
+
+        A contract is in force when it is on the date at any of the company's sites: its
+        units may sit in several time zones, and a unit where the contract runs is covered.
+        """
+        dates = await self._company_dates(now)
         units = (
             select(func.count(Coverage.id))
             .where(Coverage.contract_id == Contract.id, Coverage.is_active)
@@ -212,7 +245,7 @@ class ClientAssetService(ClientScope):
                     status=contract.status,
                     valid_from=contract.valid_from,
                     valid_to=contract.valid_to,
-                    is_in_force=_in_force(contract, today),
+                    is_in_force=_in_force(contract, dates),
                     covered_units=count or 0,
                 )
                 for contract, count in page.items
@@ -220,8 +253,11 @@ class ClientAssetService(ClientScope):
             next_cursor=page.next_cursor,
         )
 
-    async def contract_detail(self, contract_id: uuid.UUID, *, today: date) -> ContractDetail:
-        """A contract with the units it covers and every service period with its state."""
+    async def contract_detail(self, contract_id: uuid.UUID, *, now: datetime) -> ContractDetail:
+        """A contract with the units it covers and every service period with its state.
+
+        In force as in `list_contracts`: on the date at any of the company's sites.
+        """
         contract = await self.session.get(
             Contract, contract_id, options=[raiseload(Contract.coverages)]
         )
@@ -253,7 +289,7 @@ class ClientAssetService(ClientScope):
             status=contract.status,
             valid_from=contract.valid_from,
             valid_to=contract.valid_to,
-            is_in_force=_in_force(contract, today),
+            is_in_force=_in_force(contract, await self._company_dates(now)),
             covered_units=[
                 CoveredUnit(
                     equipment_id=unit.id,
@@ -274,8 +310,12 @@ class ClientAssetService(ClientScope):
         )
 
 
-def _in_force(contract: Contract, today: date) -> bool:
-    return (
-        contract.status is ContractStatus.ACTIVE
-        and contract.valid_from <= today <= contract.valid_to
+def local_date(now: datetime, timezone: str) -> date:
+    """The calendar date at `now` in an IANA time zone."""
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def _in_force(contract: Contract, dates: Collection[date]) -> bool:
+    return contract.status is ContractStatus.ACTIVE and any(
+        contract.valid_from <= day <= contract.valid_to for day in dates
     )

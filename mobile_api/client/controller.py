@@ -106,7 +106,7 @@ class ClientAssetsController(Controller):
         equipment_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The unit's card (`EquipmentDetail`); a matching `If-None-Match` gets a 304."""
-        card: EquipmentDetail = await assets.equipment_detail(equipment_id, today=utcnow().date())
+        card: EquipmentDetail = await assets.equipment_detail(equipment_id, now=utcnow())
         return conditional_json(request, card)
 
     @get("/contracts", operation_id="ClientListContracts")
@@ -117,7 +117,7 @@ class ClientAssetsController(Controller):
         cursor: Cursor = None,
     ) -> CursorPage[ContractItem]:
         """The company's contracts by number; no rates, no billing."""
-        page = await assets.list_contracts(limit=limit, cursor=cursor, today=utcnow().date())
+        page = await assets.list_contracts(limit=limit, cursor=cursor, now=utcnow())
         return CursorPage(items=list(page.items), next_cursor=page.next_cursor)
 
     @get("/contracts/{contract_id:uuid}", operation_id="ClientGetContract")
@@ -127,7 +127,7 @@ class ClientAssetsController(Controller):
         contract_id: FromPath[uuid.UUID],
     ) -> ContractDetail:
         """A contract with its covered units and their service periods."""
-        return await assets.contract_detail(contract_id, today=utcnow().date())
+        return await assets.contract_detail(contract_id, now=utcnow())
 
 
 class ClientRequestController(Controller):

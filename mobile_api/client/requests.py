@@ -19,6 +19,7 @@ from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, InvalidState, field_error
+from fsm.photos.models import CLIENT_STATES
 from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
@@ -430,13 +431,13 @@ class ClientRequestService(ClientScope):
     async def _report_photos(
         self, work_order_id: uuid.UUID, visit_id: uuid.UUID
     ) -> list[ReportPhoto]:
-        """The visit's photos the client may see (stored and marked), as download links."""
+        """The visit's photos the client may see (verified and shared), as download links."""
         if self.photos is None:
             return []
         photos = await self.photos.list_for_work_order(work_order_id, viewer=self.viewer)
         items = []
         for photo in photos:
-            if photo.visit_id != visit_id:
+            if photo.visit_id != visit_id or photo.state not in CLIENT_STATES:
                 continue
             links = self.photos.links(photo)
             if links.original_url is None:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import httpx
+from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from equipment.contracts.models import ContractStatus
-from fsm.users.models import Role
+from equipment.contracts.models import Contract, ContractStatus, Coverage, IntervalUnit
+from equipment.equipment.models import Equipment
+from equipment.service_periods.models import PeriodStatus, ServicePeriod
+from fsm.users.models import Role, User
+from mobile_api.client.assets import ClientAssetService
 from tests.equipment.helpers import make_equipment
-from tests.factories import make_site, make_user
-from tests.fsm.wo_helpers import plan_visit
+from tests.factories import make_client, make_site, make_user
+from tests.fsm.wo_helpers import plan_visit, principal_of
 from tests.mobile_api.client_helpers import (
     BASE,
     assert_no_secrets,
@@ -258,3 +264,176 @@ class TestContracts:
         numbers = [c["number"] for c in first["items"] + second["items"]]
         assert len(numbers) == len(set(numbers)) == 3
         assert second["next_cursor"] is None
+
+
+# 12:00 UTC on 23 November is 01:00 on 24 November in Auckland (NZDT, UTC+13).
+NOON_UTC = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+AUCKLAND_TODAY = date(2026, 11, 24)
+
+
+async def _contract_from(
+    session: AsyncSession, unit: Equipment, starts_on: date, ends_on: date
+) -> Contract:
+    """An active contract covering `unit` over the given days, one service period as long."""
+    contract = Contract(
+        client_id=unit.client_id,
+        number=f"K-TZ-{unit.serial_number}",
+        valid_from=starts_on,
+        valid_to=ends_on,
+        status=ContractStatus.ACTIVE,
+        hourly_rate_cents=1,
+        callout_fee_cents=1,
+        included_labour_minutes=0,
+    )
+    session.add(contract)
+    await session.flush()
+    coverage = Coverage(
+        contract_id=contract.id,
+        equipment_id=unit.id,
+        period=Range(starts_on, ends_on + timedelta(days=1)),
+        is_active=True,
+        interval_count=1,
+        interval_unit=IntervalUnit.MONTH,
+        visit_minutes=30,
+    )
+    session.add(coverage)
+    await session.flush()
+    session.add(
+        ServicePeriod(
+            coverage_id=coverage.id,
+            contract_id=contract.id,
+            equipment_id=unit.id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            status=PeriodStatus.PLANNED,
+        )
+    )
+    await session.flush()
+    return contract
+
+
+async def _unit_at(session: AsyncSession, timezone: str) -> tuple[Equipment, User]:
+    company = await make_client(session)
+    site = await make_site(session, client=company, timezone=timezone, country="NZ")
+    unit = await make_equipment(session, client=company, site=site)
+    user = await make_user(session, role=Role.CLIENT, client=company)
+    return unit, user
+
+
+class TestTodayIsTheSitesDate:
+    async def test_a_contract_starting_on_the_local_date_is_in_force_already(
+        self, session: AsyncSession
+    ) -> None:
+        unit, user = await _unit_at(session, "Pacific/Auckland")
+        contract = await _contract_from(session, unit, AUCKLAND_TODAY, date(2027, 11, 23))
+        assets = ClientAssetService(session, viewer=principal_of(user))
+
+        card = await assets.equipment_detail(unit.id, now=NOON_UTC)
+        [listed] = (await assets.list_contracts(limit=10, cursor=None, now=NOON_UTC)).items
+        detail = await assets.contract_detail(contract.id, now=NOON_UTC)
+
+        assert card.coverage.is_covered is True
+        assert card.current_period is not None
+        assert card.current_period.starts_on == AUCKLAND_TODAY
+        assert card.next_period is None
+        assert listed.is_in_force is True
+        assert detail.is_in_force is True
+
+    async def test_a_contract_ending_on_the_utc_date_is_over_at_the_site(
+        self, session: AsyncSession
+    ) -> None:
+        unit, user = await _unit_at(session, "Pacific/Auckland")
+        contract = await _contract_from(session, unit, date(2026, 1, 1), date(2026, 11, 23))
+        assets = ClientAssetService(session, viewer=principal_of(user))
+
+        card = await assets.equipment_detail(unit.id, now=NOON_UTC)
+        detail = await assets.contract_detail(contract.id, now=NOON_UTC)
+
+        assert card.coverage.is_covered is False
+        assert card.current_period is None
+        assert detail.is_in_force is False
+
+    async def test_the_same_instant_is_still_the_day_before_in_berlin(
+        self, session: AsyncSession
+    ) -> None:
+        unit, user = await _unit_at(session, "Europe/Berlin")
+        contract = await _contract_from(session, unit, AUCKLAND_TODAY, date(2027, 11, 23))
+        assets = ClientAssetService(session, viewer=principal_of(user))
+
+        card = await assets.equipment_detail(unit.id, now=NOON_UTC)
+        detail = await assets.contract_detail(contract.id, now=NOON_UTC)
+
+        assert card.coverage.is_covered is False
+        assert card.current_period is None
+        assert card.next_period is not None
+        assert detail.is_in_force is False
+
+
+class TestTransferredUnit:
+    async def test_the_new_owner_sees_nothing_of_the_previous_owners_work(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        previous = await make_company(session, resolved=False)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        await open_critical(session, previous.unit, staff=staff, title="Previous owner's leak")
+        new_owner = await make_company(session)
+        # The back office moves the unit to the new owner's site.
+        unit = await session.get(Equipment, previous.unit.id)
+        assert unit is not None
+        unit.client_id = new_owner.client.id
+        unit.site_id = new_owner.site.id
+        await session.commit()
+
+        response = await client.get(
+            f"{BASE}/equipment/{unit.id}", headers=await headers_of(client, new_owner.user)
+        )
+
+        assert response.status_code == 200, response.text
+        card = response.json()
+        assert card["site_id"] == str(new_owner.site.id)
+        assert card["open_requests"] == []
+        assert card["last_visits"] == []
+        assert card["coverage"]["is_covered"] is False  # the previous owner's contract
+        assert card["current_period"] is None
+        assert card["next_period"] is None
+        assert "Previous owner" not in response.text
+        assert previous.order.title not in response.text
+
+    async def test_the_new_owners_own_requests_show_on_the_card(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        previous = await make_company(session, resolved=False)
+        new_owner = await make_company(session)
+        unit = await session.get(Equipment, previous.unit.id)
+        assert unit is not None
+        unit.client_id = new_owner.client.id
+        unit.site_id = new_owner.site.id
+        await session.commit()
+        headers = await headers_of(client, new_owner.user)
+
+        opened = await client.post(
+            f"{BASE}/requests",
+            json={"title": "Rattles since the move", "equipment_id": str(unit.id)},
+            headers=headers,
+        )
+        card = (await client.get(f"{BASE}/equipment/{unit.id}", headers=headers)).json()
+
+        assert opened.status_code == 201, opened.text
+        assert [r["title"] for r in card["open_requests"]] == ["Rattles since the move"]
+
+    async def test_the_previous_owner_no_longer_finds_the_unit(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        previous = await make_company(session)
+        new_owner = await make_company(session)
+        unit = await session.get(Equipment, previous.unit.id)
+        assert unit is not None
+        unit.client_id = new_owner.client.id
+        unit.site_id = new_owner.site.id
+        await session.commit()
+
+        response = await client.get(
+            f"{BASE}/equipment/{unit.id}", headers=await headers_of(client, previous.user)
+        )
+
+        assert response.status_code == 404

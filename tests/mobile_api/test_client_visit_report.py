@@ -52,7 +52,8 @@ CHECKS: dict[str, Any] = {
 
 
 async def _visit_with_checks_and_photos(session: AsyncSession, company: Company) -> Visit:
-    """A completed visit on the company's unit: two answers, a shown and a hidden photo."""
+    """A completed visit on the company's unit: two answers; a shown, a hidden and an
+    unverified photo."""
     unit = await session.get(Equipment, company.unit.id)
     assert unit is not None
     staff = await make_user(session, role=Role.DISPATCHER)
@@ -77,17 +78,21 @@ async def _visit_with_checks_and_photos(session: AsyncSession, company: Company)
         [AnswerInput("pressure", 1.8), AnswerInput("notes", INTERNAL_NOTE)],
         actor=engineer,
     )
-    for n, shown in enumerate((True, False)):
+    # Shown and verified; hidden; shown but not yet through the thumbnail job's checks.
+    photos = ((True, PhotoState.VERIFIED), (False, PhotoState.VERIFIED), (True, PhotoState.STORED))
+    for n, (shown, state) in enumerate(photos):
+        key = f"photos/{uuid.uuid4()}.jpg"
         session.add(
             Photo(
                 work_order_id=order.id,
                 visit_id=visit.id,
                 uploaded_by_id=company.engineer.user_id,
-                object_key=f"photos/{uuid.uuid4()}.jpg",
+                object_key=key,
+                thumbnail_key=f"{key}.thumb.jpg" if state is PhotoState.VERIFIED else None,
                 content_type="image/jpeg",
                 size_bytes=1000 + n,
                 sha256="a" * 64,
-                state=PhotoState.STORED,
+                state=state,
                 is_client_visible=shown,
                 stored_at=utcnow(),
             )
@@ -151,6 +156,7 @@ class TestVisitReport:
         assert [(i["key"], i["answer"]["value"]) for i in items] == [("pressure", 1.8)]
         [photo] = report["photos"]
         assert photo["content_type"] == "image/jpeg"
+        assert photo["thumbnail_url"] is not None  # the verified one, not the stored one
         assert photo["url"].startswith("http")
         assert "X-Amz-Signature" in photo["url"]
         assert INTERNAL_NOTE not in response.text

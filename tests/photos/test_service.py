@@ -532,8 +532,12 @@ class TestPurgeAbandoned:
 
 
 class TestLists:
-    async def test_client_sees_only_shared_stored_photos_of_its_orders(
-        self, session: AsyncSession, photos: PhotoService, scene: Scene
+    async def test_client_sees_only_shared_verified_photos_of_its_orders(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        object_store: ObjectStore,
+        photos: PhotoService,
+        scene: Scene,
     ) -> None:
         engineers = await _stored(photos, scene, images.jpeg())
         reservation = await photos.reserve_for_work_order(
@@ -544,6 +548,10 @@ class TestLists:
         assert seen == []  # the client's own photo is not uploaded yet; the engineer's not shared
         staff = principal_of(scene.dispatcher)
         await photos.set_client_visible(engineers.id, True, actor=staff)
+        seen = await photos.list_for_work_order(scene.work_order.id, viewer=scene.client_principal)
+        assert seen == []  # shared, but stored only: not yet decoded by the thumbnail job
+        await photos.session.commit()
+        await make_thumbnail(session_factory, object_store, SETTINGS, engineers.id)
         seen = await photos.list_for_work_order(scene.work_order.id, viewer=scene.client_principal)
         assert [p.id for p in seen] == [engineers.id]
         with pytest.raises(PhotoNotFound):
