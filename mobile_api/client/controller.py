@@ -22,6 +22,7 @@ from fsm.db import utcnow
 from fsm.photos.service import PhotoService
 from fsm.workorders.service import WorkOrderService
 from mobile_api.client.assets import ClientAssetService
+from mobile_api.client.pdf import report_pdf
 from mobile_api.client.requests import ClientRequestService
 from mobile_api.client.schemas import (
     CommentBodyIn,
@@ -273,3 +274,25 @@ class ClientRequestController(Controller):
     ) -> VisitReport:
         """What was done on a completed visit; 409 while it is not completed."""
         return await requests.visit_report(visit_id)
+
+    @get(
+        "/visits/{visit_id:uuid}/report.pdf",
+        operation_id="ClientGetVisitReportPdf",
+        media_type="application/pdf",
+    )
+    async def get_visit_report_pdf(
+        self,
+        requests: NamedDependency[ClientRequestService],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Response[bytes]:
+        """The visit report as a PDF to forward, times in the site's zone; 409 until completed."""
+        report = await requests.visit_report(visit_id)
+        return Response(
+            report_pdf(report, timezone=report.site_timezone),
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="{report.request_number}-visit-report.pdf"'
+                )
+            },
+        )

@@ -381,7 +381,7 @@ class ClientRequestService(ClientScope):
         and photos."""
         row = (
             await self.session.execute(
-                select(Visit, WorkOrder, Site.name, User.full_name)
+                select(Visit, WorkOrder, Site.name, Site.timezone, User.full_name)
                 .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
                 .join(Site, Site.id == WorkOrder.site_id)
                 .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
@@ -391,7 +391,7 @@ class ClientRequestService(ClientScope):
         ).one_or_none()
         if row is None:
             raise VisitNotFound(f"visit {visit_id} not found")
-        visit, order, site_name, full_name = row
+        visit, order, site_name, site_timezone, full_name = row
         if visit.status is not V.COMPLETED:
             raise VisitReportNotReady(
                 f"the visit is {visit.status}; its report is ready once it is completed",
@@ -416,6 +416,7 @@ class ClientRequestService(ClientScope):
             request_title=order.title,
             equipment_id=order.equipment_id,
             site_name=site_name,
+            site_timezone=site_timezone,
             status=visit.status,
             engineer_first_name=first_name(full_name),
             arrived_at=(arrived.device_at or arrived.occurred_at) if arrived else None,

@@ -327,6 +327,8 @@ class VisitReport(msgspec.Struct, kw_only=True):
     request_title: str
     equipment_id: uuid.UUID | None
     site_name: str
+    # Times are UTC; this is the zone to show them in (the PDF does).
+    site_timezone: str
     status: VisitStatus
     engineer_first_name: str | None
     arrived_at: datetime | None

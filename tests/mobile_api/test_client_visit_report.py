@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.service import AnswerInput, TemplateInput, TemplateService
@@ -161,6 +163,31 @@ class TestVisitReport:
         assert "X-Amz-Signature" in photo["url"]
         assert INTERNAL_NOTE not in response.text
         assert_no_secrets(report)
+
+    async def test_the_pdf_carries_the_same_report_in_the_sites_time(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        visit = await _visit_with_checks_and_photos(session, company)
+        await session.commit()
+        headers = await headers_of(client, company.user)
+        report = (await client.get(f"{BASE}/visits/{visit.id}/report", headers=headers)).json()
+
+        response = await client.get(f"{BASE}/visits/{visit.id}/report.pdf", headers=headers)
+
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/pdf"
+        assert report["request_number"] in response.headers["content-disposition"]
+        text = " ".join(
+            " ".join(
+                page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages
+            ).split()
+        )
+        assert f"Visit report - {report['request_number']}" in text
+        assert f"Times shown in {report['site_timezone']}" in text
+        [item] = [i for s in report["checklist"]["sections"] for i in s["items"]]
+        assert f"{item['label']}: 1.8" in text
+        assert INTERNAL_NOTE not in text
 
     async def test_a_visit_not_completed_has_no_report_yet(
         self, client: httpx.AsyncClient, session: AsyncSession
