@@ -34,6 +34,7 @@ from fsm.auth.principal import Principal
 from fsm.pagination import PageOut, PageRequest
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
+from fsm.visits.controller import provide_visit_service
 from fsm.visits.service import VisitService
 from fsm.workorders.service import WorkOrderService
 
@@ -49,15 +50,6 @@ async def provide_checklist_service(
         db_session, state.settings.workorders, state.get("coverage_lookup")
     )
     return ChecklistService(db_session, work_orders)
-
-
-async def provide_visit_service(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> VisitService:
-    work_orders = WorkOrderService(
-        db_session, state.settings.workorders, state.get("coverage_lookup")
-    )
-    return VisitService(db_session, work_orders, state.get("visit_hooks"))
 
 
 class ChecklistTemplateController(Controller):
