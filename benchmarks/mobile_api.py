@@ -43,7 +43,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from checklists.definition import Definition
-from checklists.service import ChecklistService, TemplateInput, TemplateService
+from checklists.service import ChecklistService
+from checklists.templates import TemplateInput, TemplateService
 from fsm.auth.passwords import hash_password
 from fsm.auth.principal import Principal
 from fsm.localinfra import LocalPostgres, free_port

@@ -27,7 +27,8 @@ from checklists.schemas import (
     template_read,
     version_read,
 )
-from checklists.service import ChecklistNotFound, ChecklistService, TemplateService
+from checklists.service import ChecklistNotFound, ChecklistService
+from checklists.templates import TemplateService
 from equipment.equipment.service import EquipmentService
 from fsm.auth.guards import requires_admin, requires_roles, requires_staff
 from fsm.auth.principal import Principal

@@ -17,7 +17,8 @@ from checklists.models import (
     ChecklistTemplateVersion,
     RunStatus,
 )
-from checklists.service import AnswerInput, TemplateInput
+from checklists.service import AnswerInput
+from checklists.templates import TemplateInput
 from fsm.schemas import AwareDatetime, Name, OptionalText
 from fsm.workorders.models import WorkOrderType
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.definition import Definition
 from checklists.hooks import ChecklistVisitHooks
-from checklists.service import TemplateInput, TemplateService
+from checklists.templates import TemplateInput, TemplateService
 from equipment.contracts.coverage import resolve_coverage
 from equipment.contracts.models import IntervalUnit
 from equipment.contracts.schemas import ContractCreate, CoverageCreate

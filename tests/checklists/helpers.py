@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checklists.definition import Definition
 from checklists.hooks import ChecklistVisitHooks
 from checklists.models import ChecklistTemplate
-from checklists.service import ChecklistService, TemplateInput, TemplateService
+from checklists.service import ChecklistService
+from checklists.templates import TemplateInput, TemplateService
 from equipment.equipment.models import Equipment
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer

@@ -10,13 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.models import ChecklistAnswer, RunStatus
-from checklists.service import (
-    AnswerInput,
-    ChecklistClosed,
-    NothingToPublish,
-    TemplateInput,
-    TemplateService,
-)
+from checklists.service import AnswerInput, ChecklistClosed
+from checklists.templates import NothingToPublish, TemplateInput, TemplateService
 from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
 from fsm.db import utcnow

@@ -11,8 +11,9 @@ import httpx
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checklists.service import AnswerInput, TemplateInput, TemplateService
+from checklists.service import AnswerInput
 from checklists.service import ChecklistService as Checklists
+from checklists.templates import TemplateInput, TemplateService
 from equipment.equipment.models import Equipment
 from fsm.db import utcnow
 from fsm.photos.models import Photo, PhotoState
