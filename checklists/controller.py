@@ -80,7 +80,8 @@ class ChecklistTemplateController(Controller):
             is_active=is_active,
             equipment_model_id=equipment_model_id,
         )
-        items = [template_read(t, list(await templates.versions(t.id))) for t in page.items]
+        versions = await templates.versions_of([t.id for t in page.items])
+        items = [template_read(t, versions[t.id]) for t in page.items]
         return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
 
     @post("/", operation_id="CreateChecklistTemplate", guards=[requires_admin])

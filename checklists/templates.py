@@ -65,6 +65,22 @@ class TemplateService:
         )
         return (await self.session.scalars(stmt)).all()
 
+    async def versions_of(
+        self, template_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, builtins.list[ChecklistTemplateVersion]]:
+        """The versions of several templates in one query, each oldest first."""
+        found: dict[uuid.UUID, builtins.list[ChecklistTemplateVersion]] = {
+            template_id: [] for template_id in template_ids
+        }
+        stmt = (
+            select(ChecklistTemplateVersion)
+            .where(ChecklistTemplateVersion.template_id.in_(found))
+            .order_by(ChecklistTemplateVersion.template_id, ChecklistTemplateVersion.version)
+        )
+        for version in await self.session.scalars(stmt):
+            found[version.template_id].append(version)
+        return found
+
     async def version(self, template_id: uuid.UUID, number: int) -> ChecklistTemplateVersion:
         """One version of a template, however old."""
         found = await self.session.scalar(
