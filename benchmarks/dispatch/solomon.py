@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
     parser.add_argument("--only", default="", help="comma-separated instances, e.g. C101,R101")
-    parser.add_argument("--workers", type=int, default=1, help="processes per solve")
+    parser.add_argument("--workers", type=int, default=2, help="processes per solve")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--first-solution", default=SearchSettings().first_solution)
     parser.add_argument("--metaheuristic", default=SearchSettings().metaheuristic)

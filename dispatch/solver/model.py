@@ -125,17 +125,30 @@ SLOW_OPERATORS = (
 )
 
 
+ITERATED_LOCAL_SEARCH = "ITERATED_LOCAL_SEARCH"
+
+
 class SearchSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the OR-Tools search runs; the defaults are the ones measured best."""
 
     first_solution: str = "LOCAL_CHEAPEST_INSERTION"
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    # An OR-Tools LocalSearchMetaheuristic, or ITERATED_LOCAL_SEARCH: ruin and recreate
+    # (SISR: strings of nearby visits removed, reinserted cheapest-first), greedy descent,
+    # and simulated annealing deciding which result to go on from.
+    metaheuristic: str = ITERATED_LOCAL_SEARCH
     guided_local_search_lambda: float = 0.3
+    # Iterated local search: visits removed per ruin on average, longest string removed.
+    ruin_visits: int = 15
+    ruin_string_length: int = 10
+    # From this many visits on, the search starts from our own construction instead of the
+    # OR-Tools first-solution strategy, which may not finish in budget on large days.
+    own_construction_from: int = 300
     # Names of OR-Tools local_search_operators flags to switch off or on.
     disabled_operators: tuple[str, ...] = SLOW_OPERATORS
     enabled_operators: tuple[str, ...] = ()
     # Stop after this many improving solutions: with it the result no longer depends on the
-    # machine's speed, so a seed reproduces a plan exactly.
+    # machine's speed, so a seed reproduces a plan exactly. OR-Tools' iterated local search
+    # does not count solutions, so a limited search runs guided local search instead.
     solution_limit: int | None = None
     # Solve in this many processes with different seeds and keep the best plan.
     workers: int = 1

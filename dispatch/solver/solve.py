@@ -13,12 +13,14 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 from ortools.util import optional_boolean_pb2
 
 from dispatch.solver.build import CompiledProblem, build_model, compile_problem
+from dispatch.solver.construct import greedy_routes
 from dispatch.solver.explain import explain_stops
 from dispatch.solver.model import (
+    ITERATED_LOCAL_SEARCH,
     DroppedVisit,
     DropReason,
     Engineer,
@@ -54,6 +56,13 @@ _ALTERNATE_FIRST_SOLUTION = {
     "PARALLEL_CHEAPEST_INSERTION": "SEQUENTIAL_CHEAPEST_INSERTION",
     "SEQUENTIAL_CHEAPEST_INSERTION": "LOCAL_CHEAPEST_INSERTION",
 }
+
+
+_GLS = "GUIDED_LOCAL_SEARCH"
+# Turning a solution into a plan (re-timing, explanations) takes about this long per visit.
+_ASSEMBLE_S_PER_VISIT = 0.0005
+# Checking a start of ours and scheduling its breaks takes about this long per visit.
+_READ_START_S_PER_VISIT = 0.001
 
 
 class NoPlanFound(RuntimeError):
@@ -110,15 +119,30 @@ def _watch(routing: Any, progress: SearchProgress) -> Any:
     return monitor
 
 
-def search_parameters(settings: SearchSettings, time_limit_s: float) -> Any:
-    """OR-Tools search parameters for the given settings and time budget."""
+def uses_iterated_local_search(settings: SearchSettings) -> bool:
+    """Whether the search runs OR-Tools' iterated local search (ruin and recreate)."""
+    return settings.metaheuristic == ITERATED_LOCAL_SEARCH and settings.solution_limit is None
+
+
+def search_parameters(
+    settings: SearchSettings, time_limit_s: float, *, from_start: bool = False
+) -> Any:
+    """OR-Tools search parameters for the given settings and time budget.
+
+    ``from_start``: the search improves a given start, where iterated local search (which
+    builds its own) gives way to guided local search.
+    """
     params = pywrapcp.DefaultRoutingSearchParameters()
+    metaheuristic = settings.metaheuristic
+    if metaheuristic == ITERATED_LOCAL_SEARCH:
+        ils = uses_iterated_local_search(settings) and not from_start
+        metaheuristic = "GREEDY_DESCENT" if ils else _GLS
     try:
         params.first_solution_strategy = getattr(
             routing_enums_pb2.FirstSolutionStrategy, settings.first_solution
         )
         params.local_search_metaheuristic = getattr(
-            routing_enums_pb2.LocalSearchMetaheuristic, settings.metaheuristic
+            routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic
         )
         operators = params.local_search_operators
         for name in settings.disabled_operators:
@@ -128,6 +152,24 @@ def search_parameters(settings: SearchSettings, time_limit_s: float) -> Any:
     except AttributeError as exc:
         raise InvalidSearchSettings(f"unknown OR-Tools search setting: {exc}") from None
     params.guided_local_search_lambda_coefficient = settings.guided_local_search_lambda
+    if metaheuristic == "GREEDY_DESCENT" and settings.metaheuristic == ITERATED_LOCAL_SEARCH:
+        if settings.ruin_visits < 1 or settings.ruin_string_length < 1:
+            raise InvalidSearchSettings("ruin_visits and ruin_string_length must be positive")
+        params.use_iterated_local_search = True
+        ils = params.iterated_local_search_parameters
+        ils.perturbation_strategy = routing_ils_pb2.PerturbationStrategy.RUIN_AND_RECREATE
+        ruin = ils.ruin_recreate_parameters.ruin_strategies.add().sisr
+        ruin.avg_num_removed_visits = settings.ruin_visits
+        ruin.max_removed_sequence_size = settings.ruin_string_length
+        ruin.bypass_factor = 0.01
+        ils.ruin_recreate_parameters.recreate_strategy.heuristic = (
+            routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+        )
+        ils.improve_perturbed_solution = True
+        annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
+        annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL
+        annealing.automatic_temperatures = True
+        ils.best_solution_acceptance_strategy.greedy_descent.SetInParent()
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
     if settings.solution_limit is not None:
         params.solution_limit = settings.solution_limit
@@ -177,14 +219,7 @@ def _solve_compiled(
     ) as pool:
         jobs = []
         for k in range(1, settings.workers):
-            variant = settings
-            if k % 2 == 1:
-                variant = msgspec.structs.replace(
-                    settings,
-                    first_solution=_ALTERNATE_FIRST_SOLUTION.get(
-                        settings.first_solution, settings.first_solution
-                    ),
-                )
+            variant = _variant(settings, k)
             jobs.append(
                 pool.submit(
                     _search_until,
@@ -213,6 +248,22 @@ def _solve_compiled(
         best,
         solver=msgspec.structs.replace(
             best.solver, workers=settings.workers, wall_seconds=clock.monotonic() - started
+        ),
+    )
+
+
+def _variant(settings: SearchSettings, k: int) -> SearchSettings:
+    """The settings of helper process k: what varies most between searches."""
+    if k % 2 == 0:
+        return settings
+    if settings.metaheuristic == ITERATED_LOCAL_SEARCH:
+        # Ruin and recreate wins on tight windows and many short routes, guided local search
+        # on wide windows and few long routes (Solomon R/RC against C2): run both.
+        return msgspec.structs.replace(settings, metaheuristic=_GLS)
+    return msgspec.structs.replace(
+        settings,
+        first_solution=_ALTERNATE_FIRST_SOLUTION.get(
+            settings.first_solution, settings.first_solution
         ),
     )
 
@@ -276,20 +327,64 @@ def _search(
 ) -> RoutePlan:
     if compiled.visit_count == 0:
         return _assemble(compiled, None, None, settings, seed, started, time_limit_s, "success")
+    deadline = clock.monotonic() + budget_s
+    hint_routes = compiled.hint_routes
+    if (
+        hint_routes is None
+        and not any(compiled.locked_nodes)
+        and compiled.visit_count >= settings.own_construction_from
+    ):
+        hint_routes = greedy_routes(compiled)
     built = build_model(compiled)
     routing = built.routing
-    params = search_parameters(settings, max(0.05, budget_s))
+    ils = uses_iterated_local_search(settings) and compiled.hint_routes is None
+    # OR-Tools reads the time limit when the model closes: keep back what reading our start
+    # and turning the solution into a plan will take.
+    reserve = _ASSEMBLE_S_PER_VISIT * compiled.visit_count
+    if hint_routes is not None:
+        reserve += _READ_START_S_PER_VISIT * compiled.visit_count
+    params = search_parameters(
+        settings, max(0.05, deadline - clock.monotonic() - reserve), from_start=not ils
+    )
+    # Restoring a start and every large-neighbourhood step must schedule the breaks of the
+    # routes they touch; OR-Tools gives each 100 ms, which a day of 1 000 visits outgrows.
+    params.lns_time_limit.FromMilliseconds(max(100, compiled.visit_count))
     routing.CloseModelWithParameters(params)
     monitor = _watch(routing, progress) if progress is not None else None
-    solution = None
-    if compiled.hint_routes is not None:
-        hint = [[built.manager.NodeToIndex(n) for n in route] for route in compiled.hint_routes]
-        initial = routing.ReadAssignmentFromRoutes(hint, True)
+
+    def read_start() -> Any:
+        if hint_routes is None:
+            return None
+        hint = [[built.manager.NodeToIndex(n) for n in route] for route in hint_routes]
+        return routing.ReadAssignmentFromRoutes(hint, True)
+
+    initial = None
+    if ils:
+        # Iterated local search builds its own start (handing it ours makes it worse). On a
+        # large day that build may not finish in time, so our construction is the plan to
+        # beat, and the plan when the search has none.
+        solution = routing.SolveWithIteratedLocalSearch(params)
+        initial = read_start()
+        if solution is None or (
+            initial is not None and initial.ObjectiveValue() < solution.ObjectiveValue()
+        ):
+            solution = initial
+    else:
+        # A start of ours (a committed plan, or a large day's construction) is improved by
+        # guided local search, which never returns anything worse.
+        initial = read_start()
+        solution = None
         if initial is not None:
-            solution = routing.SolveFromAssignmentWithParameters(initial, params)
-    if solution is None:
-        solution = routing.SolveWithParameters(params)
+            solution = routing.SolveFromAssignmentWithParameters(initial, params) or initial
+        if solution is None:
+            # No start, or it broke a rule after all: construct as usual.
+            solution = routing.SolveWithParameters(params)
     status = _STATUS.get(routing.status(), str(routing.status()))
+    if solution is not None and solution is initial:
+        status = "start_kept"
+    elif solution is not None and status == "not_solved":
+        # Iterated local search leaves the status unset when it stops on time.
+        status = "time_limit_reached"
     del monitor
     if solution is None:
         raise NoPlanFound(f"no plan found within {time_limit_s:g} s (status {status})")

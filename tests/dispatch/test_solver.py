@@ -51,9 +51,34 @@ def visit(id: str, where: Location, service_minutes: int = 30, **kw: Any) -> Vis
     return Visit(id=id, location=where, service_minutes=service_minutes, **kw)
 
 
-def run(problem: RoutingProblem, *, seed: int = 0, time_limit_s: float = 20) -> RoutePlan:
+# The rules must hold however the search runs: guided local search stopped on a solution
+# count, iterated local search (the default, stopped on the clock), and guided local search
+# from our own construction (used on large days).
+Mode = tuple[SearchSettings, float]
+MODES: dict[str, Mode] = {
+    "guided": (QUICK, 20.0),
+    "iterated": (SearchSettings(), 1.0),
+    "own-start": (SearchSettings(own_construction_from=1, solution_limit=300), 20.0),
+}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest) -> Mode:
+    return MODES[request.param]
+
+
+def run(
+    problem: RoutingProblem, *, seed: int = 0, time_limit_s: float = 20, mode: Mode | None = None
+) -> RoutePlan:
     # Tiny problems never reach the solution limit; they stop on the clock instead.
-    return solve(problem, time_limit_s=time_limit_s, seed=seed, travel=TRAVEL, search=QUICK)
+    search, limit = mode or (QUICK, time_limit_s)
+    return solve(
+        problem,
+        time_limit_s=min(limit, time_limit_s),
+        seed=seed,
+        travel=TRAVEL,
+        search=search,
+    )
 
 
 def served_by(plan: RoutePlan) -> dict[str, str]:
@@ -65,7 +90,7 @@ def dropped(plan: RoutePlan) -> dict[str, DropReason]:
 
 
 class TestSkills:
-    def test_visits_go_only_to_engineers_with_every_required_skill(self) -> None:
+    def test_visits_go_only_to_engineers_with_every_required_skill(self, mode: Mode) -> None:
         engineers = (
             engineer("gas", skills=frozenset({"gas"})),
             engineer("gas+elec", at(5, 5), skills=frozenset({"gas", "electric"})),
@@ -79,7 +104,7 @@ class TestSkills:
             )
             for k in range(9)
         )
-        plan = run(RoutingProblem(engineers=engineers, visits=visits))
+        plan = run(RoutingProblem(engineers=engineers, visits=visits), mode=mode)
         owner = served_by(plan)
         assert len(owner) == 9
         for v in visits:
@@ -101,7 +126,7 @@ class TestSkills:
 
 
 class TestTimeWindows:
-    def test_every_visit_starts_inside_one_of_its_windows(self) -> None:
+    def test_every_visit_starts_inside_one_of_its_windows(self, mode: Mode) -> None:
         windows = [
             (TimeWindow(start_minute=480, end_minute=540),),
             (TimeWindow(start_minute=600, end_minute=700),),
@@ -113,7 +138,9 @@ class TestTimeWindows:
         visits = tuple(
             visit(f"v{k}", at(k % 4, k // 4), time_windows=windows[k % 3]) for k in range(9)
         )
-        plan = run(RoutingProblem(engineers=(engineer("a"), engineer("b")), visits=visits))
+        plan = run(
+            RoutingProblem(engineers=(engineer("a"), engineer("b")), visits=visits), mode=mode
+        )
         by_id = {v.id: v for v in visits}
         stops = [s for r in plan.routes for s in r.stops]
         assert len(stops) == 9
@@ -123,9 +150,11 @@ class TestTimeWindows:
                 for w in by_id[s.visit_id].time_windows
             )
 
-    def test_stops_follow_in_time_and_routes_fit_the_shift(self) -> None:
+    def test_stops_follow_in_time_and_routes_fit_the_shift(self, mode: Mode) -> None:
         visits = tuple(visit(f"v{k}", at(k, -k), service_minutes=60) for k in range(6))
-        plan = run(RoutingProblem(engineers=(engineer("a"), engineer("b")), visits=visits))
+        plan = run(
+            RoutingProblem(engineers=(engineer("a"), engineer("b")), visits=visits), mode=mode
+        )
         for route in plan.routes:
             clock = route.departure_minute
             for s in route.stops:
@@ -166,7 +195,7 @@ class TestTimeWindows:
 
 
 class TestPinnedVisits:
-    def test_pinned_visit_stays_with_its_engineer_even_if_far(self) -> None:
+    def test_pinned_visit_stays_with_its_engineer_even_if_far(self, mode: Mode) -> None:
         engineers = (engineer("near", at(0, 0)), engineer("far", at(20, 20)))
         plan = run(
             RoutingProblem(
@@ -175,23 +204,24 @@ class TestPinnedVisits:
                     visit("pinned", at(0.5, 0.5), pinned_engineer_id="far"),
                     visit("free", at(0.6, 0.4)),
                 ),
-            )
+            ),
+            mode=mode,
         )
         assert served_by(plan)["pinned"] == "far"
 
-    def test_fixed_sequence_is_kept(self) -> None:
+    def test_fixed_sequence_is_kept(self, mode: Mode) -> None:
         # Geography alone would serve them in the order c, b, a.
         visits = (
             visit("a", at(6, 0), pinned_engineer_id="x", sequence=1),
             visit("b", at(4, 0), pinned_engineer_id="x", sequence=2),
             visit("c", at(2, 0), pinned_engineer_id="x", sequence=3),
         )
-        plan = run(RoutingProblem(engineers=(engineer("x"),), visits=visits))
+        plan = run(RoutingProblem(engineers=(engineer("x"),), visits=visits), mode=mode)
         assert [s.visit_id for s in plan.routes[0].stops] == ["a", "b", "c"]
 
 
 class TestDropReasons:
-    def test_reasons_name_the_real_obstacle(self) -> None:
+    def test_reasons_name_the_real_obstacle(self, mode: Mode) -> None:
         engineers = (engineer("a", max_visits=2),)
         visits = (
             visit("needs-lift", at(1, 0), required_skills=frozenset({"lift"})),
@@ -205,7 +235,7 @@ class TestDropReasons:
             visit("v2", at(0, 2)),
             visit("v3", at(0, 3)),
         )
-        plan = run(RoutingProblem(engineers=engineers, visits=visits))
+        plan = run(RoutingProblem(engineers=engineers, visits=visits), mode=mode)
         reasons = dropped(plan)
         assert reasons["needs-lift"] is DropReason.NO_SKILLED_ENGINEER
         assert reasons["too-early"] is DropReason.WINDOW_UNREACHABLE
@@ -216,7 +246,7 @@ class TestDropReasons:
 
 
 class TestUrgency:
-    def test_critical_visit_is_served_at_the_cost_of_several_normal_ones(self) -> None:
+    def test_critical_visit_is_served_at_the_cost_of_several_normal_ones(self, mode: Mode) -> None:
         # One engineer, room for about three hours: the far critical job crowds out the
         # cluster of normal jobs next door.
         engineers = (engineer("a", shift_end_minute=DAY_START + 180),)
@@ -224,7 +254,7 @@ class TestUrgency:
             visit("critical", at(25, 0), priority=Priority.CRITICAL, service_minutes=45),
             *(visit(f"n{k}", at(0, 0.3 * k), service_minutes=40) for k in range(1, 5)),
         )
-        plan = run(RoutingProblem(engineers=engineers, visits=visits))
+        plan = run(RoutingProblem(engineers=engineers, visits=visits), mode=mode)
         assert "critical" in served_by(plan)
         assert plan.metrics.dropped_critical_count == 0
         assert all(d.reason is DropReason.CAPACITY for d in plan.dropped)
@@ -257,19 +287,19 @@ class TestUrgency:
 
 
 class TestWorkload:
-    def test_load_capacity_is_respected(self) -> None:
+    def test_load_capacity_is_respected(self, mode: Mode) -> None:
         engineers = tuple(engineer(f"e{k}", capacity=10) for k in range(3))
         visits = tuple(visit(f"v{k}", at(k % 3, k // 3), demand=4) for k in range(7))
-        plan = run(RoutingProblem(engineers=engineers, visits=visits))
+        plan = run(RoutingProblem(engineers=engineers, visits=visits), mode=mode)
         demand = {v.id: v.demand for v in visits}
         for route in plan.routes:
             assert sum(demand[s.visit_id] for s in route.stops) <= 10
         assert plan.metrics.served_count == 6
 
-    def test_max_working_minutes_caps_a_day(self) -> None:
+    def test_max_working_minutes_caps_a_day(self, mode: Mode) -> None:
         engineers = (engineer("a", max_working_minutes=150), engineer("b", at(30, 0)))
         visits = tuple(visit(f"v{k}", at(0, 0.2 * k), service_minutes=40) for k in range(6))
-        plan = run(RoutingProblem(engineers=engineers, visits=visits))
+        plan = run(RoutingProblem(engineers=engineers, visits=visits), mode=mode)
         route = next(r for r in plan.routes if r.engineer_id == "a")
         assert route.working_minutes <= 150
         assert plan.metrics.served_count == 6
@@ -284,10 +314,12 @@ class TestWorkload:
         assert loads[0] > 0
         assert balanced.metrics.imbalance_minutes <= 60
 
-    def test_break_is_taken_inside_its_window_between_visits(self) -> None:
+    def test_break_is_taken_inside_its_window_between_visits(self, mode: Mode) -> None:
         lunch = ShiftBreak(earliest_start_minute=720, latest_start_minute=750, duration_minutes=30)
         visits = tuple(visit(f"v{k}", at(0, k), service_minutes=55) for k in range(7))
-        plan = run(RoutingProblem(engineers=(engineer("a", breaks=(lunch,)),), visits=visits))
+        plan = run(
+            RoutingProblem(engineers=(engineer("a", breaks=(lunch,)),), visits=visits), mode=mode
+        )
         route = plan.routes[0]
         assert len(route.breaks) == 1
         brk = route.breaks[0]
