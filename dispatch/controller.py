@@ -10,7 +10,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.status_codes import (
+    HTTP_201_CREATED,
+    HTTP_202_ACCEPTED,
+    HTTP_429_TOO_MANY_REQUESTS,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +34,7 @@ from fsm.auth.principal import Principal
 from fsm.db import session_scope, utcnow
 from fsm.schemas import check_timezone
 from fsm.visits.service import VisitService
+from fsm.web import ErrorBody
 from fsm.workorders.service import WorkOrderService
 
 PLANS_PATH = "/api/v1/dispatch/plans"
@@ -99,7 +104,13 @@ _ACCEPTED = {
     HTTP_202_ACCEPTED: ResponseSpec(
         data_container=DispatchPlanRead,
         description="Solving in the background: poll the plan (or its /status) at Location.",
-    )
+    ),
+    HTTP_429_TOO_MANY_REQUESTS: ResponseSpec(
+        data_container=ErrorBody,
+        description="too_many_dispatch_runs: this process already solves "
+        "FSM_DISPATCH_MAX_CONCURRENT_RUNS plans; Retry-After says in how many seconds the "
+        "first of them ends.",
+    ),
 }
 
 

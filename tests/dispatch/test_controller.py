@@ -157,3 +157,18 @@ class TestRoles:
         await session.commit()
         r = await client.get(f"{PLANS}/{uuid.uuid4()}", headers=await login(client, admin))
         assert r.status_code == 404, r.text
+
+
+class TestOpenApi:
+    async def test_solving_endpoints_document_the_429_and_its_body(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        r = await client.get("/schema/openapi.json")
+        assert r.status_code == 200
+        document = r.json()
+        for path in (PLANS, PLANS + "/{plan_id}/insert"):
+            answer = document["paths"][path]["post"]["responses"]["429"]
+            assert "Retry-After" in answer["description"]
+            schema = answer["content"]["application/json"]["schema"]
+            body = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            assert body["required"] == ["error"]
