@@ -279,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--gls-lambda", type=float, default=SearchSettings().guided_local_search_lambda
     )
+    parser.add_argument("--ruin-visits", type=int, default=SearchSettings().ruin_visits)
     parser.add_argument("--no-stock", action="store_true", help="skip stock OR-Tools")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or all_instances()
@@ -286,13 +287,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         first_solution=args.first_solution,
         metaheuristic=args.metaheuristic,
         guided_local_search_lambda=args.gls_lambda,
+        ruin_visits=args.ruin_visits,
         workers=args.workers,
     )
     bks = best_known()
     print(
         f"Solomon VRPTW, DIMACS floor(10d) distances, {args.time_limit:g} s per instance; "
         f"core: {search.first_solution} + {search.metaheuristic} "
-        f"(lambda {search.guided_local_search_lambda:g}), {search.workers} worker(s), "
+        f"(ruin {search.ruin_visits} visits; lambda {search.guided_local_search_lambda:g}), "
+        f"{search.workers} worker(s){_second_worker(search)}, "
         f"seed {args.seed}; stock: PATH_CHEAPEST_ARC + GUIDED_LOCAL_SEARCH with callbacks"
     )
     header = (
@@ -320,6 +323,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             flush=True,
         )
     _summary(names, ours, stock, bks, has_stock=not args.no_stock)
+
+
+def _second_worker(search: SearchSettings) -> str:
+    if search.workers < 2 or search.metaheuristic != "ITERATED_LOCAL_SEARCH":
+        return ""
+    return " (the second runs GUIDED_LOCAL_SEARCH)"
 
 
 def _valid_gap(result: Result | None, best: float | None) -> float | None:
