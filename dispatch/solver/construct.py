@@ -15,6 +15,7 @@ and load. Visits with a fixed sequence and locked chains are left to the search.
 from __future__ import annotations
 
 import heapq
+import time as clock
 
 import numpy as np
 import numpy.typing as npt
@@ -32,8 +33,12 @@ HEAD_START_MINUTES = {
 _NEVER = np.iinfo(np.int64).max // 4
 
 
-def greedy_routes(compiled: CompiledProblem) -> list[list[int]]:
-    """Visit nodes per engineer, in route order, for a feasible first plan."""
+def greedy_routes(compiled: CompiledProblem, *, fill_s: float = 1.0) -> list[list[int]]:
+    """Visit nodes per engineer, in route order, for a feasible first plan.
+
+    ``fill_s``: at most this long is spent fitting left-out visits into the routes' gaps.
+    """
+    began = clock.monotonic()
     problem = compiled.problem
     engineers = problem.engineers
     n_vis = compiled.visit_count
@@ -136,7 +141,61 @@ def greedy_routes(compiled: CompiledProblem) -> list[list[int]]:
         now[e] = int(end[node])
         heapq.heappush(queue, (now[e], e))
     _repair_critical(compiled, visits, routes, allowed, open_)
+    _fill_gaps(compiled, visits, routes, allowed, open_, began + fill_s)
     return routes
+
+
+# Fitting a left-out visit tries the routes of this many nearest allowed engineers.
+_FILL_ENGINEERS = 8
+
+
+def _fill_gaps(
+    compiled: CompiledProblem,
+    visits: list[Visit],
+    routes: list[list[int]],
+    allowed: npt.NDArray[np.bool_],
+    open_: npt.NDArray[np.bool_],
+    deadline: float,
+) -> None:
+    """Fit left-out visits, most important first, at their cheapest legal place.
+
+    Growing routes in time order leaves gaps (waiting for a window, an early finish) that a
+    visit far from the route's last stop could use. Each visit tries the routes of the
+    nearest engineers allowed to serve it, while time is left.
+    """
+    room = [10**9 if e.max_visits is None else e.max_visits for e in compiled.problem.engineers]
+    rank = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+    left_out = sorted(
+        (int(n) for n in np.flatnonzero(open_)), key=lambda n: (rank[visits[n].priority], n)
+    )
+    for node in left_out:
+        if clock.monotonic() > deadline:
+            return
+        candidates = [
+            e
+            for e in (int(k) for k in np.flatnonzero(allowed[:, node]))
+            if len(routes[e]) < room[e]
+        ]
+        if not candidates:
+            continue
+        # Nearest by the closest point of each route (its start or any stop).
+        near = sorted(
+            candidates,
+            key=lambda e: int(compiled.minutes[[compiled.start_nodes[e], *routes[e]], node].min()),
+        )[:_FILL_ENGINEERS]
+        best: tuple[int, int, list[int]] | None = None
+        for e in near:
+            base = _route_minutes(compiled, e, routes[e])
+            if base is None:
+                continue
+            for pos in range(len(routes[e]) + 1):
+                trial = [*routes[e][:pos], node, *routes[e][pos:]]
+                cost = _route_minutes(compiled, e, trial)
+                if cost is not None and (best is None or cost - base < best[0]):
+                    best = (cost - base, e, trial)
+        if best is not None:
+            routes[best[1]] = best[2]
+            open_[node] = False
 
 
 def _repair_critical(

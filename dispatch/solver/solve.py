@@ -334,7 +334,7 @@ def _search(
         and not any(compiled.locked_nodes)
         and compiled.visit_count >= settings.own_construction_from
     ):
-        hint_routes = greedy_routes(compiled)
+        hint_routes = greedy_routes(compiled, fill_s=min(1.0, budget_s / 10))
     built = build_model(compiled)
     routing = built.routing
     ils = uses_iterated_local_search(settings) and compiled.hint_routes is None

@@ -181,6 +181,32 @@ class TestGreedyRoutes:
         assert "urgent" in ids
         assert len(ids) == 2
 
+    def test_a_visit_growth_passed_by_is_fitted_into_a_gap(self) -> None:
+        # At eight the far visit is the nearer start (52 min against waiting an hour), and
+        # after it the near visit's window has closed. It fits before the far one.
+        engineers = (
+            Engineer(
+                id="x", start_location=at(0, 0), shift_start_minute=480, shift_end_minute=1020
+            ),
+        )
+        visits = (
+            Visit(
+                id="near",
+                location=at(0, 1),
+                service_minutes=30,
+                time_windows=(TimeWindow(start_minute=540, end_minute=550),),
+            ),
+            Visit(id="far", location=at(0, 20), service_minutes=30),
+        )
+        compiled = compile_problem(RoutingProblem(engineers=engineers, visits=visits), TRAVEL)
+
+        def ids(fill_s: float) -> list[str]:
+            route = greedy_routes(compiled, fill_s=fill_s)[0]
+            return [compiled.problem.visits[compiled.visit_rows[n]].id for n in route]
+
+        assert ids(fill_s=0) == ["far"]
+        assert ids(fill_s=1) == ["near", "far"]
+
     def test_sequenced_visits_are_left_to_the_search(self) -> None:
         engineers = (
             Engineer(
