@@ -54,7 +54,11 @@ from fsm.workorders.controller import (
 )
 from mobile_api.client.controller import ClientAssetsController, ClientRequestController
 from mobile_api.engineer.controller import EngineerAppController
-from mobile_api.photos import ClientPhotoController, EngineerPhotoController
+from mobile_api.photos import (
+    ClientPhotoController,
+    EngineerPhotoController,
+    StaffPhotoController,
+)
 
 log = logging.getLogger("fsm")
 
@@ -129,6 +133,7 @@ def create_app(
             DispatchPlanController,
             EngineerPhotoController,
             ClientPhotoController,
+            StaffPhotoController,
             ChecklistTemplateController,
             VisitChecklistController,
             ChecklistFindingController,

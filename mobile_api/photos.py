@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -22,7 +22,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.service import ChecklistService
-from fsm.auth.guards import requires_client, requires_engineer
+from fsm.auth.guards import requires_client, requires_engineer, requires_staff
 from fsm.auth.principal import Principal
 from fsm.geo import GeoPoint, from_db_point
 from fsm.photos.jobs import make_thumbnail_in_background
@@ -271,6 +271,14 @@ async def _once(
     return answer
 
 
+async def _work_order_photos(
+    photos: PhotoService, viewer: Principal, work_order_id: uuid.UUID
+) -> list[PhotoRead]:
+    """A work order's photos as the viewer may see them (the service filters for clients)."""
+    found = await photos.list_for_work_order(work_order_id, viewer=viewer)
+    return [photo_read(p, photos) for p in found]
+
+
 class EngineerPhotoController(Controller):
     """An engineer's photos of their own visits."""
 
@@ -404,5 +412,41 @@ class ClientPhotoController(Controller):
         work_order_id: FromPath[uuid.UUID],
     ) -> list[PhotoRead]:
         """The work order's photos shown to the client (its own and those staff share)."""
-        found = await photos.list_for_work_order(work_order_id, viewer=principal)
-        return [photo_read(p, photos) for p in found]
+        return await _work_order_photos(photos, principal, work_order_id)
+
+
+class PhotoShare(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Show the photo to the client (once verified), or hide it again."""
+
+    is_client_visible: bool
+
+
+class StaffPhotoController(Controller):
+    """The back office reviews a work order's photos and decides which the client sees."""
+
+    path = "/api/v1"
+    tags = ["photos"]
+    guards = [requires_staff]
+    dependencies = {"photos": Provide(provide_photo_service)}
+
+    @get("/work-orders/{work_order_id:uuid}/photos", operation_id="ListWorkOrderPhotos")
+    async def list_work_order_photos(
+        self,
+        photos: NamedDependency[PhotoService],
+        principal: NamedDependency[Principal],
+        work_order_id: FromPath[uuid.UUID],
+    ) -> list[PhotoRead]:
+        """Every photo of the work order in every state, the client's and the engineers'."""
+        return await _work_order_photos(photos, principal, work_order_id)
+
+    @patch("/photos/{photo_id:uuid}", operation_id="SharePhoto")
+    async def share_photo(
+        self,
+        photos: NamedDependency[PhotoService],
+        principal: NamedDependency[Principal],
+        photo_id: FromPath[uuid.UUID],
+        data: JSONBody[PhotoShare],
+    ) -> PhotoRead:
+        """Share an engineer's photo with the client, or stop sharing it (409 if refused)."""
+        photo = await photos.set_client_visible(photo_id, data.is_client_visible, actor=principal)
+        return photo_read(photo, photos)

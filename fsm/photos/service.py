@@ -33,7 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, DomainError, NotFound, Unavailable, field_error
+from fsm.errors import (
+    Conflict,
+    DomainError,
+    InvalidState,
+    NotFound,
+    Unavailable,
+    field_error,
+)
 from fsm.photos import objects
 from fsm.photos.models import CLIENT_STATES, EVIDENCE_STATES, Photo, PhotoState
 from fsm.settings import PhotoSettings
@@ -46,6 +53,10 @@ UPLOAD_PREFIX = "uploads/"
 
 class PhotoNotFound(NotFound):
     """No such photo, or not one the caller may see or confirm."""
+
+
+class PhotoRejected(InvalidState):
+    """The photo failed its checks; there is nothing to share with the client."""
 
 
 class PhotoVisitNotFound(NotFound):
@@ -433,6 +444,11 @@ class PhotoService:
         photo = await self.session.get(Photo, photo_id, with_for_update=True)
         if photo is None or not actor.is_staff:
             raise PhotoNotFound(f"photo {photo_id} not found")
+        if is_visible and photo.state is PhotoState.REJECTED:
+            raise PhotoRejected(
+                f"photo {photo_id} was refused ({photo.reject_reason}); it cannot be shared",
+                details={"reject_reason": photo.reject_reason},
+            )
         photo.is_client_visible = is_visible
         await self.session.flush()
         return photo

@@ -1,4 +1,4 @@
-"""The photo endpoints of the engineer and client apps, uploads going straight to real S3."""
+"""The photo endpoints of the apps and the back office, uploads going straight to real S3."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.photos.helpers import Scene, fetch, make_scene, upload
 
 ENGINEER = "/mobile/v1/engineer"
 CLIENT = "/mobile/v1/client"
+API = "/api/v1"
 
 
 @pytest.fixture
@@ -38,6 +39,11 @@ async def engineer_headers(client: httpx.AsyncClient, scene: Scene) -> dict[str,
 @pytest.fixture
 async def client_headers(client: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
     return await login(client, scene.client_user)
+
+
+@pytest.fixture
+async def staff_headers(client: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
+    return await login(client, scene.dispatcher)
 
 
 def _body(data: bytes, content_type: str = "image/jpeg", **extra: Any) -> dict[str, Any]:
@@ -437,3 +443,124 @@ class TestCrossingTheLine:
     ) -> None:
         response = await client.get(f"{ENGINEER}/visits/{scene.visit.id}/photos")
         assert error_of(response, 401)["code"] == "unauthorized"
+
+
+# The back office reviews a work order's photos and shares engineers' photos with the client.
+
+
+def staff_list(scene: Scene) -> str:
+    return f"{API}/work-orders/{scene.work_order.id}/photos"
+
+
+async def engineer_photo(
+    client: httpx.AsyncClient, headers: dict[str, str], scene: Scene, *, wrong_hash: bool = False
+) -> str:
+    """An engineer's photo of the visit, uploaded and confirmed (refused on a wrong hash)."""
+    data = images.jpeg()
+    body: dict[str, Any] = {"content_type": "image/jpeg", "size_bytes": len(data)}
+    reserved = await client.post(
+        f"{ENGINEER}/visits/{scene.visit.id}/photos", json=body, headers=headers
+    )
+    assert reserved.status_code == 201, reserved.text
+    photo_id: str = reserved.json()["photo"]["id"]
+    await upload(reserved.json()["upload"], data)
+    sha256 = images.sha256_hex(b"other bytes" if wrong_hash else data)
+    confirmed = await client.post(
+        f"{ENGINEER}/photos/{photo_id}/confirm", json={"sha256": sha256}, headers=headers
+    )
+    assert confirmed.status_code == (422 if wrong_hash else 200), confirmed.text
+    return photo_id
+
+
+async def client_sees(client: httpx.AsyncClient, headers: dict[str, str], scene: Scene) -> set[str]:
+    listed = await client.get(f"{CLIENT}/requests/{scene.work_order.id}/photos", headers=headers)
+    assert listed.status_code == 200, listed.text
+    return {p["id"] for p in listed.json()}
+
+
+class TestBackOfficeReviewAndShare:
+    async def test_staff_see_every_photo_and_share_one_with_the_client(
+        self,
+        client: httpx.AsyncClient,
+        scene: Scene,
+        staff_headers: dict[str, str],
+        engineer_headers: dict[str, str],
+        client_headers: dict[str, str],
+    ) -> None:
+        kept = await engineer_photo(client, engineer_headers, scene)
+        shared = await engineer_photo(client, engineer_headers, scene)
+        refused = await engineer_photo(client, engineer_headers, scene, wrong_hash=True)
+        listed = await client.get(staff_list(scene), headers=staff_headers)
+        assert listed.status_code == 200, listed.text
+        states = {p["id"]: p["state"] for p in listed.json()}
+        assert set(states) == {kept, shared, refused}
+        assert states[refused] == "rejected"
+        assert await client_sees(client, client_headers, scene) == set()
+
+        r = await client.patch(
+            f"{API}/photos/{shared}", json={"is_client_visible": True}, headers=staff_headers
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["is_client_visible"] is True
+        assert await client_sees(client, client_headers, scene) == {shared}
+
+        r = await client.patch(
+            f"{API}/photos/{shared}", json={"is_client_visible": False}, headers=staff_headers
+        )
+        assert r.status_code == 200, r.text
+        assert await client_sees(client, client_headers, scene) == set()
+
+    async def test_a_refused_photo_cannot_be_shared(
+        self,
+        client: httpx.AsyncClient,
+        scene: Scene,
+        staff_headers: dict[str, str],
+        engineer_headers: dict[str, str],
+        client_headers: dict[str, str],
+    ) -> None:
+        refused = await engineer_photo(client, engineer_headers, scene, wrong_hash=True)
+        r = await client.patch(
+            f"{API}/photos/{refused}", json={"is_client_visible": True}, headers=staff_headers
+        )
+        error = error_of(r, 409)
+        assert error["code"] == "photo_rejected"
+        assert error["details"] == {"reject_reason": "photo_hash_mismatch"}
+        listed = await client.get(staff_list(scene), headers=staff_headers)
+        assert [p["is_client_visible"] for p in listed.json()] == [False]
+
+    async def test_bad_body_and_unknown_photo(
+        self, client: httpx.AsyncClient, scene: Scene, staff_headers: dict[str, str]
+    ) -> None:
+        r = await client.patch(
+            f"{API}/photos/{uuid.uuid4()}", json={"is_client_visible": "yes"}, headers=staff_headers
+        )
+        assert invalid_fields(r) == ["is_client_visible"]
+        assert_not_found(
+            await client.patch(
+                f"{API}/photos/{uuid.uuid4()}",
+                json={"is_client_visible": True},
+                headers=staff_headers,
+            )
+        )
+        assert_not_found(
+            await client.get(f"{API}/work-orders/{uuid.uuid4()}/photos", headers=staff_headers)
+        )
+
+
+class TestBackOfficeCrossingTheLine:
+    async def test_engineers_and_clients_cannot_review_or_share(
+        self,
+        client: httpx.AsyncClient,
+        scene: Scene,
+        engineer_headers: dict[str, str],
+        client_headers: dict[str, str],
+    ) -> None:
+        photo = await engineer_photo(client, engineer_headers, scene)
+        for headers in (engineer_headers, client_headers):
+            assert_forbidden(await client.get(staff_list(scene), headers=headers))
+            assert_forbidden(
+                await client.patch(
+                    f"{API}/photos/{photo}", json={"is_client_visible": True}, headers=headers
+                )
+            )
+        assert await client_sees(client, client_headers, scene) == set()
