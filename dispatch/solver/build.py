@@ -24,6 +24,7 @@ from dispatch.solver.model import (
     Objective,
     Priority,
     RoutingProblem,
+    TimeWindow,
     Visit,
 )
 from dispatch.solver.travel import TravelMatrix, TravelProvider
@@ -262,6 +263,17 @@ def compile_problem(
     )
 
 
+def _merged(windows: Sequence[TimeWindow]) -> list[tuple[int, int]]:
+    """Windows sorted and joined where they overlap or touch, so gaps are real gaps."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((w.start_minute, w.end_minute) for w in windows):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _latest_minute(visit: Visit) -> int:
     ends = [w.end_minute for w in visit.time_windows]
     return max(ends) if ends else 0
@@ -360,9 +372,9 @@ def build_model(compiled: CompiledProblem) -> BuiltModel:
         cumul = time.CumulVar(index)
         row = compiled.visit_rows[node]
         if visit.time_windows and node not in locked:
-            windows = sorted((w.start_minute, w.end_minute) for w in visit.time_windows)
+            windows = _merged(visit.time_windows)
             lo = max(0, windows[0][0])
-            hi = max(lo, max(w[1] for w in windows))
+            hi = max(lo, windows[-1][1])
             cumul.SetRange(lo, hi)
             for (_, gap_start), (gap_end, _) in itertools.pairwise(windows):
                 if gap_end - 1 >= gap_start + 1:

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatch.solver.build import CompiledProblem
-from dispatch.solver.model import Priority, Visit
+from dispatch.solver.model import Engineer, Priority, ShiftBreak, Visit
 
 # Minutes of travel and waiting an engineer accepts to take urgent work first.
 HEAD_START_MINUTES = {
@@ -33,10 +33,13 @@ HEAD_START_MINUTES = {
 _NEVER = np.iinfo(np.int64).max // 4
 
 
-def greedy_routes(compiled: CompiledProblem, *, fill_s: float = 1.0) -> list[list[int]]:
+def greedy_routes(
+    compiled: CompiledProblem, *, fill_s: float = 1.0, repair_s: float = 5.0
+) -> list[list[int]]:
     """Visit nodes per engineer, in route order, for a feasible first plan.
 
-    ``fill_s``: at most this long is spent fitting left-out visits into the routes' gaps.
+    Left-out critical visits are fitted until ``repair_s`` after the start (making room can
+    take a while on an overbooked day), then other left-out visits until ``fill_s``.
     """
     began = clock.monotonic()
     problem = compiled.problem
@@ -85,6 +88,7 @@ def greedy_routes(compiled: CompiledProblem, *, fill_s: float = 1.0) -> list[lis
     worked = [0] * len(engineers)
     load = [0] * len(engineers)
     next_break = [0] * len(engineers)
+    breaks_of = [_breaks_ahead(e) for e in engineers]
     queue = [(now[e], e) for e in range(len(engineers))]
     heapq.heapify(queue)
     while queue:
@@ -98,7 +102,8 @@ def greedy_routes(compiled: CompiledProblem, *, fill_s: float = 1.0) -> list[lis
         if not candidates.any():
             continue
         travel = minutes[at[e], :n_vis]
-        pending = engineer.breaks[next_break[e]] if next_break[e] < len(engineer.breaks) else None
+        owed = breaks_of[e][next_break[e] :]
+        pending = owed[0] if owed else None
         # Without a break first: arrive, wait for a window, work.
         start = _window_start(now[e] + travel, w_start, w_end)
         end = start + service
@@ -116,12 +121,17 @@ def greedy_routes(compiled: CompiledProblem, *, fill_s: float = 1.0) -> list[lis
                 start = np.where(must_break, _NEVER, start)
             end = start + service
         back = minutes[:n_vis, compiled.end_nodes[e]]
-        home = end + back
-        if pending is not None:
-            # A break still owed after this visit is taken on the way home.
-            owed = np.maximum(end, pending.earliest_start_minute) + pending.duration_minutes
-            home = np.where(take_break, home, owed + back)
-        home += sum(b.duration_minutes for b in engineer.breaks[next_break[e] + 1 :])
+        # After the visit, every break still owed must fit (each by its latest start, one
+        # after the other) before the drive home.
+        after_breaks = end.copy()
+        breaks_fit = np.ones(n_vis, dtype=np.bool_)
+        for k, brk in enumerate(owed):
+            begin = np.maximum(after_breaks, brk.earliest_start_minute)
+            taken_before = take_break if k == 0 else np.zeros(n_vis, dtype=np.bool_)
+            breaks_fit &= taken_before | (begin <= brk.latest_start_minute)
+            after_breaks = np.where(taken_before, after_breaks, begin + brk.duration_minutes)
+        home = after_breaks + back
+        candidates &= breaks_fit
         fits = candidates & (start < _NEVER) & (home <= engineer.shift_end_minute)
         if engineer.max_working_minutes is not None:
             fits &= worked[e] + travel + service + back <= engineer.max_working_minutes
@@ -140,7 +150,7 @@ def greedy_routes(compiled: CompiledProblem, *, fill_s: float = 1.0) -> list[lis
         at[e] = node
         now[e] = int(end[node])
         heapq.heappush(queue, (now[e], e))
-    _repair_critical(compiled, visits, routes, allowed, open_)
+    _repair_critical(compiled, visits, routes, allowed, open_, began + repair_s)
     _fill_gaps(compiled, visits, routes, allowed, open_, began + fill_s)
     return routes
 
@@ -204,6 +214,7 @@ def _repair_critical(
     routes: list[list[int]],
     allowed: npt.NDArray[np.bool_],
     open_: npt.NDArray[np.bool_],
+    deadline: float,
 ) -> None:
     """Fit every critical visit the routes left out, making room by leaving out cheaper work.
 
@@ -214,6 +225,8 @@ def _repair_critical(
     for node in (int(n) for n in np.flatnonzero(open_)):
         if visits[node].priority is not Priority.CRITICAL:
             continue
+        if clock.monotonic() > deadline:
+            return
         best: tuple[int, int, list[int]] | None = None
         for e in (int(k) for k in np.flatnonzero(allowed[:, node])):
             route = routes[e]
@@ -276,7 +289,7 @@ def _route_minutes(compiled: CompiledProblem, e: int, route: list[int]) -> int |
     now = max(
         engineer.shift_start_minute, engineer.available_from_minute or engineer.shift_start_minute
     )
-    breaks = list(engineer.breaks)
+    breaks = _breaks_ahead(engineer)
     at = compiled.start_nodes[e]
     worked = 0
     idle = 0
@@ -312,6 +325,18 @@ def _route_minutes(compiled: CompiledProblem, e: int, route: list[int]) -> int |
     if engineer.capacity is not None and load > engineer.capacity:
         return None
     return worked + idle
+
+
+def _breaks_ahead(engineer: Engineer) -> list[ShiftBreak]:
+    """The engineer's breaks in order, without those that must start before the route does
+    (OR-Tools places them before the start)."""
+    departure = max(
+        engineer.shift_start_minute, engineer.available_from_minute or engineer.shift_start_minute
+    )
+    return sorted(
+        (b for b in engineer.breaks if b.latest_start_minute >= departure),
+        key=lambda b: b.earliest_start_minute,
+    )
 
 
 def _first_start(visit: Visit, arrival: int) -> int | None:

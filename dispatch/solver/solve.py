@@ -334,17 +334,20 @@ def _search(
         and not any(compiled.locked_nodes)
         and compiled.visit_count >= settings.own_construction_from
     ):
-        hint_routes = greedy_routes(compiled, fill_s=min(1.0, budget_s / 10))
+        hint_routes = greedy_routes(compiled, fill_s=min(1.0, budget_s / 10), repair_s=budget_s / 3)
     built = build_model(compiled)
     routing = built.routing
     ils = uses_iterated_local_search(settings) and compiled.hint_routes is None
-    # OR-Tools reads the time limit when the model closes: keep back what reading our start
-    # and turning the solution into a plan will take.
+    # OR-Tools takes the time limit of every search (checking our start is one) from the
+    # model's closing: keep back what checking the start and building the plan will take,
+    # but never give less than the check needs.
     reserve = _ASSEMBLE_S_PER_VISIT * compiled.visit_count
+    floor = 0.05
     if hint_routes is not None:
-        reserve += _READ_START_S_PER_VISIT * compiled.visit_count
+        floor = max(floor, _READ_START_S_PER_VISIT * compiled.visit_count)
+        reserve += floor
     params = search_parameters(
-        settings, max(0.05, deadline - clock.monotonic() - reserve), from_start=not ils
+        settings, max(floor, deadline - clock.monotonic() - reserve), from_start=not ils
     )
     # Restoring a start and every large-neighbourhood step must schedule the breaks of the
     # routes they touch; OR-Tools gives each 100 ms, which a day of 1 000 visits outgrows.
@@ -352,43 +355,51 @@ def _search(
     routing.CloseModelWithParameters(params)
     monitor = _watch(routing, progress) if progress is not None else None
 
-    def read_start() -> Any:
-        if hint_routes is None:
-            return None
-        hint = [[built.manager.NodeToIndex(n) for n in route] for route in hint_routes]
-        return routing.ReadAssignmentFromRoutes(hint, True)
-
     initial = None
+    if hint_routes is not None:
+        # Read before any search: once a search has used up the time limit, OR-Tools refuses
+        # to check a start.
+        hint = [[built.manager.NodeToIndex(n) for n in route] for route in hint_routes]
+        initial = routing.ReadAssignmentFromRoutes(hint, True)
     if ils:
         # Iterated local search builds its own start (handing it ours makes it worse). On a
         # large day that build may not finish in time, so our construction is the plan to
         # beat, and the plan when the search has none.
         solution = routing.SolveWithIteratedLocalSearch(params)
-        initial = read_start()
-        if solution is None or (
-            initial is not None and initial.ObjectiveValue() < solution.ObjectiveValue()
+        status = _status(routing, solution)
+        if initial is not None and (
+            solution is None or initial.ObjectiveValue() < solution.ObjectiveValue()
         ):
-            solution = initial
+            solution, status = initial, "start_kept"
     else:
         # A start of ours (a committed plan, or a large day's construction) is improved by
         # guided local search, which never returns anything worse.
-        initial = read_start()
         solution = None
         if initial is not None:
-            solution = routing.SolveFromAssignmentWithParameters(initial, params) or initial
-        if solution is None:
+            solution = routing.SolveFromAssignmentWithParameters(initial, params)
+        if solution is None and initial is not None:
+            solution, status = initial, "start_kept"
+        elif solution is None:
             # No start, or it broke a rule after all: construct as usual.
             solution = routing.SolveWithParameters(params)
-    status = _STATUS.get(routing.status(), str(routing.status()))
-    if solution is not None and solution is initial:
-        status = "start_kept"
-    elif solution is not None and status == "not_solved":
-        # Iterated local search leaves the status unset when it stops on time.
-        status = "time_limit_reached"
+            status = _status(routing, solution)
+        else:
+            status = _status(routing, solution)
     del monitor
     if solution is None:
         raise NoPlanFound(f"no plan found within {time_limit_s:g} s (status {status})")
+    if settings.metaheuristic == ITERATED_LOCAL_SEARCH and not ils:
+        # Say what searched: guided local search stood in.
+        settings = msgspec.structs.replace(settings, metaheuristic=_GLS)
     return _assemble(compiled, built, solution, settings, seed, started, time_limit_s, status)
+
+
+def _status(routing: Any, solution: Any) -> str:
+    status = _STATUS.get(routing.status(), str(routing.status()))
+    if solution is not None and status == "not_solved":
+        # Iterated local search leaves the status unset when it stops on time.
+        return "time_limit_reached"
+    return status
 
 
 def _assemble(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dispatch.solver import (
@@ -228,7 +230,72 @@ class TestGreedyRoutes:
         assert ids == ["free"]
 
 
+class TestBreaks:
+    def engineer(self, **kw: object) -> Engineer:
+        spec: dict[str, Any] = {
+            "id": "x",
+            "start_location": at(0, 0),
+            "shift_start_minute": 480,
+            "shift_end_minute": 1100,
+            # A split shift: two fixed breaks.
+            "breaks": (
+                ShiftBreak(earliest_start_minute=720, latest_start_minute=720, duration_minutes=30),
+                ShiftBreak(earliest_start_minute=840, latest_start_minute=840, duration_minutes=30),
+            ),
+        }
+        spec.update(kw)
+        return Engineer(**spec)
+
+    def nodes(self, engineer: Engineer, *minutes: int) -> tuple[CompiledProblem, list[int]]:
+        visits = tuple(
+            Visit(id=f"v{k}", location=at(0, 1 + k), service_minutes=m)
+            for k, m in enumerate(minutes)
+        )
+        compiled = compile_problem(RoutingProblem(engineers=(engineer,), visits=visits), TRAVEL)
+        return compiled, greedy_routes(compiled)[0]
+
+    def test_work_never_runs_through_the_second_break(self) -> None:
+        # Five hours fit no stretch between the breaks, before them or after them.
+        _, route = self.nodes(self.engineer(), 300)
+        assert route == []
+
+    def test_work_between_two_breaks_is_accepted_by_the_search(self) -> None:
+        compiled, route = self.nodes(self.engineer(), 60)
+        assert len(route) == 1
+        plan = solve(
+            compiled.problem,
+            time_limit_s=5,
+            travel=TRAVEL,
+            search=SearchSettings(own_construction_from=1, solution_limit=1),
+        )
+        assert plan.solver.status != "no_solution_found"
+        assert plan.metrics.served_count == 1
+
+    def test_a_break_already_past_does_not_stop_a_running_day(self) -> None:
+        # Back at work at three: both breaks lie before the rest of the day.
+        late = self.engineer(available_from_minute=900)
+        compiled, route = self.nodes(late, 45, 45)
+        assert len(route) == 2
+        plan = solve(
+            compiled.problem,
+            time_limit_s=5,
+            travel=TRAVEL,
+            search=SearchSettings(own_construction_from=1, solution_limit=1),
+        )
+        assert plan.metrics.served_count == 2
+
+
 class TestLargeDayPlans:
+    def test_the_status_says_what_the_search_did(self) -> None:
+        plan = solve(
+            busy_day(6, 40, seed=7),
+            time_limit_s=1,
+            travel=TRAVEL,
+            search=SearchSettings(own_construction_from=10),
+        )
+        assert plan.solver.status in {"success", "time_limit_reached", "start_kept"}
+        assert plan.solver.metaheuristic == "ITERATED_LOCAL_SEARCH"
+
     def test_a_plan_even_when_the_budget_is_too_short_for_the_search(self) -> None:
         problem = busy_day(20, 300, seed=5)
         plan = solve(

@@ -150,6 +150,20 @@ class TestTimeWindows:
                 for w in by_id[s.visit_id].time_windows
             )
 
+    def test_overlapping_windows_leave_no_hole(self, mode: Mode) -> None:
+        # 525 lies inside the first window only; the later two overlap it.
+        windows = (
+            TimeWindow(start_minute=480, end_minute=600),
+            TimeWindow(start_minute=500, end_minute=520),
+            TimeWindow(start_minute=540, end_minute=560),
+        )
+        problem = RoutingProblem(
+            engineers=(engineer("a", shift_start_minute=525, shift_end_minute=545),),
+            visits=(visit("v", CENTRE, service_minutes=10, time_windows=windows),),
+        )
+        plan = run(problem, mode=mode, time_limit_s=2)
+        assert [s.start_minute for s in plan.routes[0].stops] == [525]
+
     def test_stops_follow_in_time_and_routes_fit_the_shift(self, mode: Mode) -> None:
         visits = tuple(visit(f"v{k}", at(k, -k), service_minutes=60) for k in range(6))
         plan = run(
