@@ -59,6 +59,10 @@ class PhotoRejected(InvalidState):
     """The photo failed its checks; there is nothing to share with the client."""
 
 
+class PhotoFromClient(InvalidState):
+    """The client uploaded this photo itself: there is nothing to share or hide."""
+
+
 class PhotoVisitNotFound(NotFound):
     """No such visit, or not one of the caller's."""
 
@@ -444,6 +448,10 @@ class PhotoService:
         photo = await self.session.get(Photo, photo_id, with_for_update=True)
         if photo is None or not actor.is_staff:
             raise PhotoNotFound(f"photo {photo_id} not found")
+        if photo.visit_id is None:
+            raise PhotoFromClient(
+                f"photo {photo_id} is the client's own upload; the client always sees it"
+            )
         if is_visible and photo.state is PhotoState.REJECTED:
             raise PhotoRejected(
                 f"photo {photo_id} was refused ({photo.reject_reason}); it cannot be shared",

@@ -528,6 +528,27 @@ class TestBackOfficeReviewAndShare:
         listed = await client.get(staff_list(scene), headers=staff_headers)
         assert [p["is_client_visible"] for p in listed.json()] == [False]
 
+    async def test_a_clients_own_photo_is_not_staffs_to_hide(
+        self,
+        client: httpx.AsyncClient,
+        scene: Scene,
+        staff_headers: dict[str, str],
+        client_headers: dict[str, str],
+    ) -> None:
+        data = images.png()
+        reserved = await client.post(
+            f"{CLIENT}/requests/{scene.work_order.id}/photos",
+            json=_body(data, "image/png"),
+            headers=client_headers,
+        )
+        photo_id = reserved.json()["photo"]["id"]
+        r = await client.patch(
+            f"{API}/photos/{photo_id}", json={"is_client_visible": False}, headers=staff_headers
+        )
+        assert error_of(r, 409)["code"] == "photo_from_client"
+        listed = await client.get(staff_list(scene), headers=staff_headers)
+        assert [p["is_client_visible"] for p in listed.json()] == [True]
+
     async def test_bad_body_and_unknown_photo(
         self, client: httpx.AsyncClient, scene: Scene, staff_headers: dict[str, str]
     ) -> None:
