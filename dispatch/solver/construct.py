@@ -193,19 +193,27 @@ def _fill_gaps(
             candidates,
             key=lambda e: int(compiled.minutes[[compiled.start_nodes[e], *routes[e]], node].min()),
         )[:_FILL_ENGINEERS]
-        best: tuple[int, int, list[int]] | None = None
-        for e in near:
-            base = _route_minutes(compiled, e, routes[e])
-            if base is None:
-                continue
-            for pos in range(len(routes[e]) + 1):
-                trial = [*routes[e][:pos], node, *routes[e][pos:]]
-                cost = _route_minutes(compiled, e, trial)
-                if cost is not None and (best is None or cost - base < best[0]):
-                    best = (cost - base, e, trial)
+        best = _cheapest_insertion(compiled, routes, node, near)
         if best is not None:
             routes[best[1]] = best[2]
             open_[node] = False
+
+
+def _cheapest_insertion(
+    compiled: CompiledProblem, routes: list[list[int]], node: int, engineers: list[int]
+) -> tuple[int, int, list[int]] | None:
+    """(added minutes, engineer, new route) of the cheapest legal place for ``node``."""
+    best: tuple[int, int, list[int]] | None = None
+    for e in engineers:
+        base = _route_minutes(compiled, e, routes[e])
+        if base is None:
+            continue
+        for pos in range(len(routes[e]) + 1):
+            trial = [*routes[e][:pos], node, *routes[e][pos:]]
+            cost = _route_minutes(compiled, e, trial)
+            if cost is not None and (best is None or cost - base < best[0]):
+                best = (cost - base, e, trial)
+    return best
 
 
 def _repair_critical(
@@ -227,19 +235,8 @@ def _repair_critical(
             continue
         if clock.monotonic() > deadline:
             return
-        best: tuple[int, int, list[int]] | None = None
-        for e in (int(k) for k in np.flatnonzero(allowed[:, node])):
-            route = routes[e]
-            base = _route_minutes(compiled, e, route)
-            for pos in range(len(route) + 1):
-                trial = [*route[:pos], node, *route[pos:]]
-                cost = _route_minutes(compiled, e, trial)
-                if (
-                    cost is not None
-                    and base is not None
-                    and (best is None or cost - base < best[0])
-                ):
-                    best = (cost - base, e, trial)
+        allowed_engineers = [int(k) for k in np.flatnonzero(allowed[:, node])]
+        best = _cheapest_insertion(compiled, routes, node, allowed_engineers)
         if best is None:
             best = _make_room(compiled, visits, routes, allowed, node)
         if best is not None:
