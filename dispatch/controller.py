@@ -32,9 +32,8 @@ from dispatch.service import DispatchService
 from fsm.auth.guards import requires_staff
 from fsm.auth.principal import Principal
 from fsm.db import session_scope, utcnow
-from fsm.schemas import check_timezone
+from fsm.schemas import ErrorBody, check_timezone
 from fsm.visits.service import VisitService
-from fsm.web import ErrorBody
 from fsm.workorders.service import WorkOrderService
 
 PLANS_PATH = "/api/v1/dispatch/plans"

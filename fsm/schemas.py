@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 import msgspec
@@ -50,3 +50,17 @@ def check_timezone(name: str, field: str = "timezone") -> str:
     if name not in _TIMEZONES:
         raise field_error(field, f"unknown timezone {name!r}; use an IANA name like Europe/Berlin")
     return name
+
+
+class ErrorDetail(msgspec.Struct, kw_only=True):
+    """What went wrong: `code` is the machine-readable name clients switch on."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """Every error answer of the API, for OpenAPI documents (see `fsm.web.error_response`)."""
+
+    error: ErrorDetail

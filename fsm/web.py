@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import (
@@ -26,20 +25,6 @@ from fsm.db import session_scope
 from fsm.errors import DomainError, TooManyRequests
 
 log = logging.getLogger("fsm.web")
-
-
-class ErrorDetail(msgspec.Struct, kw_only=True):
-    """What went wrong: `code` is the machine-readable name clients switch on."""
-
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorBody(msgspec.Struct, kw_only=True):
-    """Every error answer of the API, for OpenAPI documents (see `error_response`)."""
-
-    error: ErrorDetail
 
 
 def error_response(

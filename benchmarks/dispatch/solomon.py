@@ -35,6 +35,7 @@ from dispatch.solver import (
     Visit,
     solve,
 )
+from dispatch.solver.model import ITERATED_LOCAL_SEARCH
 
 DATA_DIR = Path(os.environ.get("FIELDLINE_VRP_DIR", "/work/shared/vrp"))
 FAMILIES = ("C1", "C2", "R1", "R2", "RC1", "RC2")
@@ -326,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _second_worker(search: SearchSettings) -> str:
-    if search.workers < 2 or search.metaheuristic != "ITERATED_LOCAL_SEARCH":
+    if search.workers < 2 or search.metaheuristic != ITERATED_LOCAL_SEARCH:
         return ""
     return " (the second runs GUIDED_LOCAL_SEARCH)"
 

@@ -83,7 +83,8 @@ def _end_location(engineer: Engineer) -> Location:
     return engineer.end_location or engineer.start_location
 
 
-def _departure_minute(engineer: Engineer) -> int:
+def departure_minute(engineer: Engineer) -> int:
+    """When the engineer can leave: shift start, or later on a running day."""
     if engineer.available_from_minute is None:
         return engineer.shift_start_minute
     return max(engineer.shift_start_minute, engineer.available_from_minute)
@@ -150,7 +151,7 @@ def compile_problem(
 
     locked_ids = {vid for chain in locked_visit_ids for vid in chain}
     service = np.array([v.service_minutes for v in visits], dtype=np.int64)
-    depart = np.array([_departure_minute(e) for e in engineers], dtype=np.int64)
+    depart = np.array([departure_minute(e) for e in engineers], dtype=np.int64)
     shift_end = np.array([e.shift_end_minute for e in engineers], dtype=np.int64)
     to_visit = matrix.minutes[np.ix_(start_point, visit_point)] if n_vis else np.zeros((n_eng, 0))
     from_visit = matrix.minutes[np.ix_(visit_point, end_point)].T if n_vis else to_visit
@@ -359,7 +360,7 @@ def build_model(compiled: CompiledProblem) -> BuiltModel:
     for e, engineer in enumerate(engineers):
         start_var = time.CumulVar(routing.Start(e))
         start_var.SetRange(
-            max(0, min(_departure_minute(engineer), engineer.shift_end_minute)),
+            max(0, min(departure_minute(engineer), engineer.shift_end_minute)),
             max(0, engineer.shift_end_minute),
         )
         time.CumulVar(routing.End(e)).SetMax(max(0, engineer.shift_end_minute))

@@ -20,7 +20,7 @@ import time as clock
 import numpy as np
 import numpy.typing as npt
 
-from dispatch.solver.build import CompiledProblem
+from dispatch.solver.build import CompiledProblem, departure_minute
 from dispatch.solver.model import Engineer, Priority, ShiftBreak, Visit
 
 # Minutes of travel and waiting an engineer accepts to take urgent work first.
@@ -30,6 +30,7 @@ HEAD_START_MINUTES = {
     Priority.HIGH: 45,
     Priority.CRITICAL: 240,
 }
+_IMPORTANCE = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.CRITICAL: 3}
 _NEVER = np.iinfo(np.int64).max // 4
 
 
@@ -80,10 +81,7 @@ def greedy_routes(
     minutes = compiled.minutes
 
     # Engineer state: where, from when, what is used, which break comes next.
-    now = [
-        max(e.shift_start_minute, e.available_from_minute or e.shift_start_minute)
-        for e in engineers
-    ]
+    now = [departure_minute(e) for e in engineers]
     at = list(compiled.start_nodes)
     worked = [0] * len(engineers)
     load = [0] * len(engineers)
@@ -174,9 +172,8 @@ def _fill_gaps(
     nearest engineers allowed to serve it, while time is left.
     """
     room = [10**9 if e.max_visits is None else e.max_visits for e in compiled.problem.engineers]
-    rank = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
     left_out = sorted(
-        (int(n) for n in np.flatnonzero(open_)), key=lambda n: (rank[visits[n].priority], n)
+        (int(n) for n in np.flatnonzero(open_)), key=lambda n: (-_IMPORTANCE[visits[n].priority], n)
     )
     for node in left_out:
         if clock.monotonic() > deadline:
@@ -255,7 +252,6 @@ def _make_room(
     node: int,
 ) -> tuple[int, int, list[int]] | None:
     """The cheapest route that takes ``node`` in place of one less important visit."""
-    rank = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.CRITICAL: 3}
     best: tuple[tuple[int, int], int, list[int]] | None = None
     for e in (int(k) for k in np.flatnonzero(allowed[:, node])):
         route = routes[e]
@@ -267,8 +263,8 @@ def _make_room(
             for pos in range(len(rest) + 1):
                 trial = [*rest[:pos], node, *rest[pos:]]
                 cost = _route_minutes(compiled, e, trial)
-                if cost is not None and (best is None or (rank[loser], cost) < best[0]):
-                    best = ((rank[loser], cost), e, trial)
+                if cost is not None and (best is None or (_IMPORTANCE[loser], cost) < best[0]):
+                    best = ((_IMPORTANCE[loser], cost), e, trial)
     return None if best is None else (best[0][1], best[1], best[2])
 
 
@@ -283,9 +279,7 @@ def _route_minutes(compiled: CompiledProblem, e: int, route: list[int]) -> int |
     if engineer.max_visits is not None and len(route) > engineer.max_visits:
         return None
     minutes = compiled.minutes
-    now = max(
-        engineer.shift_start_minute, engineer.available_from_minute or engineer.shift_start_minute
-    )
+    now = departure_minute(engineer)
     breaks = _breaks_ahead(engineer)
     at = compiled.start_nodes[e]
     worked = 0
@@ -327,9 +321,7 @@ def _route_minutes(compiled: CompiledProblem, e: int, route: list[int]) -> int |
 def _breaks_ahead(engineer: Engineer) -> list[ShiftBreak]:
     """The engineer's breaks in order, without those that must start before the route does
     (OR-Tools places them before the start)."""
-    departure = max(
-        engineer.shift_start_minute, engineer.available_from_minute or engineer.shift_start_minute
-    )
+    departure = departure_minute(engineer)
     return sorted(
         (b for b in engineer.breaks if b.latest_start_minute >= departure),
         key=lambda b: b.earliest_start_minute,

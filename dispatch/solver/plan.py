@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from dispatch.solver.build import CompiledProblem
+from dispatch.solver.build import CompiledProblem, departure_minute
 from dispatch.solver.explain import explain_stops
 from dispatch.solver.model import (
     DroppedVisit,
@@ -125,7 +125,7 @@ def _route(
             engineer,
             [],
             (),
-            departure=_departure(engineer),
+            departure=departure_minute(engineer),
             return_minute=None,
             back_minutes=0,
             back_km=0.0,
@@ -142,7 +142,7 @@ def _route(
     performed: list[ShiftBreak | None] = (
         list(engineer.breaks) if len(engineer.breaks) == len(breaks) else [None] * len(breaks)
     )
-    leave = _departure(engineer)
+    leave = departure_minute(engineer)
     previous = compiled.start_nodes[e]
     stops: list[PlannedStop] = []
     new_breaks: list[PlannedBreak] = []
@@ -217,12 +217,6 @@ def _route(
 
 def _locked(compiled: CompiledProblem) -> set[int]:
     return {node for chain in compiled.locked_nodes for node in chain}
-
-
-def _departure(engineer: Engineer) -> int:
-    if engineer.available_from_minute is None:
-        return engineer.shift_start_minute
-    return max(engineer.shift_start_minute, engineer.available_from_minute)
 
 
 def _earliest_start(visit: Visit, ready: int, solver_start: int, is_locked: bool) -> int:

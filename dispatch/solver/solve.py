@@ -127,9 +127,10 @@ def search_parameters(
     builds its own) gives way to guided local search.
     """
     params = pywrapcp.DefaultRoutingSearchParameters()
+    ils = uses_iterated_local_search(settings) and not from_start
     metaheuristic = settings.metaheuristic
     if metaheuristic == ITERATED_LOCAL_SEARCH:
-        ils = uses_iterated_local_search(settings) and not from_start
+        # Iterated local search improves each perturbed plan by greedy descent.
         metaheuristic = "GREEDY_DESCENT" if ils else _GLS
     try:
         params.first_solution_strategy = getattr(
@@ -146,7 +147,7 @@ def search_parameters(
     except AttributeError as exc:
         raise InvalidSearchSettings(f"unknown OR-Tools search setting: {exc}") from None
     params.guided_local_search_lambda_coefficient = settings.guided_local_search_lambda
-    if metaheuristic == "GREEDY_DESCENT" and settings.metaheuristic == ITERATED_LOCAL_SEARCH:
+    if ils:
         if settings.ruin_visits < 1 or settings.ruin_string_length < 1:
             raise InvalidSearchSettings("ruin_visits and ruin_string_length must be positive")
         params.use_iterated_local_search = True
@@ -368,16 +369,14 @@ def _search(
     else:
         # A start of ours (a committed plan, or a large day's construction) is improved by
         # guided local search, which never returns anything worse.
-        solution = None
         if initial is not None:
             solution = routing.SolveFromAssignmentWithParameters(initial, params)
-        if solution is None and initial is not None:
-            solution, status = initial, "start_kept"
-        elif solution is None:
+            status = _status(routing, solution)
+            if solution is None:
+                solution, status = initial, "start_kept"
+        else:
             # No start, or it broke a rule after all: construct as usual.
             solution = routing.SolveWithParameters(params)
-            status = _status(routing, solution)
-        else:
             status = _status(routing, solution)
     del monitor
     if solution is None:

@@ -12,7 +12,7 @@ import msgspec
 from checklists.models import RunStatus
 from checklists.schemas import RunRead
 from fsm.geo import GeoPoint
-from fsm.schemas import AwareDatetime
+from fsm.schemas import AwareDatetime, ErrorDetail
 from fsm.visits.models import VisitStatus
 from fsm.visits.schemas import StatusEventRead
 from fsm.workorders.models import WorkOrderType
@@ -304,14 +304,6 @@ class SyncRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 Outcome = Literal["applied", "duplicate", "rejected"]
 
 
-class ErrorRead(msgspec.Struct, kw_only=True):
-    """Why an action was refused."""
-
-    code: str
-    message: str
-    details: Any = None
-
-
 class SyncResult(msgspec.Struct, kw_only=True):
     """What became of one action; `answer` is what the online endpoint answered."""
 
@@ -320,7 +312,7 @@ class SyncResult(msgspec.Struct, kw_only=True):
     outcome: Outcome
     status_code: int
     answer: msgspec.Raw | None = None
-    error: ErrorRead | None = None
+    error: ErrorDetail | None = None
 
 
 class SyncRead(msgspec.Struct, kw_only=True):

@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from checklists.schemas import AnswersIn
 from fsm.auth.principal import Principal
 from fsm.errors import DomainError, ValidationFailed
+from fsm.schemas import ErrorDetail
 from mobile_api.engineer.schemas import (
     ActionData,
     ChecklistAction,
     CommentAction,
     CommentCreate,
-    ErrorRead,
     LocationAction,
     LocationBatch,
     PhotoConfirmAction,
@@ -218,5 +218,5 @@ def _rejected(
         kind=kind,
         outcome="rejected",
         status_code=status_code,
-        error=ErrorRead(code=code, message=message, details=details),
+        error=ErrorDetail(code=code, message=message, details=details),
     )
