@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import fsm.models  # noqa: F401 - every table on the metadata before the first query
@@ -39,6 +38,7 @@ from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from fsm.clients.controller import ClientController
 from fsm.db import create_engine, create_session_factory
 from fsm.engineers.controller import EngineerController
+from fsm.health import health
 from fsm.settings import Settings, get_settings
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
@@ -61,14 +61,6 @@ from mobile_api.photos import (
 )
 
 log = logging.getLogger("fsm")
-
-
-@get("/health", operation_id="Health", tags=["ops"], security=[])
-async def health(state: State) -> dict[str, str]:
-    """Liveness and database reachability."""
-    async with state.session_factory() as session:
-        await session.execute(text("SELECT 1"))
-    return {"status": "ok"}
 
 
 def create_app(

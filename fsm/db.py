@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import DateTime, Enum, MetaData, func
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from fsm.outages import DATABASE
 from fsm.settings import DatabaseSettings
 
 # Stable constraint names so Alembic migrations can refer to them.
@@ -100,3 +104,52 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
             raise
         else:
             await session.commit()
+            DATABASE.recovered()
+
+
+# PostgreSQL's connection_exception class (08) and the shutdown/startup states of class 57P.
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+_DRIVER_OUTAGES = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+
+
+def database_outage(exc: BaseException) -> str | None:
+    """Why `exc` means the database cannot be reached right now, or None when it does not.
+
+    A refused or dropped connection, a server shutting down or starting up and an exhausted
+    pool are outages (retry later); a failing statement is not. A bare OSError counts only
+    when the driver or SQLAlchemy raised it, so a failing S3 call is never taken for one.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PoolTimeout):
+            return "no free connection in the pool"
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return "the connection was lost"
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_OUTAGE_STATES):
+            return f"{type(current).__name__} (SQLSTATE {state})"
+        if isinstance(current, _DRIVER_OUTAGES):
+            return type(current).__name__
+        if isinstance(current, (OSError, TimeoutError)) and _raised_by_driver(current):
+            return f"{type(current).__name__}: {current}"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        tb = tb.tb_next
+    return False

@@ -68,9 +68,13 @@ class ValidationFailed(DomainError):
 
 
 class Unavailable(DomainError):
-    """Something the request needs (storage, another service) is down; retry later."""
+    """Something the request needs (storage, another service) is down; retry later.
+
+    `part` names it for the outage log and `/health` (see fsm/outages.py).
+    """
 
     status_code = 503
+    part: ClassVar[str] = ""
 
 
 class TooManyRequests(DomainError):

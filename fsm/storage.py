@@ -44,7 +44,15 @@ class ObjectStore:
         self.bucket = settings.bucket
         # Path-style addressing works on every S3-compatible server; SigV4 is what AWS and
         # SeaweedFS verify (presigned URLs in us-east-1 would otherwise default to SigV2).
-        self.client: S3Client = boto3.client(
+        self.client = self._client(settings, attempts=3, connect_timeout_s=5, read_timeout_s=30)
+        # Health checks want a quick yes or no, not three patient attempts.
+        self.ping_client = self._client(settings, attempts=1, connect_timeout_s=2, read_timeout_s=2)
+
+    @staticmethod
+    def _client(
+        settings: S3Settings, *, attempts: int, connect_timeout_s: float, read_timeout_s: float
+    ) -> S3Client:
+        return boto3.client(
             "s3",
             endpoint_url=settings.endpoint_url,
             aws_access_key_id=settings.access_key,
@@ -53,14 +61,18 @@ class ObjectStore:
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path"},
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=30,
+                retries={"max_attempts": attempts, "mode": "standard"},
+                connect_timeout=connect_timeout_s,
+                read_timeout=read_timeout_s,
             ),
         )
 
     async def _run(self, fn: Any, /, **kwargs: Any) -> Any:
         return await anyio.to_thread.run_sync(lambda: fn(**kwargs))
+
+    async def ping(self) -> None:
+        """Ask for the bucket once, without the client's retries: raises when unreachable."""
+        await self._run(self.ping_client.head_bucket, Bucket=self.bucket)
 
     async def ensure_bucket(self) -> None:
         """Create the bucket unless it exists."""

@@ -21,8 +21,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
-from fsm.db import session_scope
-from fsm.errors import DomainError, TooManyRequests
+from fsm.db import database_outage, session_scope
+from fsm.errors import DomainError, TooManyRequests, Unavailable
+from fsm.outages import DATABASE, PARTS
 
 log = logging.getLogger("fsm.web")
 
@@ -47,6 +48,10 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
     headers = None
     if isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after_s)}
+    if isinstance(exc, Unavailable):
+        if exc.part in PARTS:
+            PARTS[exc.part].failed(str(exc.__cause__ or exc.message))
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 
@@ -142,8 +147,26 @@ def handle_database_error(
 _BAD_TEXT_STATES = {"22021", "22P05"}
 
 
+# How long a client should wait before retrying when a part is down.
+RETRY_AFTER_S = 5
+
+
+def database_unavailable(reason: str) -> Response[dict[str, Any]]:
+    """503 for every request while the database is down: retry later, not a bug."""
+    DATABASE.failed(reason)
+    return error_response(
+        503,
+        "database_unavailable",
+        "the database cannot be reached right now; try again later",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Log the trace; the client gets no stack, only that it was our fault."""
+    reason = database_outage(exc)
+    if reason is not None:
+        return database_unavailable(reason)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
 

@@ -41,6 +41,7 @@ from fsm.errors import (
     Unavailable,
     field_error,
 )
+from fsm.outages import OBJECT_STORE
 from fsm.photos import objects
 from fsm.photos.models import CLIENT_STATES, EVIDENCE_STATES, Photo, PhotoState
 from fsm.settings import PhotoSettings
@@ -82,6 +83,8 @@ class PhotoIdTaken(Conflict):
 class StorageUnavailable(Unavailable):
     """Photo storage cannot be reached or refused to work; the app should retry later."""
 
+    part = "object_store"
+
 
 @contextmanager
 def storage_calls() -> Iterator[None]:
@@ -92,6 +95,8 @@ def storage_calls() -> Iterator[None]:
         raise StorageUnavailable(
             "photo storage is not reachable right now; try again later"
         ) from exc
+    else:
+        OBJECT_STORE.recovered()
 
 
 class PhotoCheckFailed(DomainError):
