@@ -329,16 +329,17 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
         secret_key=settings.s3.secret_key,
     )
     started = time.monotonic()
+    keep_postgres = os.environ.get("FSM_DEV_KEEP_POSTGRES") == "1"
 
     def step(message: str) -> None:
         click.echo(f"[{time.monotonic() - started:5.1f}s] {message}")
 
     try:
         step(f"postgres: {data_dir / 'postgres'} on 127.0.0.1:{postgres.port}")
-        postgres.start()
+        _say_reused("PostgreSQL", postgres.start(), keep=keep_postgres)
         postgres.ensure_database((db_url.path or "/fieldline").lstrip("/"))
         step(f"s3: {data_dir / 's3'} on {s3.endpoint}")
-        s3.start()
+        _say_reused("SeaweedFS", s3.start(), keep=False)
         _run(ObjectStore(settings.s3).ensure_bucket)
         step("migrating")
         upgrade(settings.database.url)
@@ -353,9 +354,20 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
     except LocalInfraError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
+        # Whoever started them (this run or one that crashed), the data folder's services
+        # end with the run, so nothing is left listening.
         s3.stop()
-        if os.environ.get("FSM_DEV_KEEP_POSTGRES") != "1":
+        if not keep_postgres:
             postgres.stop()
+
+
+def _say_reused(service: str, pid: int | None, *, keep: bool) -> None:
+    if pid is not None:
+        fate = "kept running" if keep else "stopped"
+        click.echo(
+            f"        reusing {service} left running by an earlier run (pid {pid}); "
+            f"it will be {fate} when this run ends"
+        )
 
 
 def main() -> None:

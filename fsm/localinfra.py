@@ -7,6 +7,7 @@ non-root user, since PostgreSQL refuses to run as root) and a SeaweedFS S3 gatew
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -44,6 +45,62 @@ def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def listener_pid(port: int) -> int | None:
+    """The process listening on TCP `port` of loopback or any address (Linux /proc), if seen."""
+    inodes = set()
+    wanted = f"{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and local.rsplit(":", 1)[1] == wanted:  # 0A: LISTEN
+                inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def command_line(pid: int) -> str:
+    """What process `pid` runs, as one line ("" once it has gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stray(port: int, service: str) -> LocalInfraError:
+    pid = listener_pid(port)
+    who = f"pid {pid} ({command_line(pid) or 'unknown'})" if pid else "a process we cannot see"
+    return LocalInfraError(
+        f"port {port} is taken by {who}, which is not this data folder's {service}; "
+        "stop it, or choose another port"
+    )
 
 
 def _run(cmd: list[str], *, as_user: str | None = None, check: bool = True) -> str:
@@ -140,15 +197,31 @@ class LocalPostgres:
         )
         return True
 
-    def is_running(self) -> bool:
-        return (self.pgdata / "postmaster.pid").exists() and _port_open(self.port)
+    def running_pid(self) -> int | None:
+        """The postmaster of this cluster when it runs and listens on our port."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) and _port_open(self.port) else None
 
-    def start(self, *, fsync: bool = True) -> None:
-        """Start the cluster and wait until it accepts connections."""
+    def is_running(self) -> bool:
+        return self.running_pid() is not None
+
+    def start(self, *, fsync: bool = True) -> int | None:
+        """Start the cluster and wait until it accepts connections.
+
+        Returns the pid of a postmaster of this cluster found running (left by a run that
+        crashed), which is then adopted as it is, or None when it was started now. Another
+        process on our port is refused by name.
+        """
         ensure_postgis_installed()
         self.init()
-        if self.is_running():
-            return
+        running = self.running_pid()
+        if running is not None:
+            return running
+        if _port_open(self.port):
+            raise _stray(self.port, "PostgreSQL")
         opts = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
         if not fsync:
             # Throw-away test clusters: durability buys nothing, speed does.
@@ -169,9 +242,10 @@ class LocalPostgres:
             ],
             as_user=_service_user(),
         )
+        return None
 
     def stop(self) -> None:
-        """Stop the cluster (fast shutdown)."""
+        """Stop the cluster (fast shutdown), whoever started it."""
         if not (self.pgdata / "postmaster.pid").exists():
             return
         _run(
@@ -222,6 +296,7 @@ class LocalS3:
     access_key: str
     secret_key: str
     process: subprocess.Popen[bytes] | None = None
+    adopted_pid: int | None = None
 
     @property
     def endpoint(self) -> str:
@@ -236,11 +311,38 @@ class LocalS3:
             )
         return found
 
-    def start(self, *, timeout_s: float = 30.0) -> None:
-        """Start the gateway unless it runs and wait until it answers signed requests."""
-        if _port_open(self.port):
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "weed.pid"
+
+    def running_pid(self) -> int | None:
+        """A SeaweedFS serving this data folder, whoever started it, or None."""
+        candidates = []
+        with contextlib.suppress(OSError, ValueError):
+            candidates.append(int(self.pid_file.read_text().strip()))
+        listener = listener_pid(self.port)
+        if listener is not None:
+            candidates.append(listener)
+        for pid in candidates:
+            line = command_line(pid)
+            if _alive(pid) and "weed" in line and f"-dir={self.data_dir}" in line.split():
+                return pid
+        return None
+
+    def start(self, *, timeout_s: float = 30.0) -> int | None:
+        """Start the gateway and wait until it answers signed requests.
+
+        A gateway of this data folder found running (left by a run that crashed) is adopted
+        and its pid returned, so `stop` ends it too; None means it was started now. Another
+        process on our port is refused by name.
+        """
+        running = self.running_pid()
+        if running is not None:
+            self.adopted_pid = running
             self._wait_ready(timeout_s)
-            return
+            return running
+        if _port_open(self.port):
+            raise _stray(self.port, "SeaweedFS")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "s3.json"
         identity = {
@@ -281,7 +383,9 @@ class LocalS3:
         self.process = subprocess.Popen(  # noqa: S603
             cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.pid_file.write_text(f"{self.process.pid}\n")
         self._wait_ready(timeout_s)
+        return None
 
     def _wait_ready(self, timeout_s: float) -> None:
         """Wait until an object can be written and read back, not just until the port opens.
@@ -319,15 +423,36 @@ class LocalS3:
         raise LocalInfraError(f"S3 gateway did not become ready: {last_error}")
 
     def stop(self, *, timeout_s: float = 3.0) -> None:
-        """Stop the gateway this object started."""
-        if self.process is None:
-            return
+        """Stop the gateway this object started or adopted."""
         # SeaweedFS flushes and closes its stores within a moment of SIGINT, then idles for
         # about 15 s before exiting; we do not wait for the idle part.
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        elif self.adopted_pid is not None:
+            _end(self.adopted_pid, timeout_s)
+            self.adopted_pid = None
+        else:
+            return
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _end(pid: int, timeout_s: float) -> None:
+    """SIGINT a process that is not our child, then SIGKILL it if it outlives `timeout_s`."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while _alive(pid) and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
