@@ -9,7 +9,8 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from equipment.contracts.models import Contract, ContractStatus, Coverage, IntervalUnit
+from equipment.contracts.coverage import covering
+from equipment.contracts.models import IntervalUnit
 from equipment.equipment.models import Equipment
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.auth.principal import Principal
@@ -108,20 +109,7 @@ async def load_card(
     """The card of a unit the viewer may see (five queries, whatever the history's size)."""
     site = await session.get(Site, unit.site_id)
     assert site is not None  # a foreign key guarantees it
-    covered = (
-        await session.execute(
-            select(Coverage, Contract)
-            .join(Contract, Contract.id == Coverage.contract_id)
-            .where(
-                Coverage.equipment_id == unit.id,
-                Coverage.is_active,
-                Contract.status == ContractStatus.ACTIVE,
-                Contract.valid_from <= today,
-                Contract.valid_to >= today,
-            )
-            .limit(1)
-        )
-    ).first()
+    covered = (await session.execute(covering(unit.id, unit.client_id, today))).first()
     periods = (
         await session.scalars(
             select(ServicePeriod)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import raiseload
 
+from equipment.contracts.coverage import covering
 from equipment.contracts.models import Contract, ContractStatus, Coverage
 from equipment.contracts.service import ContractNotFound
 from equipment.equipment.models import Equipment
@@ -105,21 +106,8 @@ class ClientAssetService(ClientScope):
         site = await self.session.get(Site, unit.site_id)
         assert site is not None  # a foreign key guarantees it
         today = local_date(now, site.timezone)
-        contract = (
-            await self.session.execute(
-                select(Contract.id, Contract.number, Contract.valid_to)
-                .join(Coverage, Coverage.contract_id == Contract.id)
-                .where(
-                    Coverage.equipment_id == unit.id,
-                    Contract.client_id == self.client_id,
-                    Coverage.is_active,
-                    Contract.status == ContractStatus.ACTIVE,
-                    Contract.valid_from <= today,
-                    Contract.valid_to >= today,
-                )
-                .limit(1)
-            )
-        ).first()
+        covered = (await self.session.execute(covering(unit.id, self.client_id, today))).first()
+        contract = covered[1] if covered else None
         periods = (
             await self.session.scalars(
                 select(ServicePeriod)

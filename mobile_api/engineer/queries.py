@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.models import ChecklistRun
 from checklists.service import ChecklistService, RunSummary
-from equipment.contracts.models import Contract, ContractStatus, Coverage
+from equipment.contracts.coverage import covering
 from equipment.equipment.models import Equipment, EquipmentModel
 from fsm.geo import from_db_point
 from fsm.photos.models import EVIDENCE_STATES, Photo
@@ -295,20 +295,15 @@ class EngineerReads:
 
     async def coverage(self, equipment_id: uuid.UUID, on: date) -> CoverageRead:
         """Whether an active contract covers the unit on that day."""
-        contract = (
-            await self.session.scalars(
-                select(Contract)
-                .join(Coverage, Coverage.contract_id == Contract.id)
-                .where(
-                    Coverage.equipment_id == equipment_id,
-                    Coverage.is_active,
-                    Contract.status == ContractStatus.ACTIVE,
-                    Contract.valid_from <= on,
-                    Contract.valid_to >= on,
-                )
-                .limit(1)
-            )
-        ).first()
+        owner = await self.session.scalar(
+            select(Equipment.client_id).where(Equipment.id == equipment_id)
+        )
+        covered = (
+            (await self.session.execute(covering(equipment_id, owner, on))).first()
+            if owner is not None
+            else None
+        )
+        contract = covered[1] if covered else None
         if contract is None:
             return CoverageRead(is_in_contract=False)
         return CoverageRead(

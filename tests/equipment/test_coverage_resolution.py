@@ -13,6 +13,7 @@ from equipment.equipment.models import Equipment
 from fsm.clients.models import Client
 from fsm.db import utcnow
 from fsm.users.models import Role
+from mobile_api.engineer.queries import EngineerReads
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_client, make_policy, make_site, make_user
@@ -137,3 +138,49 @@ class TestContractResolution:
 
         assert response.status_code == 422
         assert response.json()["error"]["details"][0]["field"] == "equipment_id"
+
+
+class TestOneRuleOfCoverage:
+    """Intake, the back-office card and the engineer app ask one question the same way."""
+
+    async def test_a_unit_taken_over_by_another_company_is_not_covered_by_the_old_contract(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        before = await make_client(session)
+        unit = await make_equipment(session, client=before)
+        await _contract(session, before, covering=unit)
+        after = await make_client(session)
+        site = await make_site(session, client=after)
+        unit.client_id, unit.site_id = after.id, site.id
+        staff = await make_user(session, role=Role.DISPATCHER)
+        await session.commit()
+        headers = await login(client, staff)
+
+        card = await client.get(f"/api/v1/equipment/{unit.id}/card", headers=headers)
+        opened = await _open(client, headers, str(site.id), str(unit.id))
+        engineer_view = await EngineerReads(session).coverage(unit.id, utcnow().date())
+
+        assert card.status_code == 200, card.text
+        assert card.json()["coverage"] is None
+        assert opened.status_code == 201, opened.text
+        assert opened.json()["contract_id"] is None
+        assert engineer_view.is_in_contract is False
+
+    async def test_the_owners_contract_covers_it_on_every_surface(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        owner = await make_client(session)
+        site = await make_site(session, client=owner)
+        unit = await make_equipment(session, client=owner, site=site)
+        contract = await _contract(session, owner, covering=unit)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        await session.commit()
+        headers = await login(client, staff)
+
+        card = await client.get(f"/api/v1/equipment/{unit.id}/card", headers=headers)
+        opened = await _open(client, headers, str(site.id), str(unit.id))
+        engineer_view = await EngineerReads(session).coverage(unit.id, utcnow().date())
+
+        assert card.json()["coverage"]["contract_id"] == str(contract.id)
+        assert opened.json()["contract_id"] == str(contract.id)
+        assert engineer_view.contract_number == contract.number
