@@ -43,7 +43,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from checklists.definition import Definition
-from checklists.service import ChecklistService
 from checklists.templates import TemplateInput, TemplateService
 from fsm.auth.passwords import hash_password
 from fsm.auth.principal import Principal
@@ -265,10 +264,7 @@ async def _attach_checklists(session: AsyncSession, visit_ids: list[uuid.UUID]) 
         ),
         actor=_admin(),
     )
-    await templates.publish(template.id)
-    checklists = ChecklistService(session)
-    for lo in range(0, len(visit_ids), 1000):
-        await checklists.ensure_runs(visit_ids[lo : lo + 1000])
+    await templates.publish(template.id)  # attaches runs to the open visits
 
 
 # -- servers --------------------------------------------------------------------------------

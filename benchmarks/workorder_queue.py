@@ -26,12 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from fsm.auth.principal import Principal
 from fsm.localinfra import LocalPostgres, free_port
+from fsm.main.services import Services
 from fsm.migrate import upgrade
 from fsm.pagination import PageRequest
-from fsm.settings import WorkOrderSettings
+from fsm.settings import load_settings
 from fsm.users.models import Role
 from fsm.workorders.models import Priority, WorkOrderStatus
-from fsm.workorders.service import QueueFilter, SlaState, WorkOrderService
+from fsm.workorders.service import QueueFilter, SlaState
 
 BATCH = 100_000
 CLIENTS = 500
@@ -177,7 +178,7 @@ async def time_queues(
         total = 0
         for _ in range(repeats):
             async with factory() as session:
-                service = WorkOrderService(session, WorkOrderSettings())
+                service = Services(session, load_settings({"FSM_ENV": "test"})).work_orders
                 started = time.perf_counter()
                 page = await service.list(PageRequest(limit=50), make(), viewer=viewer)
                 timings.append((time.perf_counter() - started) * 1000)

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, get, patch, post, put
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,22 +34,11 @@ from fsm.auth.principal import Principal
 from fsm.pagination import PageOut, PageRequest
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
-from fsm.visits.controller import provide_visit_service
 from fsm.visits.service import VisitService
-from fsm.workorders.service import WorkOrderService
 
 
 async def provide_template_service(db_session: NamedDependency[AsyncSession]) -> TemplateService:
     return TemplateService(db_session)
-
-
-async def provide_checklist_service(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> ChecklistService:
-    work_orders = WorkOrderService(
-        db_session, state.settings.workorders, state.get("coverage_lookup")
-    )
-    return ChecklistService(db_session, work_orders)
 
 
 class ChecklistTemplateController(Controller):
@@ -151,10 +139,6 @@ class VisitChecklistController(Controller):
     path = "/api/v1/visits/{visit_id:uuid}/checklist"
     tags = ["checklists"]
     guards = [requires_roles(Role.ADMIN, Role.DISPATCHER, Role.ENGINEER)]
-    dependencies = {
-        "checklists": Provide(provide_checklist_service),
-        "visits": Provide(provide_visit_service),
-    }
 
     @get("/", operation_id="GetVisitChecklist")
     async def get_visit_checklist(
@@ -194,7 +178,6 @@ class ChecklistFindingController(Controller):
     path = "/api/v1/checklist-findings"
     tags = ["checklists"]
     guards = [requires_staff]
-    dependencies = {"checklists": Provide(provide_checklist_service)}
 
     @get("/", operation_id="ListChecklistFindings")
     async def list_checklist_findings(
@@ -226,7 +209,6 @@ class EquipmentChecklistController(Controller):
     path = "/api/v1/equipment/{equipment_id:uuid}/checklist-runs"
     tags = ["checklists"]
     guards = [requires_roles(Role.ADMIN, Role.DISPATCHER, Role.CLIENT)]
-    dependencies = {"checklists": Provide(provide_checklist_service)}
 
     @get("/", operation_id="ListEquipmentChecklistRuns")
     async def list_equipment_checklist_runs(

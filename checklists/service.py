@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from fsm.db import utcnow
 from fsm.errors import InvalidState, NotFound, ValidationFailed, field_error
 from fsm.pagination import Page, PageRequest
 from fsm.photos.models import EVIDENCE_STATES, Photo, PhotoState
-from fsm.users.models import Role
 from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus
 from fsm.workorders.models import Priority, Visibility, WorkOrder, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft, WorkOrderService
@@ -123,13 +121,181 @@ def choose(candidates: Sequence[_Candidate], facts: _VisitFacts) -> uuid.UUID | 
 # -- runs -----------------------------------------------------------------------------------
 
 
-class ChecklistService:
-    """Runs: attached when a visit is planned, answered item by item, checked at completion."""
+class ChecklistReads:
+    """What a checklist holds, for every surface that shows one. Reading never writes:
+    runs are attached when a visit is planned or a template is published."""
 
-    def __init__(self, session: AsyncSession, work_orders: WorkOrderService | None = None) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        # Needed to log findings and open follow-ups; reading works without it.
-        self.work_orders = work_orders
+
+    async def _runs_by_visit(self, visit_ids: Sequence[uuid.UUID]) -> Sequence[ChecklistRun]:
+        stmt = select(ChecklistRun).where(ChecklistRun.visit_id.in_(visit_ids))
+        return (await self.session.scalars(stmt)).all()
+
+    async def run_for_visit(
+        self, visit_id: uuid.UUID, *, client_view: bool = False
+    ) -> ChecklistRun | None:
+        """The visit's run with its answers, findings and photo counts.
+
+        With `client_view` the photo counts hold only photos the client may see.
+        """
+        run = await self.session.scalar(
+            select(ChecklistRun).where(ChecklistRun.visit_id == visit_id)
+        )
+        if run is None:
+            return None
+        await self._load_many([run], client_view=client_view)
+        return run
+
+    async def _load_many(self, runs: Sequence[ChecklistRun], *, client_view: bool = False) -> None:
+        """Answers, findings and photo counts of several runs in three queries."""
+        if not runs:
+            return
+        by_id = {run.id: run for run in runs}
+        for run in runs:
+            run.answers, run.findings, run.photo_counts = {}, [], {}
+            run.photo_counts_for_client = client_view
+        answers = await self.session.scalars(
+            select(ChecklistAnswer)
+            .where(ChecklistAnswer.run_id.in_(by_id))
+            .execution_options(populate_existing=True)
+        )
+        for answer in answers:
+            by_id[answer.run_id].answers[answer.item_key] = answer
+        findings = await self.session.scalars(
+            select(ChecklistFinding)
+            .where(ChecklistFinding.run_id.in_(by_id))
+            .order_by(ChecklistFinding.raised_at, ChecklistFinding.item_key)
+        )
+        for finding in findings:
+            by_id[finding.run_id].findings.append(finding)
+        by_visit = {run.visit_id: run for run in runs}
+        # A client counts only the photos it may see.
+        conditions: builtins.list[Any] = [
+            Photo.visit_id.in_(by_visit),
+            Photo.checklist_item_key.is_not(None),
+        ]
+        if client_view:
+            conditions += [Photo.state == PhotoState.VERIFIED, Photo.is_client_visible.is_(True)]
+        else:
+            conditions.append(Photo.state.in_(EVIDENCE_STATES))
+        counts = await self.session.execute(
+            select(Photo.visit_id, Photo.checklist_item_key, func.count())
+            .where(*conditions)
+            .group_by(Photo.visit_id, Photo.checklist_item_key)
+        )
+        for visit_id, key, count in counts.all():
+            if visit_id is not None and key is not None:
+                by_visit[visit_id].photo_counts[key] = count
+
+    async def check_photo_item(self, visit_id: uuid.UUID, item_key: str) -> None:
+        """Refuse (422) a photo linked to an item that is not a photo item of the visit's run."""
+        run = await self.run_for_visit(visit_id)
+        item = None if run is None else _definition(run).item_map().get(item_key)
+        if item is None or item.kind is not ItemKind.PHOTO:
+            raise field_error(
+                "checklist_item_key", f"{item_key!r} is not a photo item of this visit's checklist"
+            )
+
+    async def summaries(self, visit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RunSummary]:
+        """Each visit's run at a glance (visits no checklist applies to are left out)."""
+        if not visit_ids:
+            return {}
+        rows = (
+            await self.session.execute(
+                select(ChecklistRun, ChecklistTemplateVersion.version, ChecklistTemplate.name)
+                .join(
+                    ChecklistTemplateVersion,
+                    ChecklistTemplateVersion.id == ChecklistRun.template_version_id,
+                )
+                .join(
+                    ChecklistTemplate, ChecklistTemplate.id == ChecklistTemplateVersion.template_id
+                )
+                .where(ChecklistRun.visit_id.in_(visit_ids))
+            )
+        ).all()
+        return {
+            run.visit_id: RunSummary(
+                run_id=run.id,
+                template_name=name,
+                version=version,
+                status=run.status,
+                required_total=run.required_total,
+                required_answered=run.required_answered,
+                findings=run.open_findings,
+            )
+            for run, version, name in rows
+        }
+
+    async def findings(
+        self,
+        page: PageRequest,
+        *,
+        is_open: bool | None = True,
+        work_order_id: uuid.UUID | None = None,
+    ) -> Page[tuple[ChecklistFinding, str]]:
+        """Findings newest first, each with its work order's number: the dispatcher's queue."""
+        conditions: builtins.list[Any] = []
+        if is_open is not None:
+            conditions.append(
+                ChecklistFinding.cleared_at.is_(None)
+                if is_open
+                else ChecklistFinding.cleared_at.is_not(None)
+            )
+        if work_order_id is not None:
+            conditions.append(ChecklistFinding.work_order_id == work_order_id)
+        total = await self.session.scalar(
+            select(func.count()).select_from(ChecklistFinding).where(*conditions)
+        )
+        stmt = (
+            select(ChecklistFinding, WorkOrder.number)
+            .join(WorkOrder, WorkOrder.id == ChecklistFinding.work_order_id)
+            .where(*conditions)
+            .order_by(ChecklistFinding.raised_at.desc(), ChecklistFinding.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        rows = [(f, n) for f, n in (await self.session.execute(stmt)).all()]
+        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def equipment_history(
+        self,
+        equipment_id: uuid.UUID,
+        *,
+        client_visible_only: bool,
+        client_id: uuid.UUID | None = None,
+        limit: int = 20,
+    ) -> builtins.list[tuple[ChecklistRun, Visit]]:
+        """The equipment's past runs, newest first, with answers loaded.
+
+        A client sees only runs of completed visits: work in progress is not a record yet.
+        """
+        conditions: builtins.list[Any] = [WorkOrder.equipment_id == equipment_id]
+        if client_id is not None:
+            # A unit that changed hands keeps its past, but not for the new owner.
+            conditions.append(WorkOrder.client_id == client_id)
+        if client_visible_only:
+            conditions.append(Visit.status == VisitStatus.COMPLETED)
+        stmt = (
+            select(ChecklistRun, Visit)
+            .join(Visit, Visit.id == ChecklistRun.visit_id)
+            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+            .where(*conditions)
+            .order_by(
+                func.coalesce(
+                    Visit.completed_at, Visit.planned_start_at, Visit.window_starts_at
+                ).desc(),
+                ChecklistRun.id,
+            )
+            .limit(limit)
+        )
+        found = [(run, visit) for run, visit in (await self.session.execute(stmt)).all()]
+        await self._load_many([run for run, _ in found], client_view=client_visible_only)
+        return found
+
+
+class ChecklistRuns(ChecklistReads):
+    """Attaching runs to visits and keeping their progress: the writes a visit's life makes."""
 
     async def ensure_runs(self, visit_ids: Sequence[uuid.UUID]) -> None:
         """Attach a run to each visit a template applies to and that has none; set-based."""
@@ -215,106 +381,56 @@ class ChecklistService:
             for t, version_id in templates
         ]
 
-    async def _runs_by_visit(self, visit_ids: Sequence[uuid.UUID]) -> Sequence[ChecklistRun]:
-        stmt = select(ChecklistRun).where(ChecklistRun.visit_id.in_(visit_ids))
-        return (await self.session.scalars(stmt)).all()
-
-    async def run_for_visit(
-        self, visit_id: uuid.UUID, *, client_view: bool = False
-    ) -> ChecklistRun | None:
-        """The visit's run with its answers, findings and photo counts; attached if due.
-
-        With `client_view` the photo counts hold only photos the client may see.
-        """
-        await self.ensure_runs([visit_id])
-        run = await self.session.scalar(
-            select(ChecklistRun).where(ChecklistRun.visit_id == visit_id)
-        )
+    async def completion_blockers(self, visit: Visit) -> builtins.list[dict[str, Any]]:
+        """What the checklist still lacks before the visit may be completed."""
+        await self.ensure_runs([visit.id])
+        run = await self.run_for_visit(visit.id)
         if run is None:
-            return None
-        await self._load_many([run], client_view=client_view)
-        return run
+            return []
+        done = progress(
+            _definition(run), {k: a.value for k, a in run.answers.items()}, run.photo_counts
+        )
+        self._apply_progress(run, done, started=bool(run.answers or run.photo_counts))
+        await self.session.flush()
+        return done.missing
 
-    async def _load_many(self, runs: Sequence[ChecklistRun], *, client_view: bool = False) -> None:
-        """Answers, findings and photo counts of several runs in three queries."""
-        if not runs:
-            return
-        by_id = {run.id: run for run in runs}
-        for run in runs:
-            run.answers, run.findings, run.photo_counts = {}, [], {}
-            run.photo_counts_for_client = client_view
-        answers = await self.session.scalars(
-            select(ChecklistAnswer)
-            .where(ChecklistAnswer.run_id.in_(by_id))
-            .execution_options(populate_existing=True)
-        )
-        for answer in answers:
-            by_id[answer.run_id].answers[answer.item_key] = answer
-        findings = await self.session.scalars(
-            select(ChecklistFinding)
-            .where(ChecklistFinding.run_id.in_(by_id))
-            .order_by(ChecklistFinding.raised_at, ChecklistFinding.item_key)
-        )
-        for finding in findings:
-            by_id[finding.run_id].findings.append(finding)
-        by_visit = {run.visit_id: run for run in runs}
-        # A client counts only the photos it may see.
-        conditions: builtins.list[Any] = [
-            Photo.visit_id.in_(by_visit),
-            Photo.checklist_item_key.is_not(None),
-        ]
-        if client_view:
-            conditions += [Photo.state == PhotoState.VERIFIED, Photo.is_client_visible.is_(True)]
+    def _apply_progress(self, run: ChecklistRun, done: Progress, *, started: bool) -> None:
+        run.required_total = done.required_total
+        run.required_answered = done.required_answered
+        if done.is_complete and (started or done.required_total):
+            run.status = RunStatus.COMPLETE
+        elif started:
+            run.status = RunStatus.IN_PROGRESS
         else:
-            conditions.append(Photo.state.in_(EVIDENCE_STATES))
-        counts = await self.session.execute(
-            select(Photo.visit_id, Photo.checklist_item_key, func.count())
-            .where(*conditions)
-            .group_by(Photo.visit_id, Photo.checklist_item_key)
-        )
-        for visit_id, key, count in counts.all():
-            if visit_id is not None and key is not None:
-                by_visit[visit_id].photo_counts[key] = count
+            run.status = RunStatus.NOT_STARTED
 
-    async def check_photo_item(self, visit_id: uuid.UUID, item_key: str) -> None:
-        """Refuse (422) a photo linked to an item that is not a photo item of the visit's run."""
-        run = await self.run_for_visit(visit_id)
-        item = None if run is None else _definition(run).item_map().get(item_key)
-        if item is None or item.kind is not ItemKind.PHOTO:
-            raise field_error(
-                "checklist_item_key", f"{item_key!r} is not a photo item of this visit's checklist"
-            )
+    async def attach_to_open_visits(self) -> int:
+        """Attach runs to every open visit that has none (after a template is published).
 
-    async def summaries(self, visit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RunSummary]:
-        """Each visit's run at a glance (visits no checklist applies to are left out)."""
-        if not visit_ids:
-            return {}
-        await self.ensure_runs(visit_ids)
-        rows = (
-            await self.session.execute(
-                select(ChecklistRun, ChecklistTemplateVersion.version, ChecklistTemplate.name)
-                .join(
-                    ChecklistTemplateVersion,
-                    ChecklistTemplateVersion.id == ChecklistRun.template_version_id,
-                )
-                .join(
-                    ChecklistTemplate, ChecklistTemplate.id == ChecklistTemplateVersion.template_id
-                )
-                .where(ChecklistRun.visit_id.in_(visit_ids))
+        Returns how many visits were looked at; a visit no template applies to stays without.
+        """
+        open_without = (
+            await self.session.scalars(
+                select(Visit.id)
+                .outerjoin(ChecklistRun, ChecklistRun.visit_id == Visit.id)
+                .where(Visit.status.in_(OPEN_VISIT_STATUSES), ChecklistRun.id.is_(None))
             )
         ).all()
-        return {
-            run.visit_id: RunSummary(
-                run_id=run.id,
-                template_name=name,
-                version=version,
-                status=run.status,
-                required_total=run.required_total,
-                required_answered=run.required_answered,
-                findings=run.open_findings,
-            )
-            for run, version, name in rows
-        }
+        for lo in range(0, len(open_without), 1000):
+            await self.ensure_runs(open_without[lo : lo + 1000])
+        return len(open_without)
+
+
+class ChecklistService(ChecklistRuns):
+    """Runs: attached when a visit is planned, answered item by item, checked at completion.
+
+    Findings go on the work order's timeline and may open a follow-up, hence the work-order
+    service it is built with.
+    """
+
+    def __init__(self, session: AsyncSession, work_orders: WorkOrderService) -> None:
+        super().__init__(session)
+        self.work_orders = work_orders
 
     async def save_answers(
         self, visit_id: uuid.UUID, answers: Sequence[AnswerInput], *, actor: Principal
@@ -332,6 +448,7 @@ class ChecklistService:
                 f"the visit is {visit.status}; its checklist can no longer change",
                 details={"visit_status": visit.status.value},
             )
+        await self.ensure_runs([visit_id])
         run = await self.run_for_visit(visit_id)
         if run is None:
             raise ChecklistNotFound("no checklist applies to this visit")
@@ -397,16 +514,6 @@ class ChecklistService:
         await self.session.flush()
         return run
 
-    def _apply_progress(self, run: ChecklistRun, done: Progress, *, started: bool) -> None:
-        run.required_total = done.required_total
-        run.required_answered = done.required_answered
-        if done.is_complete and (started or done.required_total):
-            run.status = RunStatus.COMPLETE
-        elif started:
-            run.status = RunStatus.IN_PROGRESS
-        else:
-            run.status = RunStatus.NOT_STARTED
-
     async def _raise_findings(
         self,
         run: ChecklistRun,
@@ -451,8 +558,6 @@ class ChecklistService:
     def _log(
         self, work_order: WorkOrder, kind: str, actor: Principal, finding: ChecklistFinding
     ) -> None:
-        if self.work_orders is None:
-            raise RuntimeError("ChecklistService needs a WorkOrderService to record findings")
         # Findings are for the back office: the client sees the outcome in the visit report.
         self.work_orders.log(
             work_order,
@@ -476,10 +581,8 @@ class ChecklistService:
         critical: bool,
         actor: Principal,
     ) -> uuid.UUID:
-        assert self.work_orders is not None  # checked by _log just before
         # The engineer reports; the follow-up is opened on the back office's behalf.
-        on_behalf = dataclasses.replace(actor, role=Role.DISPATCHER, client_id=None)
-        follow_up = await self.work_orders.create(
+        follow_up = await self.work_orders.open_follow_up(
             WorkOrderDraft(
                 site_id=work_order.site_id,
                 equipment_id=work_order.equipment_id,
@@ -491,13 +594,8 @@ class ChecklistService:
                 priority=Priority.HIGH if critical else Priority.NORMAL,
                 required_skills=[s.code for s in work_order.required_skills],
             ),
-            actor=on_behalf,
-        )
-        await self.work_orders.add_comment(
-            follow_up.id,
-            f"Checklist finding on {work_order.number}: {finding.message}",
-            actor=on_behalf,
-            is_internal=True,
+            found_by=actor,
+            internal_note=f"Checklist finding on {work_order.number}: {finding.message}",
         )
         self.work_orders.log(
             work_order,
@@ -507,84 +605,6 @@ class ChecklistService:
             Visibility.INTERNAL,
         )
         return follow_up.id
-
-    async def completion_blockers(self, visit: Visit) -> builtins.list[dict[str, Any]]:
-        """What the checklist still lacks before the visit may be completed."""
-        run = await self.run_for_visit(visit.id)
-        if run is None:
-            return []
-        done = progress(
-            _definition(run), {k: a.value for k, a in run.answers.items()}, run.photo_counts
-        )
-        self._apply_progress(run, done, started=bool(run.answers or run.photo_counts))
-        await self.session.flush()
-        return done.missing
-
-    async def findings(
-        self,
-        page: PageRequest,
-        *,
-        is_open: bool | None = True,
-        work_order_id: uuid.UUID | None = None,
-    ) -> Page[tuple[ChecklistFinding, str]]:
-        """Findings newest first, each with its work order's number: the dispatcher's queue."""
-        conditions: builtins.list[Any] = []
-        if is_open is not None:
-            conditions.append(
-                ChecklistFinding.cleared_at.is_(None)
-                if is_open
-                else ChecklistFinding.cleared_at.is_not(None)
-            )
-        if work_order_id is not None:
-            conditions.append(ChecklistFinding.work_order_id == work_order_id)
-        total = await self.session.scalar(
-            select(func.count()).select_from(ChecklistFinding).where(*conditions)
-        )
-        stmt = (
-            select(ChecklistFinding, WorkOrder.number)
-            .join(WorkOrder, WorkOrder.id == ChecklistFinding.work_order_id)
-            .where(*conditions)
-            .order_by(ChecklistFinding.raised_at.desc(), ChecklistFinding.id)
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-        rows = [(f, n) for f, n in (await self.session.execute(stmt)).all()]
-        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
-
-    async def equipment_history(
-        self,
-        equipment_id: uuid.UUID,
-        *,
-        client_visible_only: bool,
-        client_id: uuid.UUID | None = None,
-        limit: int = 20,
-    ) -> builtins.list[tuple[ChecklistRun, Visit]]:
-        """The equipment's past runs, newest first, with answers loaded.
-
-        A client sees only runs of completed visits: work in progress is not a record yet.
-        """
-        conditions: builtins.list[Any] = [WorkOrder.equipment_id == equipment_id]
-        if client_id is not None:
-            # A unit that changed hands keeps its past, but not for the new owner.
-            conditions.append(WorkOrder.client_id == client_id)
-        if client_visible_only:
-            conditions.append(Visit.status == VisitStatus.COMPLETED)
-        stmt = (
-            select(ChecklistRun, Visit)
-            .join(Visit, Visit.id == ChecklistRun.visit_id)
-            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
-            .where(*conditions)
-            .order_by(
-                func.coalesce(
-                    Visit.completed_at, Visit.planned_start_at, Visit.window_starts_at
-                ).desc(),
-                ChecklistRun.id,
-            )
-            .limit(limit)
-        )
-        found = [(run, visit) for run, visit in (await self.session.execute(stmt)).all()]
-        await self._load_many([run for run, _ in found], client_view=client_visible_only)
-        return found
 
 
 def _definition(run: ChecklistRun) -> Definition:

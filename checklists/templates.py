@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.definition import Definition, check_definition, encode_definition
 from checklists.models import ChecklistTemplate, ChecklistTemplateVersion
+from checklists.service import ChecklistRuns
 from equipment.equipment.models import EquipmentModel
 from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
@@ -189,7 +190,11 @@ class TemplateService:
         return template
 
     async def publish(self, template_id: uuid.UUID) -> ChecklistTemplateVersion:
-        """Freeze the draft: from now on visits get this version."""
+        """Freeze the draft: from now on visits get this version.
+
+        Open visits that have no checklist yet get one now, if the version applies to them:
+        the choice is made here, by a write, not later by whoever reads the visit.
+        """
         await self.get(template_id)
         latest = await self._latest(template_id)
         if latest.published_at is not None:
@@ -199,6 +204,7 @@ class TemplateService:
             )
         latest.published_at = utcnow()
         await self.session.flush()
+        await ChecklistRuns(self.session).attach_to_open_visits()
         return latest
 
     async def _latest(self, template_id: uuid.UUID) -> ChecklistTemplateVersion:

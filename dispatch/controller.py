@@ -7,7 +7,7 @@ import uuid
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import (
@@ -16,7 +16,6 @@ from litestar.status_codes import (
     HTTP_429_TOO_MANY_REQUESTS,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import DispatchPlan, DispatchPlanStatus
 from dispatch.runs import DispatchRuns, fail_interrupted
@@ -33,8 +32,6 @@ from fsm.auth.guards import requires_staff
 from fsm.auth.principal import Principal
 from fsm.db import session_scope, utcnow
 from fsm.schemas import ErrorBody, check_timezone
-from fsm.visits.service import VisitService
-from fsm.workorders.service import WorkOrderService
 
 PLANS_PATH = "/api/v1/dispatch/plans"
 log = logging.getLogger("dispatch")
@@ -76,18 +73,6 @@ async def stop_dispatch_runs(state: State) -> None:
         await runs.stop()
 
 
-async def provide_dispatch_service(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> DispatchService:
-    work_orders = WorkOrderService(db_session, state.settings.workorders)
-    return DispatchService(
-        db_session,
-        VisitService(db_session, work_orders, state.get("visit_hooks")),
-        state.settings.solver,
-        runs=dispatch_runs(state),
-    )
-
-
 def _created_or_accepted(plan: DispatchPlan) -> Response[DispatchPlanRead]:
     """201 with the finished plan, or 202 pointing at the plan still solving."""
     if plan.status is DispatchPlanStatus.SOLVING:
@@ -119,7 +104,6 @@ class DispatchPlanController(Controller):
     path = PLANS_PATH
     tags = ["dispatch"]
     guards = [requires_staff]
-    dependencies = {"dispatch": Provide(provide_dispatch_service)}
 
     @post("/", operation_id="DraftDispatchPlan", responses=_ACCEPTED)
     async def draft_plan(

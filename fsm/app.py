@@ -23,14 +23,12 @@ from checklists.controller import (
     EquipmentChecklistController,
     VisitChecklistController,
 )
-from checklists.hooks import ChecklistVisitHooks
 from dispatch.controller import (
     DispatchPlanController,
     start_dispatch_runs,
     stop_dispatch_runs,
 )
 from equipment.contracts.controller import ContractController
-from equipment.contracts.coverage import resolve_coverage
 from equipment.equipment.controller import EquipmentController, EquipmentModelController
 from equipment.service_periods.controller import MaintenanceController
 from fsm.auth.controller import AuthController
@@ -39,6 +37,7 @@ from fsm.clients.controller import ClientController
 from fsm.db import create_engine, create_session_factory
 from fsm.engineers.controller import EngineerController
 from fsm.health import health
+from fsm.main.services import service_dependencies
 from fsm.settings import Settings, get_settings
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
@@ -99,10 +98,6 @@ def create_app(
         "settings": settings,
         "session_factory": session_factory,
         "object_store": object_store,
-        # Requests find their contract through the equipment package (fsm cannot import it).
-        "coverage_lookup": resolve_coverage,
-        # Visits get their checklist run, and completion checks it, through the checklists.
-        "visit_hooks": ChecklistVisitHooks(),
     }
     return Litestar(
         route_handlers=[
@@ -137,6 +132,7 @@ def create_app(
         dependencies={
             "db_session": Provide(provide_db_session),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            **service_dependencies(),
         },
         middleware=[
             DefineMiddleware(

@@ -128,7 +128,7 @@ async def _load_demo(settings: Settings) -> None:
                     admin=staff[summary.logins["admin"]],
                     dispatcher=staff[summary.logins["dispatcher"]],
                     today=date.today(),
-                    settings=settings.workorders,
+                    settings=settings,
                 )
     finally:
         await engine.dispose()

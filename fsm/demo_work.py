@@ -18,9 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.definition import Definition
-from checklists.hooks import ChecklistVisitHooks
 from checklists.templates import TemplateInput, TemplateService
-from equipment.contracts.coverage import resolve_coverage
 from equipment.contracts.models import IntervalUnit
 from equipment.contracts.schemas import ContractCreate, CoverageCreate
 from equipment.contracts.service import ContractService
@@ -31,12 +29,13 @@ from fsm.auth.principal import Principal
 from fsm.clients.models import Client
 from fsm.demo import DEMO_DOMAIN
 from fsm.engineers.models import Engineer
-from fsm.settings import WorkOrderSettings
+from fsm.main.services import Services
+from fsm.settings import Settings
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.service import VisitDraft, VisitService
+from fsm.visits.service import VisitDraft
 from fsm.workorders.models import Priority, WorkOrderType
-from fsm.workorders.service import WorkOrderDraft, WorkOrderService
+from fsm.workorders.service import WorkOrderDraft
 
 # (manufacturer, model, category, skill, maintenance interval in months)
 MODELS = (
@@ -216,7 +215,7 @@ async def load_demo_work(
     dispatcher: User,
     today: date,
     seed: int = 11,
-    settings: WorkOrderSettings | None = None,
+    settings: Settings,
 ) -> DemoWork:
     """Equipment at every demo site, a contract per client, checklists, and a day of jobs."""
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
@@ -309,8 +308,8 @@ async def load_demo_work(
         await contracts.activate(contract.id, viewer=admin_p)
         units.extend(own)
 
-    work_orders = WorkOrderService(session, settings or WorkOrderSettings(), resolve_coverage)
-    visits = VisitService(session, work_orders, ChecklistVisitHooks())
+    services = Services(session, settings)
+    visits = services.visits
     engineers = (
         await session.scalars(
             select(Engineer)
@@ -327,7 +326,7 @@ async def load_demo_work(
         nonlocal orders, visit_count
         title, priority = rng.choice(REQUESTS)
         kind = WorkOrderType.REPAIR if slot % 2 == 0 else WorkOrderType.MAINTENANCE
-        order = await work_orders.create(
+        order = await services.work_orders.create(
             WorkOrderDraft(
                 site_id=unit.site_id,
                 equipment_id=unit.id,

@@ -19,9 +19,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from checklists.service import ChecklistService
+from checklists.service import ChecklistReads
 from fsm.auth.guards import requires_client, requires_engineer, requires_staff
 from fsm.auth.principal import Principal
 from fsm.geo import GeoPoint, from_db_point
@@ -205,12 +204,6 @@ def _draft(data: PhotoReserve, checklist_item_key: str | None = None) -> PhotoDr
     )
 
 
-async def provide_photo_service(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> PhotoService:
-    return PhotoService(db_session, state.object_store, state.settings.photos)
-
-
 async def _confirm(
     photos: PhotoService,
     idempotency: Idempotency,
@@ -286,7 +279,6 @@ class EngineerPhotoController(Controller):
     tags = ["engineer app"]
     guards = [requires_engineer]
     dependencies = {
-        "photos": Provide(provide_photo_service),
         "idempotency": Provide(provide_idempotency),
     }
 
@@ -311,7 +303,7 @@ class EngineerPhotoController(Controller):
             reservation = await photos.reserve_for_visit(visit_id, draft, actor=principal)
             if data.checklist_item_key is not None:
                 # After the visit check above, so another engineer's visit stays a 404.
-                await ChecklistService(photos.session).check_photo_item(
+                await ChecklistReads(photos.session).check_photo_item(
                     visit_id, data.checklist_item_key
                 )
             return reservation_read(reservation, photos)
@@ -357,7 +349,6 @@ class ClientPhotoController(Controller):
     tags = ["client app"]
     guards = [requires_client]
     dependencies = {
-        "photos": Provide(provide_photo_service),
         "idempotency": Provide(provide_idempotency),
     }
 
@@ -427,7 +418,6 @@ class StaffPhotoController(Controller):
     path = "/api/v1"
     tags = ["photos"]
     guards = [requires_staff]
-    dependencies = {"photos": Provide(provide_photo_service)}
 
     @get("/work-orders/{work_order_id:uuid}/photos", operation_id="ListWorkOrderPhotos")
     async def list_work_order_photos(

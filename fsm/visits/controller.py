@@ -7,10 +7,8 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_roles, requires_staff
 from fsm.auth.principal import Principal
@@ -28,16 +26,6 @@ from fsm.visits.schemas import (
     visit_read,
 )
 from fsm.visits.service import StatusReport, VisitDraft, VisitService
-from fsm.workorders.service import WorkOrderService
-
-
-async def provide_visit_service(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> VisitService:
-    work_orders = WorkOrderService(
-        db_session, state.settings.workorders, state.get("coverage_lookup")
-    )
-    return VisitService(db_session, work_orders, state.get("visit_hooks"))
 
 
 class VisitController(Controller):
@@ -46,7 +34,6 @@ class VisitController(Controller):
     path = "/api/v1/visits"
     tags = ["visits"]
     guards = [requires_roles(Role.ADMIN, Role.DISPATCHER, Role.ENGINEER)]
-    dependencies = {"visits": Provide(provide_visit_service)}
 
     @get("/", operation_id="ListVisits")
     async def list_visits(

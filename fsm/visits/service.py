@@ -63,12 +63,10 @@ class VisitIncomplete(InvalidState):
 class VisitHooks(Protocol):
     """What other packages add to a visit's life (checklists); fsm cannot import them."""
 
-    async def on_planned(self, session: AsyncSession, visit: Visit) -> None:
+    async def on_planned(self, visit: Visit) -> None:
         """A visit was just planned (flushed, with its id)."""
 
-    async def completion_blockers(
-        self, session: AsyncSession, visit: Visit
-    ) -> builtins.list[dict[str, Any]]:
+    async def completion_blockers(self, visit: Visit) -> builtins.list[dict[str, Any]]:
         """What still stops the visit from being completed, each as a JSON object."""
 
 
@@ -103,7 +101,7 @@ class VisitService:
         self,
         session: AsyncSession,
         work_orders: WorkOrderService,
-        hooks: VisitHooks | None = None,
+        hooks: VisitHooks,
     ) -> None:
         self.session = session
         self.work_orders = work_orders
@@ -222,8 +220,7 @@ class VisitService:
             Visibility.PUBLIC,
         )
         await self.session.flush()
-        if self.hooks is not None:
-            await self.hooks.on_planned(self.session, visit)
+        await self.hooks.on_planned(visit)
         return visit
 
     async def assign(
@@ -402,8 +399,7 @@ class VisitService:
         missing: builtins.list[dict[str, Any]] = []
         if visit.labour_minutes is None and report.labour_minutes is None:
             missing.append({"kind": "labour_time", "message": "labour_minutes is required"})
-        if self.hooks is not None:
-            missing.extend(await self.hooks.completion_blockers(self.session, visit))
+        missing.extend(await self.hooks.completion_blockers(visit))
         if missing:
             raise VisitIncomplete(
                 "the visit cannot be completed yet: "

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,12 +49,6 @@ from fsm.workorders.schemas import (
 from fsm.workorders.service import QueueFilter, SlaState, WorkOrderDraft, WorkOrderService
 
 
-async def provide_work_order_service(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> WorkOrderService:
-    return WorkOrderService(db_session, state.settings.workorders, state.get("coverage_lookup"))
-
-
 def _view(
     work_order: WorkOrder, viewer: Principal, warning: timedelta
 ) -> WorkOrderRead | ClientWorkOrderRead:
@@ -71,7 +64,6 @@ class WorkOrderController(Controller):
     path = "/api/v1/work-orders"
     tags = ["work orders"]
     guards = [requires_signed_in]
-    dependencies = {"work_orders": Provide(provide_work_order_service)}
 
     @get("/", operation_id="ListWorkOrders")
     async def list_work_orders(
@@ -279,7 +271,6 @@ class ReplyTemplateController(Controller):
     tags = ["work orders"]
     guards = [requires_staff]
     dependencies = {
-        "work_orders": Provide(provide_work_order_service),
         "replies": Provide(provide_reply_service),
     }
 

@@ -157,7 +157,7 @@ class WorkOrderService:
         self,
         session: AsyncSession,
         settings: WorkOrderSettings,
-        coverage: CoverageLookup | None = None,
+        coverage: CoverageLookup,
     ) -> None:
         self.session = session
         self.settings = settings
@@ -326,18 +326,62 @@ class WorkOrderService:
             custom = validate_custom_fields(
                 definitions, draft.custom_fields, stage=RequiredAt.CREATION
             )
+        return await self._open(
+            draft, site, priority=priority, channel=channel, custom=custom, actor=actor
+        )
+
+    async def open_follow_up(
+        self, draft: WorkOrderDraft, *, found_by: Principal, internal_note: str
+    ) -> WorkOrder:
+        """A system action: open the follow-up of something found on site (a checklist finding).
+
+        The engineer who found it may not open work orders, and is not made to look like a
+        dispatcher who did: the order is the back office's, created by the finder's report,
+        its custom fields left for staff to fill as for a client's request. `internal_note`
+        (what was found) goes on it as the finder's internal comment; being no staff reply,
+        it does not stop the first-response clock.
+        """
+        site = await self.session.get(Site, draft.site_id)
+        if site is None:
+            raise field_error("site_id", "no such site")
+        work_order = await self._open(
+            draft, site, priority=draft.priority, channel=draft.channel, custom={}, actor=found_by
+        )
+        comment = Comment(
+            work_order_id=work_order.id,
+            author_id=found_by.user_id,
+            body=internal_note,
+            is_internal=True,
+        )
+        self.session.add(comment)
+        await self.session.flush()
+        self.log(
+            work_order,
+            "comment_added",
+            found_by,
+            {"comment_id": str(comment.id)},
+            Visibility.INTERNAL,
+        )
+        await self.session.flush()
+        return work_order
+
+    async def _open(
+        self,
+        draft: WorkOrderDraft,
+        site: Site,
+        *,
+        priority: Priority,
+        channel: Channel,
+        custom: dict[str, Any],
+        actor: Principal,
+    ) -> WorkOrder:
         skills = await SkillService(self.session).by_codes(
             draft.required_skills, field="required_skills"
         )
         now = utcnow()
-        facts = CoverageFacts(equipment_site_id=None, contract_id=None, sla_policy_id=None)
-        if self.coverage is not None:
-            facts = await self.coverage(
-                self.session,
-                client_id=site.client_id,
-                equipment_id=draft.equipment_id,
-                on=now.date(),
-            )
+        facts = await self.coverage(
+            self.session, client_id=site.client_id, equipment_id=draft.equipment_id, on=now.date()
+        )
         if draft.equipment_id is not None and facts.equipment_site_id not in (None, site.id):
             raise field_error("equipment_id", "this equipment is installed at another site")
         work_order = WorkOrder(

@@ -10,7 +10,6 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -19,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_client
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
-from fsm.photos.service import PhotoService
-from fsm.workorders.service import WorkOrderService
 from mobile_api.client.assets import ClientAssetService
 from mobile_api.client.pdf import report_pdf
 from mobile_api.client.requests import ClientRequestService
@@ -55,20 +52,6 @@ async def provide_client_assets(
     db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
 ) -> ClientAssetService:
     return ClientAssetService(db_session, viewer=principal)
-
-
-async def provide_client_requests(
-    db_session: NamedDependency[AsyncSession],
-    principal: NamedDependency[Principal],
-    state: State,
-) -> ClientRequestService:
-    work_orders = WorkOrderService(
-        db_session, state.settings.workorders, state.get("coverage_lookup")
-    )
-    photos = PhotoService(db_session, state.object_store, state.settings.photos)
-    return ClientRequestService(
-        db_session, work_orders, viewer=principal, travel=state.settings.solver, photos=photos
-    )
 
 
 class ClientAssetsController(Controller):
@@ -138,7 +121,6 @@ class ClientRequestController(Controller):
     tags = ["client app"]
     guards = [requires_client]
     dependencies = {
-        "requests": Provide(provide_client_requests),
         "idempotency": Provide(provide_idempotency),
     }
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from checklists.schemas import run_read
-from checklists.service import ChecklistService
+from checklists.service import ChecklistReads
 from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
@@ -106,7 +106,7 @@ class ClientRequestService(ClientScope):
         *,
         viewer: Principal,
         travel: SolverSettings,
-        photos: PhotoService | None = None,
+        photos: PhotoService,
     ) -> None:
         super().__init__(session, viewer=viewer)
         self.work_orders = work_orders
@@ -408,7 +408,7 @@ class ClientRequestService(ClientScope):
             TrailStep(status=e.to_status, occurred_at=e.device_at or e.occurred_at) for e in events
         ]
         arrived = next((e for e in events if e.to_status is V.ON_SITE), None)
-        run = await ChecklistService(self.session).run_for_visit(visit.id, client_view=True)
+        run = await ChecklistReads(self.session).run_for_visit(visit.id, client_view=True)
         return VisitReport(
             visit_id=visit.id,
             request_id=order.id,
@@ -433,8 +433,6 @@ class ClientRequestService(ClientScope):
         self, work_order_id: uuid.UUID, visit_id: uuid.UUID
     ) -> list[ReportPhoto]:
         """The visit's photos the client may see (verified and shared), as download links."""
-        if self.photos is None:
-            return []
         photos = await self.photos.list_for_work_order(work_order_id, viewer=self.viewer)
         items = []
         for photo in photos:

@@ -12,13 +12,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checklists.hooks import ChecklistVisitHooks
 from checklists.schemas import AnswersIn, RunRead
 from fsm.auth.guards import requires_engineer
 from fsm.auth.principal import Principal
 from fsm.photos.service import PhotoService, rejection_of
-from fsm.visits.service import VisitService
-from fsm.workorders.service import WorkOrderService
 from mobile_api.engineer.schemas import (
     ChangesRead,
     CommentCreate,
@@ -42,17 +39,6 @@ from mobile_api.idempotency import (
 from mobile_api.photos import fresh_links, photo_read
 
 
-async def provide_engineer_app(
-    db_session: NamedDependency[AsyncSession], state: State
-) -> EngineerApp:
-    work_orders = WorkOrderService(
-        db_session, state.settings.workorders, state.get("coverage_lookup")
-    )
-    # Completion from the app always asks the checklist, wired or not in the app state.
-    hooks = state.get("visit_hooks") or ChecklistVisitHooks()
-    return EngineerApp(db_session, VisitService(db_session, work_orders, hooks))
-
-
 def photo_confirmer(photos: PhotoService, principal: Principal) -> PhotoConfirmer:
     """Confirms photos exactly as POST /mobile/v1/engineer/photos/{id}/confirm does."""
 
@@ -74,7 +60,6 @@ class EngineerAppController(Controller):
     tags = ["engineer app"]
     guards = [requires_engineer]
     dependencies = {
-        "engineer_app": Provide(provide_engineer_app),
         "idempotency": Provide(provide_idempotency),
     }
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.models import ChecklistRun
-from checklists.service import ChecklistService, RunSummary
+from checklists.service import ChecklistReads, RunSummary
 from equipment.contracts.coverage import covering
 from equipment.equipment.models import Equipment, EquipmentModel
 from fsm.geo import from_db_point
@@ -181,7 +181,7 @@ class EngineerReads:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.checklists = ChecklistService(session)
+        self.checklists = ChecklistReads(session)
 
     async def day(self, engineer_id: uuid.UUID, day: date, timezone: str) -> list[EngineerVisit]:
         """The engineer's visits of a local day in route order (cancelled ones left out)."""

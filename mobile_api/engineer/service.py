@@ -56,12 +56,14 @@ class Me:
 class EngineerApp:
     """What an engineer may read and do from the app; another engineer's visit is a 404."""
 
-    def __init__(self, session: AsyncSession, visits: VisitService) -> None:
+    def __init__(
+        self, session: AsyncSession, visits: VisitService, checklists: ChecklistService
+    ) -> None:
         self.session = session
         self.visits = visits
         self.work_orders = visits.work_orders
         self.reads = EngineerReads(session)
-        self.checklists = ChecklistService(session, visits.work_orders)
+        self.checklists = checklists
 
     # -- who and what is mine ---------------------------------------------------------------
 

@@ -11,7 +11,6 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.definition import Definition
-from checklists.hooks import ChecklistVisitHooks
 from checklists.models import ChecklistTemplate
 from checklists.service import ChecklistService
 from checklists.templates import TemplateInput, TemplateService
@@ -19,14 +18,13 @@ from equipment.equipment.models import Equipment
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.photos.models import Photo, PhotoState
-from fsm.settings import WorkOrderSettings
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit
-from fsm.visits.service import VisitDraft, VisitService
+from fsm.visits.service import VisitDraft
 from fsm.workorders.models import WorkOrder, WorkOrderType
-from fsm.workorders.service import WorkOrderDraft, WorkOrderService
+from fsm.workorders.service import WorkOrderDraft
 from tests.factories import make_user
-from tests.fsm.wo_helpers import principal_of
+from tests.fsm.wo_helpers import principal_of, services, visits, work_orders
 
 INSPECTION: dict[str, Any] = {
     "sections": [
@@ -71,17 +69,8 @@ def definition(raw: dict[str, Any] | None = None) -> Definition:
     return msgspec.convert(raw or INSPECTION, Definition)
 
 
-def work_orders(session: AsyncSession) -> WorkOrderService:
-    return WorkOrderService(session, WorkOrderSettings())
-
-
-def visits(session: AsyncSession) -> VisitService:
-    """The visit service wired with the checklist hooks, as the app wires it."""
-    return VisitService(session, work_orders(session), ChecklistVisitHooks())
-
-
 def checklists(session: AsyncSession) -> ChecklistService:
-    return ChecklistService(session, work_orders(session))
+    return services(session).checklists
 
 
 async def admin(session: AsyncSession) -> User:

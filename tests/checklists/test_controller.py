@@ -22,13 +22,12 @@ from tests.checklists.helpers import (
     make_template,
     order_on,
     planned_visit,
-    visits,
 )
 from tests.equipment.helpers import make_equipment
 from tests.equipment.test_equipment_card import counting_queries
 from tests.factories import make_client, make_engineer, make_site, make_user
 from tests.fsm.helpers import assert_forbidden, assert_not_found, error_of, signed_in
-from tests.fsm.wo_helpers import principal_of
+from tests.fsm.wo_helpers import principal_of, visits
 
 TEMPLATES = "/api/v1/checklist-templates"
 

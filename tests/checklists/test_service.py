@@ -34,12 +34,10 @@ from tests.checklists.helpers import (
     make_template,
     order_on,
     planned_visit,
-    visits,
-    work_orders,
 )
 from tests.equipment.helpers import make_equipment, make_equipment_model
 from tests.factories import make_engineer, make_user
-from tests.fsm.wo_helpers import principal_of
+from tests.fsm.wo_helpers import principal_of, visits, work_orders
 
 ALL_GOOD = [
     AnswerInput("brakes_ok", True),

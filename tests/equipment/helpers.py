@@ -30,14 +30,14 @@ async def make_equipment(
     model: EquipmentModel | None = None,
     serial_number: str | None = None,
 ) -> Equipment:
-    if client is None:
-        client = await make_client(session)
+    # A unit belongs to the client of its site unless a test says otherwise.
     if site is None:
+        client = client or await make_client(session)
         site = await make_site(session, client=client)
     if model is None:
         model = await make_equipment_model(session)
     unit = Equipment(
-        client_id=client.id,
+        client_id=client.id if client is not None else site.client_id,
         site_id=site.id,
         model_id=model.id,
         serial_number=serial_number or f"SN-{next(_seq)}",

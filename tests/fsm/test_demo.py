@@ -14,12 +14,13 @@ from fsm.clients.models import Client
 from fsm.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from fsm.demo_work import load_demo_work, next_working_day
 from fsm.engineers.models import Engineer
+from fsm.settings import Settings
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrder
 
 
-async def _load(session: AsyncSession) -> date:
+async def _load(session: AsyncSession, settings: Settings) -> date:
     # Beside whatever other tests committed: the demo is found by its own domain.
     summary = await load_demo(session, only_into_empty=False)
     staff = {
@@ -38,6 +39,7 @@ async def _load(session: AsyncSession) -> date:
         admin=staff[Role.ADMIN],
         dispatcher=staff[Role.DISPATCHER],
         today=date(2026, 11, 28),
+        settings=settings,
     )
     assert summary.engineers == 15
     await session.commit()
@@ -59,9 +61,9 @@ class TestDemoWork:
         assert next_working_day(date(2026, 11, 25)) == date(2026, 11, 25)
 
     async def test_engineers_have_qualified_routes_under_contracts_with_checklists(
-        self, session: AsyncSession
+        self, session: AsyncSession, settings: Settings
     ) -> None:
-        await _load(session)
+        await _load(session, settings)
 
         assigned = (
             await session.execute(
@@ -102,9 +104,9 @@ class TestDemoWork:
         assert set(names) == {"Lift safety inspection", "General service report"}
 
     async def test_the_demo_engineer_sees_the_route_in_the_app(
-        self, client: httpx.AsyncClient, session: AsyncSession
+        self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
-        day = await _load(session)
+        day = await _load(session, settings)
         engineer = await session.scalar(
             select(User).where(User.email == f"engineer1@{DEMO_DOMAIN}")
         )

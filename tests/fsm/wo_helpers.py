@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.settings import WorkOrderSettings
+from fsm.main.services import Services
+from fsm.settings import load_settings
 from fsm.sites.models import Site
 from fsm.sla.models import SlaPolicy
 from fsm.users.models import Role, User
@@ -46,14 +47,22 @@ def principal_of(user: User) -> Principal:
     )
 
 
+# Default settings (7-day reopen, 60-minute warning); no test here touches the object store.
+SETTINGS = load_settings({"FSM_ENV": "test"})
+
+
+def services(session: AsyncSession) -> Services:
+    """The app's own service graph, so tests run the rules the app runs."""
+    return Services(session, SETTINGS)
+
+
 def work_orders(session: AsyncSession) -> WorkOrderService:
-    """The work-order service with the default settings (7-day reopen, 60-minute warning)."""
-    return WorkOrderService(session, WorkOrderSettings())
+    return services(session).work_orders
 
 
 def visits(session: AsyncSession) -> VisitService:
-    """The visit service on top of the work-order service."""
-    return VisitService(session, work_orders(session))
+    """The visit service with its checklist hooks, as the app wires it."""
+    return services(session).visits
 
 
 async def open_order(

@@ -17,7 +17,15 @@ from fsm.visits.models import VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus
 from tests.factories import make_user
-from tests.fsm.wo_helpers import move, parse_at, plan_visit, principal_of, visits, work_orders
+from tests.fsm.wo_helpers import (
+    move,
+    parse_at,
+    plan_visit,
+    principal_of,
+    services,
+    visits,
+    work_orders,
+)
 from tests.mobile_api.client_helpers import (
     BASE,
     INTERNAL_COMMENT,
@@ -543,12 +551,8 @@ class TestRating:
 async def test_the_service_refuses_staff_as_client_app_callers(session: AsyncSession) -> None:
     """The scoping holds below the web layer too: the app's service answers clients only."""
     from fsm.errors import Forbidden
-    from fsm.settings import SolverSettings
-    from mobile_api.client.requests import ClientRequestService
 
     staff = await make_user(session, role=Role.DISPATCHER)
 
     with pytest.raises(Forbidden):
-        ClientRequestService(
-            session, work_orders(session), viewer=principal_of(staff), travel=SolverSettings()
-        )
+        services(session).client_requests(principal_of(staff))

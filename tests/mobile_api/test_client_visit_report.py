@@ -12,7 +12,6 @@ from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.service import AnswerInput
-from checklists.service import ChecklistService as Checklists
 from checklists.templates import TemplateInput, TemplateService
 from equipment.equipment.models import Equipment
 from fsm.db import utcnow
@@ -22,7 +21,7 @@ from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport
 from tests.checklists.helpers import definition
 from tests.factories import make_user
-from tests.fsm.wo_helpers import plan_visit, principal_of, visits
+from tests.fsm.wo_helpers import plan_visit, principal_of, services, visits
 from tests.mobile_api.client_helpers import (
     BASE,
     INTERNAL_COMPLETION_NOTE,
@@ -76,7 +75,7 @@ async def _visit_with_checks_and_photos(session: AsyncSession, company: Company)
     service = visits(session)
     await service.report_status(visit.id, StatusReport(status=VisitStatus.EN_ROUTE), actor=engineer)
     await service.report_status(visit.id, StatusReport(status=VisitStatus.ON_SITE), actor=engineer)
-    await Checklists(session).save_answers(
+    await services(session).checklists.save_answers(
         visit.id,
         [AnswerInput("pressure", 1.8), AnswerInput("notes", INTERNAL_NOTE)],
         actor=engineer,

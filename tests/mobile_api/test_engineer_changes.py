@@ -17,21 +17,19 @@ from fsm.auth.principal import Principal
 from fsm.clients.models import Client
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
 from fsm.users.models import User
 from fsm.visits.models import Visit, VisitStatus
-from fsm.visits.service import StatusReport, VisitService
+from fsm.visits.service import StatusReport
 from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus, WorkOrderType
-from fsm.workorders.service import WorkOrderService
 from mobile_api.cursor import decode_cursor, encode_cursor
 from mobile_api.engineer.models import EngineerChange
 from mobile_api.engineer.schemas import ChangesRead
-from mobile_api.engineer.service import EngineerApp, purge_change_feed
+from mobile_api.engineer.service import purge_change_feed
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_site
 from tests.fsm.helpers import invalid_fields
-from tests.fsm.wo_helpers import principal_of, visits, work_orders
+from tests.fsm.wo_helpers import principal_of, services, visits, work_orders
 from tests.mobile_api.engineer_helpers import (
     BASE,
     DAY,
@@ -347,9 +345,7 @@ async def committed_route(engine: AsyncEngine) -> AsyncIterator[Committed]:
 
 async def _read(engine: AsyncEngine, principal: Principal, since: str | None) -> ChangesRead:
     async with AsyncSession(engine) as session:
-        app = EngineerApp(
-            session, VisitService(session, WorkOrderService(session, WorkOrderSettings()))
-        )
+        app = services(session).engineer_app
         changes = await app.changes(principal, since)
         await session.commit()
         return changes

@@ -21,13 +21,12 @@ from fsm.storage import ObjectStore
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Comment
 from mobile_api.engineer.schemas import PhotoConfirmAction, StatusAction, SyncRequest
-from mobile_api.engineer.service import EngineerApp
 from mobile_api.engineer.sync import SyncRunner
 from mobile_api.idempotency import IdempotencyKey, IdempotencyStore
 from tests.auth_helpers import login
 from tests.factories import make_engineer
 from tests.fsm.helpers import error_of
-from tests.fsm.wo_helpers import principal_of, visits
+from tests.fsm.wo_helpers import principal_of, services, visits
 from tests.mobile_api.engineer_helpers import BASE, make_route
 from tests.photos import images
 from tests.photos.helpers import upload
@@ -388,7 +387,7 @@ class TestOneActionFailing:
             raise TypeError("a bug in the confirm path")
 
         runner = SyncRunner(
-            EngineerApp(session, visits(session)),
+            services(session).engineer_app,
             IdempotencyStore(session, ttl=timedelta(days=7)),
             principal,
             broken_confirm,

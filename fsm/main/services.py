@@ -1,0 +1,141 @@
+"""The service graph of one unit of work: each service built once, with every collaborator.
+
+This is the only place that decides which lookup, hooks and stores a service works with, so
+the back office, both apps, the dispatcher and the jobs all run the same rules. Controllers
+ask for a service by name (`work_orders`, `visits`, ...); the app provides it from here.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checklists.hooks import ChecklistVisitHooks
+from checklists.service import ChecklistService
+from dispatch.controller import dispatch_runs
+from dispatch.runs import DispatchRuns
+from dispatch.service import DispatchService
+from equipment.contracts.coverage import resolve_coverage
+from fsm.auth.principal import Principal
+from fsm.photos.service import PhotoService
+from fsm.settings import Settings
+from fsm.storage import ObjectStore
+from fsm.visits.service import VisitService
+from fsm.workorders.service import WorkOrderService
+from mobile_api.client.requests import ClientRequestService
+from mobile_api.engineer.service import EngineerApp
+
+
+class Services:
+    """Every service a request or job may need, sharing one session."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        *,
+        object_store: ObjectStore | None = None,
+        dispatch_runs: DispatchRuns | None = None,
+    ) -> None:
+        """`object_store` defaults to the one the settings name (made when photos are first
+        used); without `dispatch_runs`, dispatch solves within the call (jobs, tests)."""
+        self.session = session
+        self.settings = settings
+        self._object_store = object_store
+        self.dispatch_runs = dispatch_runs
+
+    @cached_property
+    def object_store(self) -> ObjectStore:
+        return self._object_store or ObjectStore(self.settings.s3)
+
+    @cached_property
+    def work_orders(self) -> WorkOrderService:
+        return WorkOrderService(self.session, self.settings.workorders, resolve_coverage)
+
+    @cached_property
+    def checklists(self) -> ChecklistService:
+        return ChecklistService(self.session, self.work_orders)
+
+    @cached_property
+    def visits(self) -> VisitService:
+        return VisitService(self.session, self.work_orders, ChecklistVisitHooks(self.checklists))
+
+    @cached_property
+    def photos(self) -> PhotoService:
+        return PhotoService(self.session, self.object_store, self.settings.photos)
+
+    @cached_property
+    def dispatch(self) -> DispatchService:
+        return DispatchService(
+            self.session, self.visits, self.settings.solver, runs=self.dispatch_runs
+        )
+
+    @cached_property
+    def engineer_app(self) -> EngineerApp:
+        return EngineerApp(self.session, self.visits, self.checklists)
+
+    def client_requests(self, viewer: Principal) -> ClientRequestService:
+        return ClientRequestService(
+            self.session,
+            self.work_orders,
+            viewer=viewer,
+            travel=self.settings.solver,
+            photos=self.photos,
+        )
+
+
+def provide_services(db_session: NamedDependency[AsyncSession], state: State) -> Services:
+    return Services(
+        db_session,
+        state.settings,
+        object_store=state.object_store,
+        dispatch_runs=dispatch_runs(state),
+    )
+
+
+def _work_orders(services: NamedDependency[Services]) -> WorkOrderService:
+    return services.work_orders
+
+
+def _checklists(services: NamedDependency[Services]) -> ChecklistService:
+    return services.checklists
+
+
+def _visits(services: NamedDependency[Services]) -> VisitService:
+    return services.visits
+
+
+def _photos(services: NamedDependency[Services]) -> PhotoService:
+    return services.photos
+
+
+def _dispatch(services: NamedDependency[Services]) -> DispatchService:
+    return services.dispatch
+
+
+def _engineer_app(services: NamedDependency[Services]) -> EngineerApp:
+    return services.engineer_app
+
+
+def _client_requests(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> ClientRequestService:
+    return services.client_requests(principal)
+
+
+def service_dependencies() -> dict[str, Any]:
+    """The app-level dependencies every controller asks for by name."""
+    return {
+        "services": Provide(provide_services, sync_to_thread=False),
+        "work_orders": Provide(_work_orders, sync_to_thread=False),
+        "checklists": Provide(_checklists, sync_to_thread=False),
+        "visits": Provide(_visits, sync_to_thread=False),
+        "photos": Provide(_photos, sync_to_thread=False),
+        "dispatch": Provide(_dispatch, sync_to_thread=False),
+        "engineer_app": Provide(_engineer_app, sync_to_thread=False),
+        "requests": Provide(_client_requests, sync_to_thread=False),
+    }
