@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from functools import lru_cache
 from typing import Literal
 
 Environment = Literal["development", "test", "production"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Defaults that are fine on a developer's machine and refused in production.
 _DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
@@ -65,8 +67,18 @@ class AuthSettings:
     jwt_secret: str = _DEV_JWT_SECRET
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    # Failed sign-ins one email may have from one address before each try must wait.
     login_max_failures: int = 5
+    # Failures are forgotten this long after the last one's wait has passed.
     login_window_minutes: int = 15
+    # The first wait; each further failure doubles it, up to the cap.
+    login_backoff_base_s: int = 2
+    login_backoff_max_s: int = 900
+    # Failures from one address, all emails together, after which an email failing there
+    # waits from its first failure; emails without failures there are never held up.
+    login_address_max_failures: int = 100
+    # Reverse proxies whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,18 @@ class _Reader:
             self.errors.append(f"{name}: must be positive, got {value}")
         return value
 
+    def networks(self, name: str) -> tuple[Network, ...]:
+        """Comma-separated addresses or CIDR blocks."""
+        found: list[Network] = []
+        for part in self.environ.get(name, "").split(","):
+            if not part.strip():
+                continue
+            try:
+                found.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                self.errors.append(f"{name}: expected IP addresses or CIDR blocks, got {part!r}")
+        return tuple(found)
+
     def flag(self, name: str, default: bool) -> bool:
         raw = self.environ.get(name)
         if raw is None:
@@ -262,6 +286,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             refresh_token_days=read.integer("FSM_REFRESH_TOKEN_DAYS", 30, minimum=1),
             login_max_failures=read.integer("FSM_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_minutes=read.integer("FSM_LOGIN_WINDOW_MINUTES", 15, minimum=1),
+            login_backoff_base_s=read.integer("FSM_LOGIN_BACKOFF_BASE_S", 2, minimum=1),
+            login_backoff_max_s=read.integer("FSM_LOGIN_BACKOFF_MAX_S", 900, minimum=1),
+            login_address_max_failures=read.integer(
+                "FSM_LOGIN_ADDRESS_MAX_FAILURES", 100, minimum=1
+            ),
+            trusted_proxies=read.networks("FSM_TRUSTED_PROXIES"),
         ),
         scheduler=SchedulerSettings(
             is_enabled=read.flag("FSM_SCHEDULER_ENABLED", False),

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fsm.auth.addresses import client_address
 from fsm.auth.guards import requires_signed_in
 from fsm.auth.principal import Principal
 from fsm.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, token_response
@@ -42,7 +43,11 @@ class AuthController(Controller):
         pair = await auth.login(
             data.email,
             data.password,
-            address=request.client.host if request.client else None,
+            address=client_address(
+                request.client.host if request.client else None,
+                request.headers.getall("x-forwarded-for", []),
+                trusted=request.app.state.settings.auth.trusted_proxies,
+            ),
             user_agent=request.headers.get("user-agent"),
         )
         return token_response(pair)

@@ -36,10 +36,10 @@ class AuthSession(IdMixin, Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins counted per key (an email or a client address) within a window."""
+    """Recent failed sign-ins of one key: an email at an address, or an address as a whole."""
 
     __tablename__ = "login_throttles"
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     failures: Mapped[int]
-    window_started_at: Mapped[datetime]
+    last_failure_at: Mapped[datetime]

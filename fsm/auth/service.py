@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +36,9 @@ class InvalidCredentials(Unauthorized):
 
 
 class TooManyLoginAttempts(TooManyRequests):
-    """Too many failed sign-ins for this email or address; wait and try again."""
+    """This email failed too often from this address lately; wait and try again."""
+
+    code = "too_many_requests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,68 +53,119 @@ class TokenPair:
     user: User
 
 
-# A shared address (an office behind NAT) gets more room than a single email.
-_ADDRESS_FACTOR = 4
+@dataclass(frozen=True, slots=True)
+class _Count:
+    failures: int
+    last_failure_at: datetime
 
 
 class LoginThrottleService:
-    """Counts failed sign-ins per key (an email, a client address) within a time window."""
+    """Slows down guessing without letting one person's failures lock out another.
+
+    Failures count per email at an address: a few are free, then each try waits twice as
+    long as the one before, up to a cap (NIST SP 800-63B, 5.2.2). Nothing is counted per
+    email alone, so guessing from elsewhere cannot lock the owner out, and nothing refuses
+    an address as a whole, so one guesser behind an office's NAT cannot lock out the office.
+    An address with many failures, all emails together, loses the free tries instead: an
+    email failing there waits from its first failure, while a colleague's right password
+    goes through.
+    """
 
     def __init__(self, session: AsyncSession, settings: AuthSettings) -> None:
         self.session = session
         self.window = timedelta(minutes=settings.login_window_minutes)
-        self.max_failures = settings.login_max_failures
+        self.free_failures = settings.login_max_failures
+        self.base_s = settings.login_backoff_base_s
+        self.max_s = settings.login_backoff_max_s
+        self.address_max_failures = settings.login_address_max_failures
 
     @staticmethod
-    def keys(email: str, address: str | None) -> dict[str, int]:
-        """The keys a sign-in counts against, each with its share of the allowance."""
-        keys = {f"email:{email.strip().lower()}": 1}
-        if address:
-            keys[f"addr:{address}"] = _ADDRESS_FACTOR
-        return keys
+    def pair_key(email: str, address: str | None) -> str:
+        """The key of one email at one address (emails compared case-blind)."""
+        return f"pair:{email.strip().lower()}|{address or ''}"
+
+    @staticmethod
+    def address_key(address: str) -> str:
+        return f"addr:{address}"
+
+    def wait_s(self, failures: int, free_failures: int) -> int:
+        """How long after the last failure the next try must wait."""
+        if failures == 0 or failures < free_failures:
+            return 0
+        doublings = min(failures - free_failures, 30)
+        return min(self.max_s, self.base_s << doublings)
 
     async def check(self, email: str, address: str | None, now: datetime) -> None:
-        """Refuse when any key has used up its failures within the window.
+        """Refuse a try made before this email's wait at this address has passed.
 
         Raises:
-            TooManyLoginAttempts: with the seconds until the window ends.
+            TooManyLoginAttempts: with the seconds left to wait.
         """
-        keys = self.keys(email, address)
-        rows = (
-            await self.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-        ).all()
-        for row in rows:
-            window_ends_at = row.window_started_at + self.window
-            if window_ends_at > now and row.failures >= self.max_failures * keys[row.key]:
-                retry_after = max(1, int((window_ends_at - now).total_seconds()))
-                raise TooManyLoginAttempts(
-                    "too many failed sign-ins; try again later",
-                    retry_after_s=retry_after,
-                    details={"retry_after_s": retry_after},
-                )
+        counts = await self._counts(email, address, now)
+        pair = counts.get(self.pair_key(email, address))
+        if pair is None:
+            return
+        wait = timedelta(seconds=self.wait_s(pair.failures, self._free(counts, address)))
+        ready_at = pair.last_failure_at + wait
+        if ready_at > now:
+            retry_after = max(1, math.ceil((ready_at - now).total_seconds()))
+            raise TooManyLoginAttempts(
+                "too many failed sign-ins; try again later",
+                retry_after_s=retry_after,
+                details={"retry_after_s": retry_after},
+            )
 
     async def record_failure(self, email: str, address: str | None, now: datetime) -> None:
-        """Count one failure for every key; a window that has passed starts again."""
-        window_start = now - self.window
-        for key in self.keys(email, address):
-            stmt = insert(LoginThrottle).values(key=key, failures=1, window_started_at=now)
-            is_stale = LoginThrottle.window_started_at < window_start
+        """Count one failure for the email at the address, and for the address."""
+        counts = await self._counts(email, address, now, for_update=True)
+        keys = [self.pair_key(email, address)]
+        if address:
+            keys.append(self.address_key(address))
+        for key in keys:
+            old = counts.get(key)
+            stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[LoginThrottle.key],
-                set_={
-                    "failures": case((is_stale, 1), else_=LoginThrottle.failures + 1),
-                    "window_started_at": case(
-                        (is_stale, now), else_=LoginThrottle.window_started_at
-                    ),
-                },
+                set_={"failures": (old.failures if old else 0) + 1, "last_failure_at": now},
             )
             await self.session.execute(stmt)
 
-    async def clear(self, email: str) -> None:
-        """A successful sign-in forgives the email's earlier failures."""
+    async def clear(self, email: str, address: str | None) -> None:
+        """A successful sign-in forgives the email's earlier failures at this address."""
         await self.session.execute(
-            delete(LoginThrottle).where(LoginThrottle.key == f"email:{email.strip().lower()}")
+            delete(LoginThrottle).where(LoginThrottle.key == self.pair_key(email, address))
         )
+
+    def _free(self, counts: dict[str, _Count], address: str | None) -> int:
+        at_address = counts.get(self.address_key(address)) if address else None
+        if at_address is not None and at_address.failures >= self.address_max_failures:
+            return 0
+        return self.free_failures
+
+    async def _counts(
+        self, email: str, address: str | None, now: datetime, *, for_update: bool = False
+    ) -> dict[str, _Count]:
+        """The live counts of the email at the address and of the address, stale ones left out.
+
+        A failure is forgotten a window after the wait it caused has passed.
+        """
+        keys = [self.pair_key(email, address)]
+        if address:
+            keys.append(self.address_key(address))
+        stmt = select(LoginThrottle).where(LoginThrottle.key.in_(keys))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = {row.key: row for row in (await self.session.scalars(stmt)).all()}
+        counts: dict[str, _Count] = {}
+        at_address = rows.get(self.address_key(address)) if address else None
+        if at_address is not None and at_address.last_failure_at + self.window > now:
+            counts[at_address.key] = _Count(at_address.failures, at_address.last_failure_at)
+        pair = rows.get(keys[0])
+        if pair is not None:
+            wait = timedelta(seconds=self.wait_s(pair.failures, self._free(counts, address)))
+            if pair.last_failure_at + wait + self.window > now:
+                counts[pair.key] = _Count(pair.failures, pair.last_failure_at)
+        return counts
 
 
 class AuthService:
@@ -133,7 +187,7 @@ class AuthService:
         """Check the password and open a session.
 
         Raises:
-            TooManyLoginAttempts: the email or address failed too often recently.
+            TooManyLoginAttempts: the email failed too often from this address lately.
             InvalidCredentials: unknown email, wrong password or deactivated user.
         """
         now = utcnow()
@@ -144,7 +198,7 @@ class AuthService:
             await self.throttle.record_failure(email, address, now)
             await self.session.commit()  # the count must outlive the 401
             raise InvalidCredentials("wrong email or password")
-        await self.throttle.clear(email)
+        await self.throttle.clear(email, address)
         secret = new_refresh_secret()
         auth_session = AuthSession(
             id=uuid.uuid4(),
