@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.schemas import (
@@ -32,7 +32,7 @@ from equipment.equipment.service import EquipmentService
 from fsm.auth.guards import requires_admin, requires_roles, requires_staff
 from fsm.auth.principal import Principal
 from fsm.pagination import PageOut, PageRequest
-from fsm.schemas import LimitQuery, OffsetQuery
+from fsm.schemas import INT32_MAX, LimitQuery, OffsetQuery
 from fsm.users.models import Role
 from fsm.visits.service import VisitService
 
@@ -127,7 +127,7 @@ class ChecklistTemplateController(Controller):
         self,
         templates: NamedDependency[TemplateService],
         template_id: FromPath[uuid.UUID],
-        number: FromPath[int],
+        number: Annotated[int, Parameter(ge=1, le=INT32_MAX)],
     ) -> VersionRead:
         """One version, however old."""
         return version_read(await templates.version(template_id, number))

@@ -21,6 +21,8 @@ Help = Annotated[str, msgspec.Meta(max_length=2000)]
 
 MAX_ITEMS = 300
 MAX_PHOTOS_PER_ITEM = 20
+# A number item's range; stored definitions are decoded against it, so it is wide.
+Measure = Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)]
 
 
 class ItemKind(enum.StrEnum):
@@ -68,8 +70,8 @@ class Item(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     opens_follow_up: bool = False
     help: Help = ""
     unit: Annotated[str, msgspec.Meta(max_length=30)] | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Measure | None = None
+    max: Measure | None = None
     choices: list[Choice] = msgspec.field(default_factory=list)
     photo_count: Annotated[int, msgspec.Meta(ge=1, le=MAX_PHOTOS_PER_ITEM)] | None = None
     visible_if: VisibleIf | None = None

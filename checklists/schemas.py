@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from checklists.answers import progress, visible_keys
-from checklists.definition import Choice, Definition, ItemKind, decode_definition
+from checklists.definition import Choice, Definition, ItemKind, Measure, decode_definition
 from checklists.models import (
     ChecklistFinding,
     ChecklistRun,
@@ -19,7 +19,7 @@ from checklists.models import (
 )
 from checklists.service import AnswerInput
 from checklists.templates import TemplateInput
-from fsm.schemas import AwareDatetime, Name, OptionalText
+from fsm.schemas import AwareDatetime, Count, Name, OptionalText
 from fsm.workorders.models import WorkOrderType
 
 Audience = Literal["staff", "engineer", "client"]
@@ -88,8 +88,8 @@ class TemplateRead(msgspec.Struct, kw_only=True):
     equipment_model_ids: list[uuid.UUID]
     categories: list[str]
     work_types: list[str]
-    published_version: int | None
-    draft_version: int | None
+    published_version: Count | None
+    draft_version: Count | None
     created_at: datetime
     updated_at: datetime
 
@@ -119,7 +119,7 @@ class VersionRead(msgspec.Struct, kw_only=True):
     """One version of a template's questions."""
 
     template_id: uuid.UUID
-    version: int
+    version: Count
     is_published: bool
     published_at: datetime | None
     created_at: datetime
@@ -177,11 +177,11 @@ class ItemRead(msgspec.Struct, kw_only=True):
     is_visible: bool
     help: str
     unit: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Measure | None = None
+    max: Measure | None = None
     choices: list[Choice] = msgspec.field(default_factory=list)
-    photo_count: int | None = None
-    photos: int = 0
+    photo_count: Count | None = None
+    photos: Count = 0
     visible_if: dict[str, Any] | None = None
     answer: AnswerRead | None = None
 
@@ -212,11 +212,11 @@ class RunRead(msgspec.Struct, kw_only=True):
     visit_id: uuid.UUID
     template_id: uuid.UUID
     template_name: str
-    version: int
+    version: Count
     status: RunStatus
     outcome: str
-    required_total: int
-    required_answered: int
+    required_total: Count
+    required_answered: Count
     sections: list[SectionRead]
     missing: list[dict[str, Any]] | None = None
     findings: list[FindingRead] | None = None
@@ -351,6 +351,6 @@ class HistoryEntry(msgspec.Struct, kw_only=True):
     visit_status: str
     completed_at: datetime | None
     template_name: str
-    version: int
+    version: Count
     outcome: str
     run: RunRead

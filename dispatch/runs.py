@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import and_, or_, update
@@ -28,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch import solver
 from dispatch.models import DispatchPlan, DispatchPlanStatus
+from dispatch.solver.model import ObjectiveValue, Seconds
 from fsm.db import session_scope, utcnow
 from fsm.errors import TooManyRequests
+from fsm.schemas import INT32_MAX
 
 log = logging.getLogger("dispatch.runs")
 
@@ -47,10 +49,10 @@ class TooManyDispatchRuns(TooManyRequests):
 class RunProgress(msgspec.Struct, kw_only=True):
     """How far a solver run has got."""
 
-    time_limit_s: float
-    elapsed_s: float
-    solutions_found: int
-    best_objective: int | None
+    time_limit_s: Seconds
+    elapsed_s: Seconds
+    solutions_found: Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+    best_objective: ObjectiveValue | None
     updated_at: datetime
 
 

@@ -15,7 +15,9 @@ from dispatch.solver import DroppedVisit, PlanMetrics, Route
 
 TimeLimit = Annotated[
     int,
-    msgspec.Meta(ge=1, description="solver budget in seconds; default from the settings"),
+    msgspec.Meta(
+        ge=1, le=86_400, description="solver budget in seconds; default from the settings"
+    ),
 ]
 Background = Annotated[
     bool | None,

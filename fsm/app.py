@@ -38,6 +38,7 @@ from fsm.db import create_engine, create_session_factory
 from fsm.engineers.controller import EngineerController
 from fsm.health import health
 from fsm.main.services import service_dependencies
+from fsm.openapi import document_errors
 from fsm.settings import Settings, get_settings
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
@@ -99,7 +100,7 @@ def create_app(
         "session_factory": session_factory,
         "object_store": object_store,
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             AuthController,
@@ -159,3 +160,4 @@ def create_app(
         ),
         debug=False,
     )
+    return document_errors(app)

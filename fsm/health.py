@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from botocore.exceptions import ClientError
@@ -28,7 +28,7 @@ class PartHealth(msgspec.Struct, frozen=True):
     """One part: up or down, how long the check took, and why it failed."""
 
     status: Literal["ok", "down"]
-    latency_ms: float
+    latency_ms: Annotated[float, msgspec.Meta(ge=0, le=3_600_000)]
     error: str | None = None
 
 

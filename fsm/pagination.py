@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from fsm.schemas import Count
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -36,9 +38,9 @@ class PageOut(msgspec.Struct, Generic[T], kw_only=True):
     """A page on the wire: the items, the total matching, and the slice asked for."""
 
     items: list[T]
-    total: int
-    limit: int
-    offset: int
+    total: Count
+    limit: Count
+    offset: Count
 
 
 def page_out(page: Page[T], convert: Callable[[T], U]) -> PageOut[U]:

@@ -21,6 +21,16 @@ Phone = Annotated[str, msgspec.Meta(max_length=50)]
 # Input timestamps must carry a UTC offset: a naive value is a 422 naming the field, never a
 # guess at the server's local time.
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+# Every number on the wire carries both bounds, so a generated client and a fuzzer know the
+# range and nothing overflows a 32-bit `integer` column, a `timedelta` or a JSON double.
+INT32_MAX = 2_147_483_647
+# The largest integer a JSON double (a JavaScript client) holds exactly.
+SAFE_INT_MAX = 2**53 - 1
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+# Sums and identity keys that may outgrow 32 bits (billed cents, `bigint` ids).
+BigCount = Annotated[int, msgspec.Meta(ge=0, le=SAFE_INT_MAX)]
+# Half the Earth's circumference: no two points on it are farther apart.
+Kilometres = Annotated[float, msgspec.Meta(ge=0, le=20_040)]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1 to 200")]
 OffsetQuery = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Items to skip")]
 

@@ -12,8 +12,22 @@ from __future__ import annotations
 import enum
 import math
 from datetime import datetime, timedelta
+from typing import Annotated
 
 import msgspec
+
+# Every figure of a plan carries both bounds for the OpenAPI document. Stored plans are decoded
+# against them, so they are loose: they state what cannot happen, not what is sensible.
+_YEAR_MINUTES = 366 * 24 * 60
+# Minutes from the problem's origin; a re-plan may look back before it.
+Minute = Annotated[int, msgspec.Meta(ge=-_YEAR_MINUTES, le=_YEAR_MINUTES)]
+Minutes = Annotated[int, msgspec.Meta(ge=0, le=_YEAR_MINUTES)]
+Km = Annotated[float, msgspec.Meta(ge=0, le=10_000_000)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
+Number = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+# OR-Tools' objective is a 64-bit integer.
+ObjectiveValue = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=10_000_000)]
 
 
 class Priority(enum.StrEnum):
@@ -44,8 +58,8 @@ class DropReason(enum.StrEnum):
 class Location(msgspec.Struct, frozen=True, kw_only=True):
     """A point on the map in WGS84 degrees."""
 
-    lat: float
-    lon: float
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
 
 
 class TimeWindow(msgspec.Struct, frozen=True, kw_only=True):
@@ -158,13 +172,13 @@ class StopExplanation(msgspec.Struct, frozen=True, kw_only=True):
     """Why this visit went to this engineer, in the dispatcher's terms."""
 
     required_skills: tuple[str, ...]
-    skilled_engineer_count: int
-    engineer_count: int
-    from_previous_km: float
-    from_engineer_start_km: float
+    skilled_engineer_count: Number
+    engineer_count: Number
+    from_previous_km: Km
+    from_engineer_start_km: Km
     nearest_skilled_engineer_id: str | None
-    engineer_working_minutes: int
-    mean_working_minutes: float
+    engineer_working_minutes: Minutes
+    mean_working_minutes: Annotated[float, msgspec.Meta(ge=0, le=_YEAR_MINUTES)]
     text: str
 
 
@@ -172,13 +186,13 @@ class PlannedStop(msgspec.Struct, frozen=True, kw_only=True):
     """A visit on a route with its planned times."""
 
     visit_id: str
-    arrival_minute: int
-    start_minute: int
-    end_minute: int
-    wait_minutes: int
-    travel_minutes: int
-    travel_km: float
-    lateness_minutes: int
+    arrival_minute: Minute
+    start_minute: Minute
+    end_minute: Minute
+    wait_minutes: Minutes
+    travel_minutes: Minutes
+    travel_km: Km
+    lateness_minutes: Minutes
     is_locked: bool = False
     arrival_at: datetime | None = None
     start_at: datetime | None = None
@@ -189,8 +203,8 @@ class PlannedStop(msgspec.Struct, frozen=True, kw_only=True):
 class PlannedBreak(msgspec.Struct, frozen=True, kw_only=True):
     """When an engineer's break falls on the route."""
 
-    start_minute: int
-    duration_minutes: int
+    start_minute: Minute
+    duration_minutes: Minutes
     start_at: datetime | None = None
 
 
@@ -200,13 +214,13 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     engineer_id: str
     stops: tuple[PlannedStop, ...]
     breaks: tuple[PlannedBreak, ...] = ()
-    departure_minute: int
-    return_minute: int
-    travel_minutes: int
-    travel_km: float
-    service_minutes: int
-    working_minutes: int
-    utilisation_percent: float
+    departure_minute: Minute
+    return_minute: Minute
+    travel_minutes: Minutes
+    travel_km: Km
+    service_minutes: Minutes
+    working_minutes: Minutes
+    utilisation_percent: Percent
     # A running day's re-plan: where the engineer was when it started (None: at home).
     replanned_from: Location | None = None
 
@@ -223,19 +237,19 @@ class DroppedVisit(msgspec.Struct, frozen=True, kw_only=True):
 class PlanMetrics(msgspec.Struct, frozen=True, kw_only=True):
     """Figures a dispatcher compares plans by."""
 
-    served_count: int
-    dropped_count: int
-    dropped_critical_count: int
-    travel_minutes: int
-    travel_km: float
-    lateness_minutes: int
+    served_count: Number
+    dropped_count: Number
+    dropped_critical_count: Number
+    travel_minutes: Minutes
+    travel_km: Km
+    lateness_minutes: Minutes
     # Share of served visits that start by their SLA deadline (no deadline counts as on time).
-    on_time_percent: float
-    utilisation_percent_by_engineer: dict[str, float]
+    on_time_percent: Percent
+    utilisation_percent_by_engineer: dict[str, Percent]
     # Busiest minus least busy engineer, in working minutes.
-    imbalance_minutes: int
-    engineers_used: int
-    objective: int
+    imbalance_minutes: Minutes
+    engineers_used: Number
+    objective: ObjectiveValue
 
 
 class SolverInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,10 +16,11 @@ from equipment.contracts.models import (
     IntervalUnit,
 )
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
+from fsm.schemas import INT32_MAX, Count
 
 ContractNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"\S")]
-Cents = Annotated[int, msgspec.Meta(ge=0)]
-Minutes = Annotated[int, msgspec.Meta(ge=0)]
+Cents = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+Minutes = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
 Weekday = Annotated[int, msgspec.Meta(ge=0, le=6, description="Monday is 0")]
 
@@ -67,11 +68,11 @@ class CoverageRead(msgspec.Struct, kw_only=True):
     starts_on: date
     ends_on: date
     is_active: bool
-    interval_count: int
+    interval_count: Count
     interval_unit: IntervalUnit
-    visit_minutes: int
+    visit_minutes: Count
     skills: list[str]
-    preferred_weekdays: list[int]
+    preferred_weekdays: list[Weekday]
     preferred_start: time | None
     preferred_end: time | None
 
@@ -87,9 +88,9 @@ class ContractRead(msgspec.Struct, kw_only=True):
     status: ContractStatus
     sla_policy_id: uuid.UUID | None
     billing_period: BillingPeriod
-    included_labour_minutes: int
-    hourly_rate_cents: int
-    callout_fee_cents: int
+    included_labour_minutes: Minutes
+    hourly_rate_cents: Cents
+    callout_fee_cents: Cents
     currency: str
     coverages: list[CoverageRead]
     created_at: datetime

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from equipment.contracts.models import BillingPeriod, Contract
 from equipment.service_periods.periods import add_months
 from fsm.errors import field_error
+from fsm.schemas import BigCount, Count
 from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrder
 
@@ -27,7 +28,7 @@ class UsageLine(msgspec.Struct, kw_only=True):
     work_order_id: uuid.UUID
     work_order_number: str
     completed_at: datetime
-    labour_minutes: int
+    labour_minutes: Count
     is_covered: bool
 
 
@@ -36,13 +37,13 @@ class PeriodUsage(msgspec.Struct, kw_only=True):
 
     starts_on: date
     ends_on: date
-    included_minutes: int
-    used_minutes: int
-    excess_minutes: int
-    outside_minutes: int
-    outside_visits: int
-    billable_minutes: int
-    billable_cents: int
+    included_minutes: Count
+    used_minutes: BigCount
+    excess_minutes: BigCount
+    outside_minutes: BigCount
+    outside_visits: Count
+    billable_minutes: BigCount
+    billable_cents: BigCount
     lines: list[UsageLine]
 
 
@@ -52,8 +53,8 @@ class ContractUsage(msgspec.Struct, kw_only=True):
     contract_id: uuid.UUID
     contract_number: str
     currency: str
-    hourly_rate_cents: int
-    callout_fee_cents: int
+    hourly_rate_cents: Count
+    callout_fee_cents: Count
     periods: list[PeriodUsage]
 
 

@@ -14,6 +14,7 @@ from equipment.contracts.models import IntervalUnit
 from equipment.equipment.models import Equipment
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.auth.principal import Principal
+from fsm.schemas import Count
 from fsm.sites.models import Site
 from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import Priority, WorkOrder, WorkOrderStatus, WorkOrderType
@@ -29,9 +30,9 @@ class CardCoverage(msgspec.Struct, kw_only=True):
     contract_number: str
     valid_from: date
     valid_to: date
-    interval_count: int
+    interval_count: Count
     interval_unit: IntervalUnit
-    visit_minutes: int
+    visit_minutes: Count
 
 
 class CardPeriod(msgspec.Struct, kw_only=True):
@@ -54,7 +55,7 @@ class CardVisit(msgspec.Struct, kw_only=True):
     status: VisitStatus
     window_starts_at: datetime
     completed_at: datetime | None
-    labour_minutes: int | None
+    labour_minutes: Count | None
 
 
 class CardWorkOrder(msgspec.Struct, kw_only=True):

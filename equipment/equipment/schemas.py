@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 from equipment.equipment.models import Equipment, EquipmentModel, EquipmentMove, EquipmentStatus
-from fsm.schemas import Name, OptionalText
+from fsm.schemas import Count, Name, OptionalText
 
 SerialNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
@@ -35,7 +35,7 @@ class EquipmentModelRead(msgspec.Struct, kw_only=True):
     manufacturer: str
     model: str
     category: str
-    maintenance_interval_days: int | None
+    maintenance_interval_days: Count | None
     instructions: str
     required_skills: list[str]
     default_checklist_template_id: uuid.UUID | None

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from fsm.auth.guards import requires_admin
 from fsm.errors import Conflict
 from fsm.scheduler import run_maintenance
+from fsm.schemas import Count
 
 
 class MaintenanceRunning(Conflict):
@@ -18,9 +19,9 @@ class MaintenanceRunning(Conflict):
 class MaintenanceRun(msgspec.Struct, kw_only=True):
     """What one run did."""
 
-    work_orders_opened: int
-    periods_done: int
-    periods_missed: int
+    work_orders_opened: Count
+    periods_done: Count
+    periods_missed: Count
 
 
 class MaintenanceController(Controller):

@@ -10,7 +10,7 @@ import msgspec
 
 from fsm.engineers.models import Engineer
 from fsm.geo import GeoPoint, from_db_point
-from fsm.schemas import Email, Name, Phone
+from fsm.schemas import Count, Email, Name, Phone
 from fsm.skills.schemas import SkillCode, SkillRead, skill_read
 
 MaxVisits = Annotated[int, msgspec.Meta(ge=1, le=50)]
@@ -70,7 +70,7 @@ class EngineerRead(msgspec.Struct, kw_only=True):
     phone: str | None
     timezone: str
     home_base: GeoPoint
-    max_visits_per_day: int
+    max_visits_per_day: Count
     skills: list[SkillRead]
     shifts: list[Shift]
     last_location: GeoPoint | None

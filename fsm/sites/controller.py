@@ -15,7 +15,7 @@ from fsm.auth.principal import Principal
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.sites.schemas import SiteCreate, SiteRead, SiteUpdate, site_read
-from fsm.sites.service import SiteService, parse_near
+from fsm.sites.service import MAX_WITHIN_KM, SiteService, parse_near
 
 
 async def provide_site_service(db_session: NamedDependency[AsyncSession]) -> SiteService:
@@ -41,7 +41,10 @@ class SiteController(Controller):
             str | None, QueryParameter(description="`lat,lon`: sort by distance from this point")
         ] = None,
         within_km: Annotated[
-            float | None, QueryParameter(description="With `near`: only sites this close")
+            float | None,
+            QueryParameter(
+                ge=0.001, le=MAX_WITHIN_KM, description="With `near`: only sites this close"
+            ),
         ] = None,
         limit: LimitQuery = 50,
         offset: OffsetQuery = 0,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 from fsm.geo import GeoPoint, from_db_point
-from fsm.schemas import Name, OptionalText
+from fsm.schemas import Kilometres, Name, OptionalText
 from fsm.sites.models import Site
 
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]
@@ -74,7 +74,7 @@ class SiteRead(msgspec.Struct, kw_only=True):
     access_notes: str | None
     opening_hours: list[OpeningHours]
     created_at: datetime
-    distance_km: float | None = None
+    distance_km: Kilometres | None = None
 
 
 def opening_hours_json(hours: list[OpeningHours]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 
 from fsm.geo import GeoPoint, from_db_point
-from fsm.schemas import AwareDatetime
+from fsm.schemas import AwareDatetime, Count
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 
 EstimatedMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
@@ -50,14 +50,14 @@ class VisitRead(msgspec.Struct, kw_only=True):
     status: VisitStatus
     window_starts_at: datetime
     window_ends_at: datetime
-    estimated_minutes: int
+    estimated_minutes: Count
     required_skills: list[str]
     engineer_id: uuid.UUID | None
     planned_start_at: datetime | None
-    route_position: int | None
-    labour_minutes: int | None
+    route_position: Count | None
+    labour_minutes: Count | None
     completed_at: datetime | None
-    version: int
+    version: Count
 
 
 class StatusEventRead(msgspec.Struct, kw_only=True):

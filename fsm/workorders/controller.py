@@ -48,6 +48,9 @@ from fsm.workorders.schemas import (
 )
 from fsm.workorders.service import QueueFilter, SlaState, WorkOrderDraft, WorkOrderService
 
+# Ten years: far more would put the cut-off before year 1 (an OverflowError, once a 500).
+MAX_REACTION_MINUTES = 10 * 366 * 24 * 60
+
 
 def _view(
     work_order: WorkOrder, viewer: Principal, warning: timedelta
@@ -90,7 +93,11 @@ class WorkOrderController(Controller):
         ] = None,
         no_reaction_within: Annotated[
             int | None,
-            QueryParameter(ge=1, description="Minutes since opening without a first reaction"),
+            QueryParameter(
+                ge=1,
+                le=MAX_REACTION_MINUTES,
+                description="Minutes since opening without a first reaction",
+            ),
         ] = None,
         q: Annotated[str | None, QueryParameter(description="Number or title contains")] = None,
         sort: Annotated[str, QueryParameter(pattern="^(sla|created)$")] = "sla",

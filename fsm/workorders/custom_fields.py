@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.errors import Conflict, ValidationFailed, field_error
-from fsm.schemas import Name
+from fsm.schemas import Count, Name
 from fsm.workorders.models import (
     CustomFieldDefinition,
     CustomFieldKind,
@@ -22,6 +22,9 @@ from fsm.workorders.models import (
 
 FieldKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
 _MAX_TEXT = {CustomFieldKind.TEXT: 500, CustomFieldKind.LONG_TEXT: 10_000}
+
+
+Position = Annotated[int, msgspec.Meta(ge=0, le=10_000, description="Order on the form")]
 
 
 class DefinitionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -35,7 +38,7 @@ class DefinitionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     choices: list[Name] | None = None
     depends_on: FieldKey | None = None
     dependent_choices: dict[str, list[Name]] | None = None
-    position: int = 0
+    position: Position = 0
 
 
 class DefinitionRead(msgspec.Struct, kw_only=True):
@@ -47,7 +50,7 @@ class DefinitionRead(msgspec.Struct, kw_only=True):
     kind: CustomFieldKind
     required_at: RequiredAt
     options: dict[str, Any]
-    position: int
+    position: Count
 
 
 class KeyTaken(Conflict):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from fsm.schemas import BigCount, Count
 from fsm.workorders.models import (
     Channel,
     Comment,
@@ -82,7 +83,7 @@ class CommentRead(msgspec.Struct, kw_only=True):
 class EventRead(msgspec.Struct, kw_only=True):
     """A timeline entry."""
 
-    id: int
+    id: BigCount
     kind: str
     visibility: str
     actor_id: uuid.UUID | None
@@ -101,7 +102,7 @@ class SlaRead(msgspec.Struct, kw_only=True):
     first_response_at: datetime | None
     is_reaction_breached: bool
     is_resolution_breached: bool
-    paused_minutes: int
+    paused_minutes: BigCount
     is_paused: bool
 
 
@@ -125,7 +126,7 @@ class WorkOrderRead(msgspec.Struct, kw_only=True):
     sla: SlaRead
     resolved_at: datetime | None
     closed_at: datetime | None
-    reopen_count: int
+    reopen_count: Count
     rating: RatingRead | None
     created_at: datetime
     updated_at: datetime
@@ -134,7 +135,7 @@ class WorkOrderRead(msgspec.Struct, kw_only=True):
 class RatingRead(msgspec.Struct, kw_only=True):
     """The client's verdict on the finished work."""
 
-    score: int
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)]
     comment: str | None
     rated_at: datetime
 

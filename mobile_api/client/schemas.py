@@ -12,6 +12,7 @@ import msgspec
 from equipment.contracts.models import ContractStatus
 from equipment.equipment.models import EquipmentStatus
 from equipment.service_periods.models import PeriodStatus
+from fsm.schemas import BigCount, Count, Kilometres
 from fsm.visits.models import VisitStatus
 from fsm.workorders.models import WorkOrderStatus, WorkOrderType
 
@@ -71,7 +72,7 @@ class VisitSummary(msgspec.Struct, kw_only=True):
     window_ends_at: datetime
     planned_start_at: datetime | None
     completed_at: datetime | None
-    labour_minutes: int | None
+    labour_minutes: Count | None
     engineer_first_name: str | None
     has_report: bool
 
@@ -120,7 +121,7 @@ class ContractItem(msgspec.Struct, kw_only=True):
     valid_from: date
     valid_to: date
     is_in_force: bool
-    covered_units: int
+    covered_units: Count
 
 
 class CoveredUnit(msgspec.Struct, kw_only=True):
@@ -135,7 +136,7 @@ class CoveredUnit(msgspec.Struct, kw_only=True):
     site_name: str
     starts_on: date
     ends_on: date
-    interval_count: int
+    interval_count: Count
     interval_unit: str
 
 
@@ -216,7 +217,7 @@ class RatingCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class RatingRead(msgspec.Struct, kw_only=True):
     """A rating as given."""
 
-    score: int
+    score: Score
     comment: str | None
     created_at: datetime
 
@@ -241,7 +242,7 @@ class Eta(msgspec.Struct, kw_only=True):
 
     arrives_at: datetime
     source: EtaSource
-    distance_km: float | None = None
+    distance_km: Kilometres | None = None
 
 
 class EngineerOnRequest(msgspec.Struct, kw_only=True):
@@ -255,7 +256,7 @@ class EngineerOnRequest(msgspec.Struct, kw_only=True):
 class TimelineEntry(msgspec.Struct, kw_only=True):
     """A public timeline entry, with only the facts a client may read."""
 
-    id: int
+    id: BigCount
     kind: str
     occurred_at: datetime
     data: dict[str, Any]
@@ -333,7 +334,7 @@ class VisitReport(msgspec.Struct, kw_only=True):
     engineer_first_name: str | None
     arrived_at: datetime | None
     completed_at: datetime | None
-    labour_minutes: int | None
+    labour_minutes: Count | None
     # Written by the engineer for the client on completion (never the internal note).
     client_summary: str | None
     trail: list[TrailStep]

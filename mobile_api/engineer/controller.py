@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,8 @@ from mobile_api.engineer.schemas import (
     StatusRequest,
     SyncRead,
     SyncRequest,
+    TodayRead,
+    VisitDetail,
 )
 from mobile_api.engineer.service import EngineerApp
 from mobile_api.engineer.sync import PhotoConfirmer, SyncRunner
@@ -53,6 +56,21 @@ def photo_confirmer(photos: PhotoService, principal: Principal) -> PhotoConfirme
     return confirm
 
 
+# These answers are encoded once, for their ETag or the idempotency store, and sent as bytes;
+# the document states the type the bytes hold.
+def _answer(kind: type[Any], status_code: int = 200) -> dict[int, ResponseSpec]:
+    return {status_code: ResponseSpec(data_container=kind, description="The answer")}
+
+
+def _conditional(kind: type[Any]) -> dict[int, ResponseSpec]:
+    return {
+        **_answer(kind),
+        304: ResponseSpec(
+            data_container=None, description="The caller's copy (If-None-Match) is current"
+        ),
+    }
+
+
 class EngineerAppController(Controller):
     """Today's route, a visit's detail, field status, checklist, comments, sync and changes."""
 
@@ -63,7 +81,7 @@ class EngineerAppController(Controller):
         "idempotency": Provide(provide_idempotency),
     }
 
-    @get("/today", operation_id="EngineerToday")
+    @get("/today", operation_id="EngineerToday", responses=_conditional(TodayRead))
     async def today(
         self,
         request: Request[Any, Any, Any],
@@ -77,7 +95,11 @@ class EngineerAppController(Controller):
         """The caller's visits of the day in route order, ready to render (ETag)."""
         return conditional_json(request, await engineer_app.today(principal, day))
 
-    @get("/visits/{visit_id:uuid}", operation_id="EngineerGetVisit")
+    @get(
+        "/visits/{visit_id:uuid}",
+        operation_id="EngineerGetVisit",
+        responses=_conditional(VisitDetail),
+    )
     async def get_visit(
         self,
         request: Request[Any, Any, Any],
@@ -88,7 +110,12 @@ class EngineerAppController(Controller):
         """One visit with the unit's history, coverage, instructions, checklist, comments."""
         return conditional_json(request, await engineer_app.detail(principal, visit_id))
 
-    @post("/visits/{visit_id:uuid}/status", operation_id="EngineerReportStatus", status_code=200)
+    @post(
+        "/visits/{visit_id:uuid}/status",
+        operation_id="EngineerReportStatus",
+        status_code=200,
+        responses=_answer(EngineerVisit),
+    )
     async def report_status(
         self,
         engineer_app: NamedDependency[EngineerApp],
@@ -118,6 +145,7 @@ class EngineerAppController(Controller):
         "/visits/{visit_id:uuid}/checklist/answers",
         operation_id="EngineerSaveChecklistAnswers",
         status_code=200,
+        responses=_answer(RunRead),
     )
     async def save_answers(
         self,
@@ -144,7 +172,12 @@ class EngineerAppController(Controller):
         """Comments on the visit's work order, oldest first."""
         return await engineer_app.comments(principal, visit_id)
 
-    @post("/visits/{visit_id:uuid}/comments", operation_id="EngineerAddComment", status_code=201)
+    @post(
+        "/visits/{visit_id:uuid}/comments",
+        operation_id="EngineerAddComment",
+        status_code=201,
+        responses=_answer(CommentRead, 201),
+    )
     async def add_comment(
         self,
         engineer_app: NamedDependency[EngineerApp],
@@ -160,7 +193,12 @@ class EngineerAppController(Controller):
 
         return await idempotency.respond(data, act, status_code=201)
 
-    @post("/location", operation_id="EngineerRecordLocation", status_code=200)
+    @post(
+        "/location",
+        operation_id="EngineerRecordLocation",
+        status_code=200,
+        responses=_answer(LocationRead),
+    )
     async def record_location(
         self,
         engineer_app: NamedDependency[EngineerApp],

@@ -12,7 +12,7 @@ import msgspec
 from checklists.models import RunStatus
 from checklists.schemas import RunRead
 from fsm.geo import GeoPoint
-from fsm.schemas import AwareDatetime, ErrorDetail
+from fsm.schemas import AwareDatetime, Count, ErrorDetail
 from fsm.visits.models import VisitStatus
 from fsm.visits.schemas import StatusEventRead
 from fsm.workorders.models import WorkOrderType
@@ -64,11 +64,11 @@ class ChecklistState(msgspec.Struct, kw_only=True):
     """The visit's checklist at a glance."""
 
     template_name: str
-    version: int
+    version: Count
     status: RunStatus
-    required_total: int
-    required_answered: int
-    findings: int
+    required_total: Count
+    required_answered: Count
+    findings: Count
 
 
 class EngineerVisit(msgspec.Struct, kw_only=True):
@@ -76,14 +76,14 @@ class EngineerVisit(msgspec.Struct, kw_only=True):
 
     id: uuid.UUID
     status: VisitStatus
-    route_position: int | None
+    route_position: Count | None
     planned_arrival_at: datetime | None
     window_starts_at: datetime
     window_ends_at: datetime
-    estimated_minutes: int
-    labour_minutes: int | None
+    estimated_minutes: Count
+    labour_minutes: Count | None
     completed_at: datetime | None
-    version: int
+    version: Count
     site: SiteCard
     work_order: WorkOrderCard
     equipment: EquipmentCard | None
@@ -110,8 +110,8 @@ class HistoryEntry(msgspec.Struct, kw_only=True):
     window_starts_at: datetime
     completed_at: datetime | None
     checklist_status: RunStatus | None
-    findings: int
-    photo_count: int
+    findings: Count
+    photo_count: Count
 
 
 class CoverageRead(msgspec.Struct, kw_only=True):
@@ -310,7 +310,7 @@ class SyncResult(msgspec.Struct, kw_only=True):
     id: ActionId
     kind: str
     outcome: Outcome
-    status_code: int
+    status_code: Annotated[int, msgspec.Meta(ge=100, le=599)]
     answer: msgspec.Raw | None = None
     error: ErrorDetail | None = None
 

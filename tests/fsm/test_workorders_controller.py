@@ -495,6 +495,17 @@ class TestQueue:
 
         assert _numbers(page) == [waiting.number]
 
+    async def test_refuses_a_reaction_time_before_any_date(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+
+        response = await client.get(
+            WORK_ORDERS, params={"no_reaction_within": 1_100_000_000}, headers=staff
+        )
+
+        assert invalid_fields(response) == ["no_reaction_within"]
+
     async def _by_deadline(self, session: AsyncSession) -> dict[str, WorkOrder]:
         now = utcnow()
         orders = {

@@ -1,0 +1,233 @@
+"""The OpenAPI document as a generated client needs it: every refusal and every bound stated.
+
+Litestar documents what a handler returns; the rest is written here once, for every operation:
+- The error answers, each with the one error body (`fsm.schemas.ErrorBody`): 401 and 403
+  wherever a token is needed, 404 where the path names a thing, 409 where the call changes
+  something, 422 (and 400, unreadable JSON) where it takes input, 429 for a sign-in, 503 for an
+  outage (see `fsm.web`). Statuses a handler documents itself are kept.
+- `security: []` on the paths the auth middleware lets through (`PUBLIC_PATHS`).
+- The numeric bounds Litestar leaves out: a bound of 0 on an optional field (it tests the
+  value's truth) and the bounds of list items and dict values. They are copied from the
+  msgspec types, so the document says what the decoder enforces. Likewise a `time` field is
+  declared a time of day, where Litestar says `duration`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import msgspec
+from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIFormat,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
+
+from fsm.auth.middleware import PUBLIC_PATHS
+
+__all__ = ["complete_document", "document_errors"]
+
+ERROR_BODY = Reference(ref="#/components/schemas/ErrorBody")
+_MUTATING = frozenset({"post", "put", "patch", "delete"})
+# Sign-in is throttled per address and account (fsm.auth.service).
+_THROTTLED = frozenset({"/api/v1/auth/login"})
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+_DESCRIPTIONS = {
+    400: "The body is not readable JSON",
+    401: "No, a wrong or an expired access token",
+    403: "The caller's role or scope does not allow this",
+    404: "The thing named in the path does not exist, or the caller may not see it",
+    409: "The thing is not in a state that allows this, or the change clashes with data",
+    422: "The input breaks a rule; `details` names the fields",
+    429: "Too many attempts; retry after `Retry-After` seconds",
+    503: "A part the request needs is down; retry after `Retry-After` seconds",
+}
+
+
+def document_errors(app: Litestar) -> Litestar:
+    """Have `app` complete its OpenAPI document (built lazily, on first request of it)."""
+    plugin = app.plugins.get(OpenAPIPlugin)
+    # Litestar builds the document on demand and offers no hook after it; a subclass that
+    # finishes the build keeps it lazy (tests create an app per test and never read it).
+    plugin.__class__ = _CompletingOpenAPIPlugin
+    return app
+
+
+class _CompletingOpenAPIPlugin(OpenAPIPlugin):
+    __slots__ = ()
+
+    def _build_openapi(self) -> OpenAPI:
+        return complete_document(super()._build_openapi())
+
+
+def complete_document(openapi: OpenAPI) -> OpenAPI:
+    """`openapi` with the error answers, public paths and numeric bounds filled in."""
+    for path, method, operation in _operations(openapi):
+        _add_errors(path, method, operation)
+        if path in PUBLIC_PATHS:
+            operation.security = []
+    _add_bounds(openapi)
+    return openapi
+
+
+def _operations(openapi: OpenAPI) -> Iterator[tuple[str, str, Operation]]:
+    for path, item in (openapi.paths or {}).items():
+        for method in _METHODS:
+            operation = getattr(item, method, None)
+            if isinstance(operation, Operation):
+                yield path, method, operation
+
+
+def _add_errors(path: str, method: str, operation: Operation) -> None:
+    statuses = {503}
+    if path not in PUBLIC_PATHS:
+        statuses |= {401, 403}
+    if "{" in path:
+        statuses.add(404)
+    if method in _MUTATING:
+        statuses.add(409)
+    if operation.parameters or operation.request_body:
+        statuses.add(422)
+    if operation.request_body:
+        statuses.add(400)
+    if path in _THROTTLED:
+        statuses.add(429)
+    responses = operation.responses = operation.responses or {}
+    # Litestar's own 400 promises its default body; every error here has ours.
+    if "400" in responses and operation.request_body is None:
+        del responses["400"]
+    for status in sorted(statuses):
+        existing = responses.get(str(status))
+        if existing is None or (status == 400 and isinstance(existing, OpenAPIResponse)):
+            responses[str(status)] = _error_response(status)
+
+
+def _error_response(status: int) -> OpenAPIResponse:
+    response = OpenAPIResponse(
+        description=_DESCRIPTIONS[status],
+        content={"application/json": OpenAPIMediaType(schema=ERROR_BODY)},
+    )
+    if status in (429, 503):
+        response.headers = {
+            "Retry-After": OpenAPIHeader(
+                schema=Schema(type=OpenAPIType.INTEGER, minimum=0, maximum=86_400),
+                required=True,
+                description="Seconds to wait before trying again",
+            )
+        }
+    return response
+
+
+# ---- numeric bounds ---------------------------------------------------------------------
+
+
+def _add_bounds(openapi: OpenAPI) -> None:
+    if openapi.components is None or not openapi.components.schemas:
+        return
+    structs = _structs_by_component_name()
+    for name, schema in openapi.components.schemas.items():
+        if not isinstance(schema, Schema) or not schema.properties:
+            continue
+        # Two structs may share a name while only one is in the document: the one whose fields
+        # are the component's properties.
+        infos = [msgspec.inspect.type_info(struct) for struct in structs.get(name, ())]
+        matching = [
+            info
+            for info in infos
+            if isinstance(info, msgspec.inspect.StructType)
+            and {f.encode_name for f in info.fields} == set(schema.properties)
+        ]
+        if len(matching) != 1:
+            continue
+        for field in matching[0].fields:
+            prop = schema.properties.get(field.encode_name)
+            if isinstance(prop, Schema):
+                _bound(prop, field.type)
+
+
+def _structs_by_component_name() -> dict[str, list[type[msgspec.Struct]]]:
+    """Litestar names a component by its class, or by its dotted path when two names clash."""
+    found: dict[str, list[type[msgspec.Struct]]] = {}
+    stack = list(msgspec.Struct.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        found.setdefault(cls.__name__, []).append(cls)
+        found.setdefault(_NON_WORD.sub("_", f"{cls.__module__}.{cls.__qualname__}"), []).append(cls)
+    return found
+
+
+_NON_WORD = re.compile(r"\W")
+
+
+def _bound(schema: Schema, kind: msgspec.inspect.Type) -> None:
+    """Copy the bounds of `kind` onto `schema` where Litestar left them out; mend times."""
+    if isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    if isinstance(kind, msgspec.inspect.UnionType):
+        members = [t.type if isinstance(t, msgspec.inspect.Metadata) else t for t in kind.types]
+        numbers = [t for t in members if isinstance(t, _NUMBERS)]
+        if any(isinstance(t, msgspec.inspect.TimeType) for t in members):
+            for member in schema.one_of or schema.any_of or ():
+                if isinstance(member, Schema):
+                    _mend_time(member)
+        if len(numbers) == 1:
+            # Litestar puts an optional number's bounds beside its `oneOf`.
+            _copy_bounds(schema, numbers[0])
+            for member in schema.one_of or schema.any_of or ():
+                if isinstance(member, Schema) and _is_number(member):
+                    _copy_bounds(member, numbers[0])
+        return
+    if isinstance(kind, _NUMBERS):
+        _copy_bounds(schema, kind)
+    elif isinstance(kind, msgspec.inspect.TimeType):
+        _mend_time(schema)
+    elif isinstance(kind, _SEQUENCES) and isinstance(schema.items, Schema):
+        _bound(schema.items, kind.item_type)
+    elif isinstance(kind, msgspec.inspect.DictType) and isinstance(
+        schema.additional_properties, Schema
+    ):
+        _bound(schema.additional_properties, kind.value_type)
+
+
+def _mend_time(schema: Schema) -> None:
+    # Litestar calls a time of day a duration; msgspec writes it as "06:00:00".
+    if schema.format == OpenAPIFormat.DURATION:
+        schema.format = OpenAPIFormat.TIME
+
+
+_NUMBERS = (msgspec.inspect.IntType, msgspec.inspect.FloatType)
+_SEQUENCES = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.VarTupleType,
+)
+
+
+def _is_number(schema: Schema) -> bool:
+    kinds = schema.type if isinstance(schema.type, list) else [schema.type]
+    return any(str(getattr(k, "value", k)) in ("integer", "number") for k in kinds)
+
+
+def _copy_bounds(schema: Schema, kind: msgspec.inspect.IntType | msgspec.inspect.FloatType) -> None:
+    if schema.minimum is None and schema.exclusive_minimum is None:
+        if kind.ge is not None:
+            schema.minimum = kind.ge
+        elif kind.gt is not None:
+            schema.exclusive_minimum = kind.gt
+    if schema.maximum is None and schema.exclusive_maximum is None:
+        if kind.le is not None:
+            schema.maximum = kind.le
+        elif kind.lt is not None:
+            schema.exclusive_maximum = kind.lt

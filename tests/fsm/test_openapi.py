@@ -1,0 +1,201 @@
+"""The OpenAPI document: every number bounded, every refusal documented with our error body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fsm.app import create_app
+from fsm.auth.middleware import PUBLIC_PATHS
+
+_METHODS = ("get", "put", "post", "delete", "patch")
+# fsm/auth/schemas.py is not ours to change here; its token lifetime is the one left.
+_UNBOUNDED_ALLOWED = {"TokenResponse.expires_in"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    schema: dict[str, Any] = create_app().openapi_schema.to_schema()
+    return schema
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method in _METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _unbounded(schema: Any, where: str, low: bool = False, high: bool = False) -> Iterator[str]:
+    """Every numeric schema under `schema` without a lower and an upper bound."""
+    if not isinstance(schema, dict) or "$ref" in schema:
+        return
+    low = low or "minimum" in schema or "exclusiveMinimum" in schema
+    high = high or "maximum" in schema or "exclusiveMaximum" in schema
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if {"integer", "number"} & set(kinds) and not (low and high):
+        yield where
+    # An optional number carries its bounds beside its `oneOf`.
+    for key in ("oneOf", "anyOf", "allOf"):
+        for member in schema.get(key, ()):
+            yield from _unbounded(member, where, low, high)
+    for name, prop in (schema.get("properties") or {}).items():
+        yield from _unbounded(prop, f"{where}.{name}")
+    yield from _unbounded(schema.get("items"), f"{where}[]")
+    yield from _unbounded(schema.get("additionalProperties"), f"{where}{{}}")
+
+
+class TestNumericBounds:
+    def test_every_parameter_is_bounded(self, document: dict[str, Any]) -> None:
+        found = [
+            where
+            for path, method, operation in _operations(document)
+            for parameter in operation.get("parameters", ())
+            for where in _unbounded(
+                parameter.get("schema"), f"{method.upper()} {path} {parameter['name']}"
+            )
+        ]
+
+        assert found == []
+
+    def test_every_schema_property_is_bounded(self, document: dict[str, Any]) -> None:
+        found = [
+            where
+            for name, schema in document["components"]["schemas"].items()
+            for where in _unbounded(schema, name)
+        ]
+
+        assert sorted(set(found) - _UNBOUNDED_ALLOWED) == []
+
+    def test_inline_bodies_are_bounded(self, document: dict[str, Any]) -> None:
+        found: list[str] = []
+        for path, method, operation in _operations(document):
+            bodies = [operation.get("requestBody") or {}, *operation["responses"].values()]
+            for body in bodies:
+                for media in (body.get("content") or {}).values():
+                    found += _unbounded(media.get("schema"), f"{method.upper()} {path}")
+
+        assert found == []
+
+
+class TestErrorAnswers:
+    def test_error_body_is_a_named_component(self, document: dict[str, Any]) -> None:
+        schemas = document["components"]["schemas"]
+
+        assert schemas["ErrorBody"]["properties"]["error"] == {
+            "$ref": "#/components/schemas/ErrorDetail"
+        }
+        assert set(schemas["ErrorDetail"]["properties"]) == {"code", "message", "details"}
+
+    def test_every_error_answer_has_our_body(self, document: dict[str, Any]) -> None:
+        wrong = [
+            f"{method.upper()} {path} {status}"
+            for path, method, operation in _operations(document)
+            for status, response in operation["responses"].items()
+            # /health answers 503 with its own report of every part.
+            if int(status) >= 400
+            and (path, status) != ("/health", "503")
+            and response.get("content", {}).get("application/json", {}).get("schema")
+            != {"$ref": "#/components/schemas/ErrorBody"}
+        ]
+
+        assert wrong == []
+
+    def test_signed_in_operations_document_401_and_403(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method.upper()} {path}"
+            for path, method, operation in _operations(document)
+            if path not in PUBLIC_PATHS and not {"401", "403"} <= set(operation["responses"])
+        ]
+
+        assert missing == []
+
+    def test_path_ids_document_404(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method.upper()} {path}"
+            for path, method, operation in _operations(document)
+            if "{" in path and "404" not in operation["responses"]
+        ]
+
+        assert missing == []
+
+    def test_changes_document_409(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method.upper()} {path}"
+            for path, method, operation in _operations(document)
+            if method != "get" and "409" not in operation["responses"]
+        ]
+
+        assert missing == []
+
+    def test_input_documents_422(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method.upper()} {path}"
+            for path, method, operation in _operations(document)
+            if (operation.get("parameters") or operation.get("requestBody"))
+            and "422" not in operation["responses"]
+        ]
+
+        assert missing == []
+
+    def test_login_documents_429_with_retry_after(self, document: dict[str, Any]) -> None:
+        answer = document["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]
+
+        assert "Retry-After" in answer["headers"]
+
+
+class TestPublicPaths:
+    @pytest.mark.parametrize(
+        ("path", "method"),
+        [("/health", "get"), ("/api/v1/auth/login", "post"), ("/api/v1/auth/refresh", "post")],
+    )
+    def test_needs_no_token(self, document: dict[str, Any], path: str, method: str) -> None:
+        operation = document["paths"][path][method]
+
+        assert operation["security"] == []
+        assert "401" not in operation["responses"]
+
+    def test_others_need_the_bearer_token(self, document: dict[str, Any]) -> None:
+        assert document["security"] == [{"bearer": []}]
+
+
+class TestAnswerTypes:
+    def test_no_json_answer_is_a_bare_string(self, document: dict[str, Any]) -> None:
+        strings = [
+            f"{method.upper()} {path} {status}"
+            for path, method, operation in _operations(document)
+            for status, response in operation["responses"].items()
+            if response.get("content", {}).get("application/json", {}).get("schema", {}).get("type")
+            == "string"
+        ]
+
+        assert strings == []
+
+    @pytest.mark.parametrize(
+        ("operation_id", "status", "component"),
+        [
+            ("EngineerToday", "200", "TodayRead"),
+            ("EngineerGetVisit", "200", "VisitDetail"),
+            ("EngineerReportStatus", "200", "EngineerVisit"),
+            ("EngineerSaveChecklistAnswers", "200", "RunRead"),
+            ("EngineerAddComment", "201", "mobile_api_engineer_schemas_CommentRead"),
+            ("EngineerRecordLocation", "200", "LocationRead"),
+        ],
+    )
+    def test_engineer_app_answers_name_their_type(
+        self, document: dict[str, Any], operation_id: str, status: str, component: str
+    ) -> None:
+        operation = next(o for _, _, o in _operations(document) if o["operationId"] == operation_id)
+
+        assert operation["responses"][status]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{component}"
+        }
+
+    def test_a_time_of_day_is_not_a_duration(self, document: dict[str, Any]) -> None:
+        shift = document["components"]["schemas"]["Shift"]["properties"]
+
+        assert shift["starts_at"] == {"type": "string", "format": "time"}
+        assert shift["ends_at"] == {"type": "string", "format": "time"}
