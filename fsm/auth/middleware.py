@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from fsm.auth.service import AuthService
@@ -17,6 +17,15 @@ PUBLIC_PATHS = (
     "/schema",
     "/health",
 )
+# Client users live in the client app (its photos included) and may sign out and ask who
+# they are; every other route is the back office and answers them 403, whatever its own
+# guards say, so a new staff route cannot leak prices or internal notes to a client.
+CLIENT_SURFACES = ("/mobile/v1/client/", "/api/v1/auth/")
+
+
+def is_client_surface(path_template: str) -> bool:
+    """Whether a route (by its path template) belongs to what client users may call."""
+    return path_template.startswith(CLIENT_SURFACES)
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -34,4 +43,6 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                 principal = await AuthService(session, settings.auth).authenticate(token.strip())
         except InvalidToken as exc:
             raise NotAuthorizedException(exc.message) from exc
+        if principal.is_client and not is_client_surface(connection.scope["path_template"]):
+            raise PermissionDeniedException("client users use the client app")
         return AuthenticationResult(user=principal, auth=token)
