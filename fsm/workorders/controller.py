@@ -190,7 +190,11 @@ class WorkOrderController(Controller):
     ) -> WorkOrderRead:
         """Move a work order to another status (409 names the allowed ones)."""
         work_order = await work_orders.transition(
-            work_order_id, data.to, actor=principal, reason=data.reason
+            work_order_id,
+            data.to,
+            actor=principal,
+            reason=data.reason,
+            client_message=data.client_message,
         )
         return work_order_read(work_order, now=utcnow(), warning=work_orders.warning)
 
@@ -203,7 +207,9 @@ class WorkOrderController(Controller):
         data: JSONBody[ReopenRequest],
     ) -> WorkOrderRead | ClientWorkOrderRead:
         """Reopen resolved work within the reopen window (client or staff)."""
-        work_order = await work_orders.reopen(work_order_id, actor=principal, reason=data.reason)
+        work_order = await work_orders.reopen(
+            work_order_id, actor=principal, reason=data.reason, client_message=data.client_message
+        )
         return _view(work_order, principal, work_orders.warning)
 
     @get("/{work_order_id:uuid}/timeline", operation_id="GetWorkOrderTimeline")

@@ -51,16 +51,20 @@ class WorkOrderUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class TransitionRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Move a work order to another status."""
+    """Move a work order to another status, saying why to the office and to the client apart."""
 
     to: WorkOrderStatus
+    # For staff only ("waiting for overdue payment"): an internal timeline entry.
     reason: Reason | None = None
+    # What the client reads on its timeline ("parts on order"); nothing when absent.
+    client_message: Reason | None = None
 
 
 class ReopenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Why the work is not done after all."""
+    """Why the work is not done after all: a client's reason is public, a staff one internal."""
 
     reason: Reason | None = None
+    client_message: Reason | None = None
 
 
 class CommentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -436,11 +436,19 @@ class WorkOrderService:
         *,
         actor: Principal,
         reason: str | None = None,
+        client_message: str | None = None,
     ) -> WorkOrder:
-        """Move a work order by hand (staff), along the allowed moves only."""
+        """Move a work order by hand (staff), along the allowed moves only.
+
+        Args:
+            reason: why, for the office only ("waiting for overdue payment").
+            client_message: what the client reads on its timeline ("parts on order").
+        """
         work_order = await self.get(work_order_id, viewer=actor, for_update=True)
         if to is S.REOPENED:
-            return await self._reopen(work_order, actor=actor, reason=reason)
+            return await self._reopen(
+                work_order, actor=actor, reason=reason, client_message=client_message
+            )
         if to is S.RESOLVED:
             open_visits = await self.open_visit_count(work_order.id)
             if open_visits:
@@ -452,7 +460,9 @@ class WorkOrderService:
             validate_custom_fields(
                 definitions, work_order.custom_fields, stage=RequiredAt.RESOLUTION
             )
-        await self.change_status(work_order, to, actor=actor, reason=reason)
+        await self.change_status(
+            work_order, to, actor=actor, reason=reason, client_message=client_message
+        )
         if to is S.CANCELLED:
             await self._cancel_open_visits(work_order, actor=actor, reason=reason)
         return work_order
@@ -486,16 +496,33 @@ class WorkOrderService:
         await self.session.flush()
 
     async def reopen(
-        self, work_order_id: uuid.UUID, *, actor: Principal, reason: str | None = None
+        self,
+        work_order_id: uuid.UUID,
+        *,
+        actor: Principal,
+        reason: str | None = None,
+        client_message: str | None = None,
     ) -> WorkOrder:
-        """Reopen a resolved work order within the reopen window (clients and staff)."""
+        """Reopen a resolved work order within the reopen window (clients and staff).
+
+        A client's reason is its own words, so it is public; a staff reason stays internal.
+        """
         if actor.is_engineer:
             raise Forbidden("engineers cannot reopen work orders")
+        if actor.is_client:
+            reason, client_message = None, reason
         work_order = await self.get(work_order_id, viewer=actor, for_update=True)
-        return await self._reopen(work_order, actor=actor, reason=reason)
+        return await self._reopen(
+            work_order, actor=actor, reason=reason, client_message=client_message
+        )
 
     async def _reopen(
-        self, work_order: WorkOrder, *, actor: Principal, reason: str | None
+        self,
+        work_order: WorkOrder,
+        *,
+        actor: Principal,
+        reason: str | None,
+        client_message: str | None,
     ) -> WorkOrder:
         if work_order.status is not S.RESOLVED:
             raise IllegalTransition(
@@ -511,7 +538,9 @@ class WorkOrderService:
                 details={"reopen_until": (work_order.resolved_at + window).isoformat()},
             )
         work_order.reopen_count += 1
-        await self.change_status(work_order, S.REOPENED, actor=actor, reason=reason)
+        await self.change_status(
+            work_order, S.REOPENED, actor=actor, reason=reason, client_message=client_message
+        )
         return work_order
 
     async def change_status(
@@ -521,9 +550,14 @@ class WorkOrderService:
         *,
         actor: Principal | None,
         reason: str | None = None,
+        client_message: str | None = None,
         check: bool = True,
     ) -> None:
-        """Apply a status change with its SLA effects and timeline entry (flushes)."""
+        """Apply a status change with its SLA effects and timeline entries (flushes).
+
+        The public entry carries only `client_message`; `reason` goes to an internal entry
+        beside it, since staff write reasons ("waiting for overdue payment") for each other.
+        """
         old = work_order.status
         if old is to:
             return
@@ -539,9 +573,17 @@ class WorkOrderService:
         work_order.status = to
         await self.sla.on_status_change(work_order, old, to, now, reason=reason)
         data = {"from": old.value, "to": to.value}
-        if reason:
-            data["reason"] = reason
+        if client_message:
+            data["message"] = client_message
         self.log(work_order, "status_changed", actor, data, Visibility.PUBLIC)
+        if reason:
+            self.log(
+                work_order,
+                "status_reason",
+                actor,
+                {"to": to.value, "reason": reason},
+                Visibility.INTERNAL,
+            )
         await self.session.flush()
 
     async def change_priority(

@@ -69,6 +69,7 @@ PUBLIC_EVENT_KEYS = frozenset(
         "from",
         "to",
         "reason",
+        "message",
         "visit_id",
         "engineer_first_name",
         "planned_start_at",

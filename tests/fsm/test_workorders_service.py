@@ -141,18 +141,38 @@ class TestTransition:
         assert raised.value.details == {"status": old.value, "allowed": ALLOWED[old]}
         assert wo.status is old
 
-    async def test_logs_a_public_status_change_with_the_reason(self, session: AsyncSession) -> None:
+    async def test_logs_a_public_status_change_and_the_reason_apart(
+        self, session: AsyncSession
+    ) -> None:
         staff = await _staff(session)
         wo = await open_order(session, actor=staff)
 
         await work_orders(session).transition(
-            wo.id, S.ON_HOLD, actor=principal_of(staff), reason="waiting for parts"
+            wo.id,
+            S.ON_HOLD,
+            actor=principal_of(staff),
+            reason="waiting for overdue payment",
+            client_message="parts on order",
         )
 
-        [event] = await _events(session, wo, "status_changed")
-        assert event.visibility.value == "public"
-        assert event.data == {"from": "new", "to": "on_hold", "reason": "waiting for parts"}
+        [public] = await _events(session, wo, "status_changed")
+        assert public.visibility.value == "public"
+        assert public.data == {"from": "new", "to": "on_hold", "message": "parts on order"}
+        [internal] = await _events(session, wo, "status_reason")
+        assert internal.visibility.value == "internal"
+        assert internal.data == {"to": "on_hold", "reason": "waiting for overdue payment"}
         assert wo.status_before_hold is S.NEW
+
+    async def test_a_reason_alone_tells_the_client_nothing(self, session: AsyncSession) -> None:
+        staff = await _staff(session)
+        wo = await open_order(session, actor=staff)
+
+        await work_orders(session).transition(
+            wo.id, S.ON_HOLD, actor=principal_of(staff), reason="waiting for overdue payment"
+        )
+
+        [public] = await _events(session, wo, "status_changed")
+        assert public.data == {"from": "new", "to": "on_hold"}
 
     async def test_resolving_stops_the_clock(self, session: AsyncSession) -> None:
         await make_policy(session)

@@ -174,6 +174,48 @@ class TestListRequests:
         assert [i["id"] for i in closed_only["items"]] == [str(company.order.id)]
 
 
+class TestHoldReason:
+    async def test_the_client_reads_the_message_and_staff_read_both(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session, resolved=False)
+        dispatcher = await make_user(session, role=Role.DISPATCHER)
+        await session.commit()
+        staff = await headers_of(client, dispatcher)
+        order = f"/api/v1/work-orders/{company.order.id}"
+
+        held = await client.post(
+            f"{order}/transitions",
+            json={
+                "to": "on_hold",
+                "reason": "waiting for overdue payment",
+                "client_message": "parts on order",
+            },
+            headers=staff,
+        )
+
+        assert held.status_code == 200, held.text
+        customer = await headers_of(client, company.user)
+        detail = await client.get(f"{BASE}/requests/{company.order.id}", headers=customer)
+        assert detail.status_code == 200, detail.text
+        [hold] = [e for e in detail.json()["timeline"] if e["data"].get("to") == "on_hold"]
+        assert hold["data"] == {"from": "in_progress", "to": "on_hold", "message": "parts on order"}
+        assert "overdue payment" not in detail.text
+        back_office = await client.get(f"{order}/timeline", headers=customer)
+        assert back_office.status_code == 403
+        assert "overdue payment" not in back_office.text
+        seen_by_staff = (await client.get(f"{order}/timeline", headers=staff)).json()
+        by_kind = {e["kind"]: e for e in seen_by_staff if e["data"].get("to") == "on_hold"}
+        assert by_kind["status_changed"]["data"]["message"] == "parts on order"
+        assert by_kind["status_reason"]["data"]["reason"] == "waiting for overdue payment"
+        assert by_kind["status_reason"]["visibility"] == "internal"
+        # Engineers are not the office either: they read the public entries only.
+        engineer = await headers_of(client, company.engineer.user)
+        seen_by_engineer = await client.get(f"{order}/timeline", headers=engineer)
+        assert seen_by_engineer.status_code == 200, seen_by_engineer.text
+        assert "overdue payment" not in seen_by_engineer.text
+
+
 class TestRequestDetail:
     async def test_shows_stage_engineer_first_name_and_the_public_timeline_only(
         self, client: httpx.AsyncClient, session: AsyncSession
