@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from equipment.service_periods.generation import generate_maintenance
-from fsm.localinfra import LocalPostgres, free_port
-from fsm.migrate import upgrade
+from fsm.main.localinfra import LocalPostgres, free_port
+from fsm.main.migrate import upgrade
 from fsm.workorders.models import WorkOrder
 
 _FILL = [

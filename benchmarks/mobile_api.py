@@ -6,7 +6,7 @@ Starts its own throw-away PostgreSQL+PostGIS cluster, migrates it and fills demo
 set-based (clients with sites and equipment in Berlin, `--engineers` engineers, six assigned
 visits each today with two comments per order, 25 completed visits each in the last half
 year as equipment history, and a published checklist attached to today's visits). Then it
-starts the real app (`fsm.asgi:app`) and a bare Litestar app with one JSON endpoint, each in
+starts the real app (`fsm.main.asgi:app`) and a bare Litestar app with one JSON endpoint, each in
 its own uvicorn process on loopback with the same options, signs every engineer in through
 `POST /api/v1/auth/login`, and drives each endpoint for `--seconds` with `--concurrency`
 httpx workers. Every worker speaks for its own engineers (no two workers share one) and
@@ -46,8 +46,8 @@ from checklists.definition import Definition
 from checklists.templates import TemplateInput, TemplateService
 from fsm.auth.passwords import hash_password
 from fsm.auth.principal import Principal
-from fsm.localinfra import LocalPostgres, free_port
-from fsm.migrate import upgrade
+from fsm.main.localinfra import LocalPostgres, free_port
+from fsm.main.migrate import upgrade
 from fsm.users.models import Role
 
 PASSWORD = "bench-engineer-password"
@@ -492,7 +492,7 @@ def main() -> None:
             "FSM_SCHEDULER_ENABLED": "false",
         }
         with (
-            uvicorn_server("fsm.asgi:app", env, "/health", base / "app.log") as app_base,
+            uvicorn_server("fsm.main.asgi:app", env, "/health", base / "app.log") as app_base,
             uvicorn_server(
                 "benchmarks.mobile_api:bare_app", env, "/bare", base / "bare.log"
             ) as bare_base,

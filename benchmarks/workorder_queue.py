@@ -25,9 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from fsm.auth.principal import Principal
-from fsm.localinfra import LocalPostgres, free_port
+from fsm.main.localinfra import LocalPostgres, free_port
+from fsm.main.migrate import upgrade
 from fsm.main.services import Services
-from fsm.migrate import upgrade
 from fsm.pagination import PageRequest
 from fsm.settings import load_settings
 from fsm.users.models import Role

@@ -8,7 +8,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-import fsm.models  # noqa: F401 - registers every table on the metadata
+import fsm.main.models  # noqa: F401 - registers every table on the metadata
 from fsm.db import Base
 from fsm.settings import get_settings
 from migrations.filters import include_object

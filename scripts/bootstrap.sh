@@ -2,7 +2,7 @@
 # Shared set-up for the run and test commands: a virtualenv in .venv with the project, its
 # locked dependencies and the SeaweedFS binary. Re-runs install nothing unless the
 # dependency files changed. PostgreSQL/PostGIS packages are installed by `fsm` itself
-# (fsm/localinfra.py) the first time a local cluster is created.
+# (fsm/main/localinfra.py) the first time a local cluster is created.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -8,4 +8,5 @@ source scripts/bootstrap.sh
 echo "== ruff check" && .venv/bin/ruff check .
 echo "== ruff format --check" && .venv/bin/ruff format --check .
 echo "== mypy" && .venv/bin/mypy
+echo "== import contracts" && .venv/bin/lint-imports --no-cache
 echo "== pytest" && .venv/bin/python -m pytest -p no:cacheprovider "$@"

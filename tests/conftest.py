@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from fsm.app import create_app
-from fsm.localinfra import LocalPostgres, LocalS3, free_port
-from fsm.migrate import upgrade
+from fsm.main.app import create_app
+from fsm.main.localinfra import LocalPostgres, LocalS3, free_port
+from fsm.main.migrate import upgrade
 from fsm.settings import Settings, load_settings
 from fsm.storage import ObjectStore
 

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import fsm.models  # noqa: F401 - every table on the metadata
+import fsm.main.models  # noqa: F401 - every table on the metadata
 from fsm.db import Base
-from fsm.migrate import downgrade, upgrade
+from fsm.main.migrate import downgrade, upgrade
 from migrations.filters import include_object
 from tests.conftest import Infra
 

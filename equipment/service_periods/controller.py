@@ -6,9 +6,9 @@ import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
 
+from equipment.service_periods.jobs import run_maintenance
 from fsm.auth.guards import requires_admin
 from fsm.errors import Conflict
-from fsm.scheduler import run_maintenance
 from fsm.schemas import Count
 
 

@@ -41,6 +41,7 @@ from fsm.workorders.models import (
     WorkOrderType,
     work_order_skills,
 )
+from fsm.workorders.sla_clock import SlaClock
 
 S = WorkOrderStatus
 
@@ -164,7 +165,8 @@ class WorkOrderService:
         # fsm cannot import the equipment package; the app wires its lookup in here.
         self.coverage = coverage
         self.warning = timedelta(minutes=settings.sla_warning_minutes)
-        self.sla = SlaService(session, warning_minutes=settings.sla_warning_minutes)
+        self.sla = SlaClock(session, warning_minutes=settings.sla_warning_minutes)
+        self.policies = SlaService(session)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -405,9 +407,9 @@ class WorkOrderService:
         )
         self.session.add(work_order)
         policy = (
-            await self.sla.get_policy(facts.sla_policy_id)
+            await self.policies.get_policy(facts.sla_policy_id)
             if facts.sla_policy_id is not None
-            else await self.sla.default_policy()
+            else await self.policies.default_policy()
         )
         await self.sla.start_clock(work_order, policy)
         await self.session.flush()

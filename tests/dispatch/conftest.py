@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.controller import dispatch_runs, stop_dispatch_runs
 from dispatch.runs import DispatchRuns
-from fsm.app import create_app
+from fsm.main.app import create_app
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 

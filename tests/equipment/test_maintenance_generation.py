@@ -21,7 +21,7 @@ from equipment.service_periods.generation import (
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.clients.models import Client
 from fsm.db import utcnow
-from fsm.scheduler import run_locked
+from fsm.jobs import run_locked
 from fsm.sites.models import Site
 from fsm.sla.models import SlaPolicy
 from fsm.users.models import Role

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fsm.db import create_engine, create_session_factory
-from fsm.localinfra import LocalPostgres, free_port
-from fsm.migrate import upgrade
+from fsm.main.localinfra import LocalPostgres, free_port
+from fsm.main.migrate import upgrade
 from fsm.settings import DatabaseSettings
 from fsm.storage import ObjectStore
 from tests.conftest import Infra
@@ -63,7 +63,7 @@ def own_sessions(own_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @dataclass
 class ApiProcess:
-    """`uvicorn fsm.asgi:app` on a port of its own, its log in a file the test reads."""
+    """`uvicorn fsm.main.asgi:app` on a port of its own, its log in a file the test reads."""
 
     env: dict[str, str]
     log_path: Path
@@ -81,7 +81,7 @@ class ApiProcess:
                     sys.executable,
                     "-m",
                     "uvicorn",
-                    "fsm.asgi:app",
+                    "fsm.main.asgi:app",
                     "--host",
                     "127.0.0.1",
                     "--port",

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fsm.localinfra import LocalPostgres
+from fsm.main.localinfra import LocalPostgres
 from fsm.users.models import Role
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Comment

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fsm.localinfra import LocalPostgres, LocalS3, free_port, listener_pid
+from fsm.main.localinfra import LocalPostgres, LocalS3, free_port, listener_pid
 from tests.conftest import _s3_port
 from tests.faults.conftest import ROOT
 
@@ -35,7 +35,15 @@ class Run:
         }
 
     def command(self, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "fsm.cli", "dev", "--data-dir", str(self.data_dir), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "fsm.main.cli",
+            "dev",
+            "--data-dir",
+            str(self.data_dir),
+            *extra,
+        ]
 
     def no_serve(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

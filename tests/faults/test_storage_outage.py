@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fsm.app import create_app
-from fsm.localinfra import LocalS3
+from fsm.main.app import create_app
+from fsm.main.localinfra import LocalS3
 from fsm.photos.models import Photo, PhotoState
 from fsm.settings import S3Settings, Settings
 from fsm.storage import ObjectStore

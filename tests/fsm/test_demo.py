@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checklists.models import ChecklistRun, ChecklistTemplate, ChecklistTemplateVersion
 from equipment.contracts.models import Contract, ContractStatus
 from fsm.clients.models import Client
-from fsm.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
-from fsm.demo_work import load_demo_work, next_working_day
 from fsm.engineers.models import Engineer
+from fsm.main.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
+from fsm.main.demo_work import load_demo_work, next_working_day
 from fsm.settings import Settings
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit, VisitStatus

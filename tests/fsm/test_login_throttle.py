@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fsm.app import create_app
+from fsm.main.app import create_app
 from fsm.auth.models import LoginThrottle
 from fsm.settings import Settings
 from fsm.storage import ObjectStore

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fsm.app import create_app
+from fsm.main.app import create_app
 from fsm.auth.middleware import PUBLIC_PATHS
 
 _METHODS = ("get", "put", "post", "delete", "patch")

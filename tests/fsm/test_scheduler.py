@@ -7,7 +7,8 @@ import asyncio
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fsm.scheduler import run_locked, start_scheduler
+from fsm.jobs import run_locked
+from fsm.main.scheduler import start_scheduler
 from fsm.settings import Settings
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
 from fsm.sla.models import SlaCalendar
-from fsm.sla.service import SlaService
 from fsm.users.models import Role
 from fsm.workorders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
+from fsm.workorders.sla_clock import SlaClock
 from tests.factories import make_policy, make_user
 from tests.fsm.helpers import assert_forbidden, error_of, invalid_fields, signed_in
 from tests.fsm.wo_helpers import WORK_ORDERS, move, open_order, parse_at
@@ -31,7 +31,7 @@ def _targets(reaction: int, resolution: int) -> dict[str, Any]:
     return dict.fromkeys(("low", "normal", "high", "critical"), target)
 
 
-async def _hold(sla: SlaService, wo: WorkOrder, at: datetime, until: datetime) -> None:
+async def _hold(sla: SlaClock, wo: WorkOrder, at: datetime, until: datetime) -> None:
     """Put a new order on hold at `at` and back to new at `until`."""
     wo.status = S.ON_HOLD
     await sla.on_status_change(wo, S.NEW, S.ON_HOLD, at)
@@ -74,7 +74,7 @@ class TestPause:
         wo = await open_order(session)
         t0 = wo.created_at
 
-        await _hold(SlaService(session), wo, t0 + 10 * MINUTE, t0 + 40 * MINUTE)
+        await _hold(SlaClock(session), wo, t0 + 10 * MINUTE, t0 + 40 * MINUTE)
 
         assert wo.reaction_due_at == t0 + 90 * MINUTE
         assert wo.resolution_due_at == t0 + 510 * MINUTE
@@ -85,7 +85,7 @@ class TestPause:
         await make_policy(session)
         wo = await open_order(session)
         t0 = wo.created_at
-        sla = SlaService(session)
+        sla = SlaClock(session)
 
         wo.status = S.ON_HOLD
         await sla.on_status_change(wo, S.NEW, S.ON_HOLD, t0 + 10 * MINUTE)
@@ -97,7 +97,7 @@ class TestPause:
         await make_policy(session, reaction_minutes=60, resolution_minutes=480)
         wo = await open_order(session)
         t0 = wo.created_at
-        sla = SlaService(session)
+        sla = SlaClock(session)
 
         await _hold(sla, wo, t0 + 10 * MINUTE, t0 + 40 * MINUTE)
         await _hold(sla, wo, t0 + 50 * MINUTE, t0 + 70 * MINUTE)
@@ -174,7 +174,7 @@ class TestBusinessCalendar:
         friday_4pm = datetime(2026, 11, 20, 16, 0, tzinfo=BERLIN)
         wo.created_at = friday_4pm
 
-        await SlaService(session).recompute(wo, friday_4pm)
+        await SlaClock(session).recompute(wo, friday_4pm)
 
         assert wo.sla_policy_id == uuid.UUID(policy.json()["id"])
         assert wo.reaction_due_at == datetime(2026, 11, 23, 9, 0, tzinfo=BERLIN)
@@ -192,14 +192,14 @@ class TestBusinessCalendar:
         wo = await open_order(session)
         friday_4pm = datetime(2026, 11, 20, 16, 0, tzinfo=BERLIN)
         wo.created_at = friday_4pm
-        await SlaService(session).recompute(wo, friday_4pm)
+        await SlaClock(session).recompute(wo, friday_4pm)
         return wo, friday_4pm
 
     async def test_a_hold_outside_business_hours_moves_nothing(self, session: AsyncSession) -> None:
         wo, _ = await self._office_order(session)
 
         await _hold(
-            SlaService(session),
+            SlaClock(session),
             wo,
             datetime(2026, 11, 20, 17, 30, tzinfo=BERLIN),
             datetime(2026, 11, 23, 7, 30, tzinfo=BERLIN),
@@ -214,7 +214,7 @@ class TestBusinessCalendar:
         wo, _ = await self._office_order(session)
 
         await _hold(
-            SlaService(session),
+            SlaClock(session),
             wo,
             datetime(2026, 11, 20, 16, 30, tzinfo=BERLIN),
             datetime(2026, 11, 23, 8, 30, tzinfo=BERLIN),
@@ -278,7 +278,7 @@ class TestFirstResponse:
         user, staff = await signed_in(client, session, Role.DISPATCHER)
         wo = await open_order(session, actor=user)
         wo.created_at = utcnow() - timedelta(hours=2)
-        await SlaService(session).recompute(wo, utcnow())
+        await SlaClock(session).recompute(wo, utcnow())
         await session.commit()
 
         sla = await self._comment(client, staff, wo)
@@ -293,7 +293,7 @@ class TestWatch:
         await make_policy(session, reaction_minutes=60, resolution_minutes=480)
         wo = await open_order(session)
         wo.created_at = utcnow() - timedelta(hours=2)
-        await SlaService(session).recompute(wo, utcnow())
+        await SlaClock(session).recompute(wo, utcnow())
         await session.commit()
         return wo
 
@@ -302,7 +302,7 @@ class TestWatch:
     ) -> None:
         wo = await self._overdue(session)
 
-        counts = await SlaService(session).watch(utcnow())
+        counts = await SlaClock(session).watch(utcnow())
 
         assert counts == (0, 1)
         await session.refresh(wo)
@@ -314,7 +314,7 @@ class TestWatch:
 
     async def test_flags_a_breach_only_once(self, session: AsyncSession) -> None:
         wo = await self._overdue(session)
-        sla = SlaService(session)
+        sla = SlaClock(session)
         await sla.watch(utcnow())
 
         again = await sla.watch(utcnow() + MINUTE)
@@ -326,7 +326,7 @@ class TestWatch:
         await make_policy(session, reaction_minutes=60)
         wo = await open_order(session)
         now = wo.created_at + 30 * MINUTE
-        sla = SlaService(session)
+        sla = SlaClock(session)
 
         first = await sla.watch(now)
         second = await sla.watch(now + MINUTE)
@@ -338,7 +338,7 @@ class TestWatch:
     async def test_warns_again_for_the_next_deadline(self, session: AsyncSession) -> None:
         await make_policy(session, reaction_minutes=60, resolution_minutes=480)
         wo = await open_order(session)
-        sla = SlaService(session)
+        sla = SlaClock(session)
         await sla.watch(wo.created_at + 30 * MINUTE)
         await session.refresh(wo)
         sla.mark_first_response(wo, wo.created_at + 40 * MINUTE)
@@ -359,7 +359,7 @@ class TestWatch:
         wo.reaction_due_at = wo.resolution_due_at = past
         await session.commit()
 
-        counts = await SlaService(session).watch(utcnow())
+        counts = await SlaClock(session).watch(utcnow())
 
         assert counts == (0, 0)
         assert await _events(session, wo, "sla_breached") == []

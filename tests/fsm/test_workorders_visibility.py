@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.sla.service import SlaService
 from fsm.users.models import Role, User
 from fsm.workorders.models import Priority, WorkOrder, WorkOrderStatus
+from fsm.workorders.sla_clock import SlaClock
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_policy, make_site, make_user
 from tests.fsm.helpers import assert_forbidden, assert_not_found, error_of, signed_in
@@ -86,7 +86,7 @@ class TestClientSeesOnlyPublicNotes:
         await service.add_comment(wo.id, "client is difficult", actor=actor, is_internal=True)
         await service.add_comment(wo.id, "we are on it", actor=actor, is_internal=False)
         await service.change_priority(wo.id, Priority.HIGH, actor=actor)
-        await SlaService(session).watch(utcnow() + timedelta(days=2))
+        await SlaClock(session).watch(utcnow() + timedelta(days=2))
         await move(session, wo, S.ON_HOLD, actor=staff)
         await session.commit()
         _, headers = await signed_in(client, session, Role.CLIENT, of_client=company)

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fsm.app import create_app
 from fsm.db import utcnow
-from fsm.localinfra import free_port
+from fsm.main.app import create_app
+from fsm.main.localinfra import free_port
 from fsm.photos.models import Photo, PhotoState
 from fsm.settings import Settings
 from fsm.storage import ObjectStore

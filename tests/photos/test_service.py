@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fsm.db import utcnow
 from fsm.geo import from_db_point
+from fsm.main.scheduler import run_photo_thumbnails, start_scheduler
 from fsm.photos.jobs import make_thumbnail, purge_abandoned, sweep_thumbnails
 from fsm.photos.models import Photo, PhotoState
 from fsm.photos.service import (
@@ -23,7 +24,6 @@ from fsm.photos.service import (
     rejection_of,
     upload_key,
 )
-from fsm.scheduler import run_photo_thumbnails, start_scheduler
 from fsm.settings import PhotoSettings, Settings
 from fsm.storage import ObjectMissing, ObjectStore
 from fsm.users.models import Role

@@ -46,7 +46,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION."""
-    from fsm.migrate import upgrade
+    from fsm.main.migrate import upgrade
 
     upgrade(_settings().database.url, revision)
     click.echo(f"database at {revision}")
@@ -56,7 +56,7 @@ def db_upgrade(revision: str) -> None:
 @click.option("--revision", required=True)
 def db_downgrade(revision: str) -> None:
     """Revert the database to REVISION."""
-    from fsm.migrate import downgrade
+    from fsm.main.migrate import downgrade
 
     downgrade(_settings().database.url, revision)
     click.echo(f"database at {revision}")
@@ -101,8 +101,8 @@ async def _load_demo(settings: Settings) -> None:
     from sqlalchemy import select
 
     from fsm.db import create_engine, create_session_factory, session_scope
-    from fsm.demo import DEMO_PASSWORD, load_demo
-    from fsm.demo_work import load_demo_work
+    from fsm.main.demo import DEMO_PASSWORD, load_demo
+    from fsm.main.demo_work import load_demo_work
     from fsm.users.models import User
 
     engine = create_engine(settings.database)
@@ -158,8 +158,8 @@ def jobs() -> None:
 def jobs_sla_watch() -> None:
     """Flag work orders whose SLA deadlines are near or passed, now."""
     from fsm.db import create_engine, create_session_factory, utcnow
-    from fsm.scheduler import run_locked
-    from fsm.sla.service import SlaService
+    from fsm.jobs import run_locked
+    from fsm.workorders.sla_clock import SlaClock
 
     settings = _settings()
     counts: list[int] = []
@@ -168,7 +168,7 @@ def jobs_sla_watch() -> None:
         engine = create_engine(settings.database)
 
         async def work(session: Any) -> None:
-            service = SlaService(session, warning_minutes=settings.workorders.sla_warning_minutes)
+            service = SlaClock(session, warning_minutes=settings.workorders.sla_warning_minutes)
             counts.extend(await service.watch(utcnow()))
 
         try:
@@ -185,8 +185,8 @@ def jobs_sla_watch() -> None:
 @jobs.command("maintenance")
 def jobs_maintenance() -> None:
     """Open maintenance work orders for service periods coming due, now."""
+    from equipment.service_periods.jobs import run_maintenance
     from fsm.db import create_engine, create_session_factory
-    from fsm.scheduler import run_maintenance
 
     settings = _settings()
 
@@ -211,7 +211,7 @@ def jobs_maintenance() -> None:
 def jobs_thumbnails() -> None:
     """Thumbnail stored photos still waiting (normally done right after each confirm)."""
     from fsm.db import create_engine, create_session_factory
-    from fsm.scheduler import run_photo_thumbnails
+    from fsm.main.scheduler import run_photo_thumbnails
 
     settings = _settings()
 
@@ -230,7 +230,7 @@ def jobs_thumbnails() -> None:
 def jobs_photo_cleanup() -> None:
     """Drop photo reservations never confirmed within a week, with their uploaded bytes."""
     from fsm.db import create_engine, create_session_factory
-    from fsm.scheduler import run_photo_cleanup
+    from fsm.main.scheduler import run_photo_cleanup
 
     settings = _settings()
 
@@ -248,7 +248,7 @@ def jobs_photo_cleanup() -> None:
 def jobs_mobile_housekeeping() -> None:
     """Forget expired idempotency keys and change-feed rows past their retention."""
     from fsm.db import create_engine, create_session_factory
-    from fsm.scheduler import run_mobile_housekeeping
+    from fsm.main.scheduler import run_mobile_housekeeping
 
     settings = _settings()
 
@@ -279,7 +279,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     settings = _settings()
     uvicorn.run(
-        "fsm.asgi:app",
+        "fsm.main.asgi:app",
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
@@ -301,8 +301,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Set up and exit (for scripts and CI).")
 def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> None:
     """Run on the embedded default: local PostgreSQL+PostGIS and S3, migrated, demo loaded."""
-    from fsm.localinfra import LocalInfraError, LocalPostgres, LocalS3
-    from fsm.migrate import upgrade
+    from fsm.main.localinfra import LocalInfraError, LocalPostgres, LocalS3
+    from fsm.main.migrate import upgrade
     from fsm.storage import ObjectStore
 
     # Stopping with SIGTERM (not only Ctrl-C) must still stop the services we started.

@@ -8,47 +8,22 @@ are set-based and idempotent, and unique constraints are the last line of defenc
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fsm.db import session_scope, utcnow
+from equipment.service_periods.jobs import run_maintenance
+from fsm.db import utcnow
+from fsm.jobs import run_locked
 from fsm.settings import Settings
-from fsm.sla.service import SlaService
+from fsm.workorders.sla_clock import SlaClock
 
-log = logging.getLogger("fsm.scheduler")
+log = logging.getLogger("fsm.main.scheduler")
 
 JOBS_TABLE = "apscheduler_jobs"
-
-
-def lock_key(name: str) -> int:
-    """A stable 63-bit advisory-lock key for a job name."""
-    return int.from_bytes(hashlib.sha256(f"fieldline:{name}".encode()).digest()[:8], "big") >> 1
-
-
-async def run_locked(
-    factory: async_sessionmaker[AsyncSession],
-    name: str,
-    work: Callable[[AsyncSession], Awaitable[Any]],
-) -> bool:
-    """Run `work` in one transaction holding the job's advisory lock.
-
-    Returns False, doing nothing, when another process holds the lock (it is running the
-    same job); the lock ends with the transaction, so a crash cannot leave it behind.
-    """
-    async with session_scope(factory) as session:
-        is_locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name))))
-        if not is_locked:
-            log.info("job %s is running elsewhere; skipped", name)
-            return False
-        await work(session)
-    return True
 
 
 @dataclass
@@ -57,7 +32,7 @@ class _Runtime:
     factory: async_sessionmaker[AsyncSession]
 
 
-# The job store keeps jobs by reference ("fsm.scheduler:sla_watch"), not their arguments,
+# The job store keeps jobs by reference ("fsm.main.scheduler:sla_watch"), not their arguments,
 # so the running process tells the job functions where its database is.
 _runtime: _Runtime | None = None
 
@@ -69,7 +44,7 @@ async def sla_watch() -> None:
     warning = _runtime.settings.workorders.sla_warning_minutes
 
     async def work(session: AsyncSession) -> None:
-        at_risk, breached = await SlaService(session, warning_minutes=warning).watch(utcnow())
+        at_risk, breached = await SlaClock(session, warning_minutes=warning).watch(utcnow())
         if at_risk or breached:
             log.info("SLA watch: %d at risk, %d breached", at_risk, breached)
 
@@ -81,35 +56,6 @@ async def maintenance(today: date | None = None) -> None:
     if _runtime is None:
         raise RuntimeError("the scheduler runtime is not configured")
     await run_maintenance(_runtime.settings, _runtime.factory, today=today)
-
-
-async def run_maintenance(
-    settings: Settings,
-    factory: async_sessionmaker[AsyncSession],
-    *,
-    today: date | None = None,
-) -> tuple[int, int, int] | None:
-    """One locked maintenance run: (work orders opened, periods done, periods missed).
-
-    None when another process is running it.
-    """
-    from equipment.service_periods.generation import generate_maintenance, settle_periods
-
-    now = utcnow()
-    day = today or now.date()
-    counts: list[int] = []
-
-    async def work(session: AsyncSession) -> None:
-        opened = await generate_maintenance(
-            session, today=day, horizon_days=settings.scheduler.maintenance_horizon_days, now=now
-        )
-        done, missed = await settle_periods(session, today=day)
-        counts.extend([opened, done, missed])
-
-    if not await run_locked(factory, "maintenance", work):
-        return None
-    log.info("maintenance: %d opened, %d periods done, %d missed", *counts)
-    return counts[0], counts[1], counts[2]
 
 
 async def photo_thumbnails() -> None:
@@ -203,17 +149,17 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
         timezone="UTC",
     )
     scheduler.add_job(
-        "fsm.scheduler:sla_watch", "interval", minutes=1, id="sla_watch", replace_existing=True
+        "fsm.main.scheduler:sla_watch", "interval", minutes=1, id="sla_watch", replace_existing=True
     )
     scheduler.add_job(
-        "fsm.scheduler:photo_thumbnails",
+        "fsm.main.scheduler:photo_thumbnails",
         "interval",
         minutes=1,
         id="photo_thumbnails",
         replace_existing=True,
     )
     scheduler.add_job(
-        "fsm.scheduler:photo_cleanup",
+        "fsm.main.scheduler:photo_cleanup",
         "cron",
         hour=3,
         minute=30,
@@ -221,7 +167,7 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
         replace_existing=True,
     )
     scheduler.add_job(
-        "fsm.scheduler:mobile_housekeeping",
+        "fsm.main.scheduler:mobile_housekeeping",
         "cron",
         hour=3,
         minute=45,
@@ -229,7 +175,7 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
         replace_existing=True,
     )
     scheduler.add_job(
-        "fsm.scheduler:maintenance",
+        "fsm.main.scheduler:maintenance",
         "cron",
         hour=2,
         minute=0,

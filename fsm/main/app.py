@@ -16,7 +16,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import fsm.models  # noqa: F401 - every table on the metadata before the first query
+import fsm.main.models  # noqa: F401 - every table on the metadata before the first query
 from checklists.controller import (
     ChecklistFindingController,
     ChecklistTemplateController,
@@ -36,7 +36,7 @@ from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from fsm.clients.controller import ClientController
 from fsm.db import create_engine, create_session_factory
 from fsm.engineers.controller import EngineerController
-from fsm.health import health
+from fsm.main.health import health
 from fsm.main.services import service_dependencies
 from fsm.openapi import document_errors
 from fsm.settings import Settings, get_settings
@@ -82,7 +82,7 @@ def create_app(
             app.state.object_store = ObjectStore(settings.s3)
         scheduler = None
         if settings.scheduler.is_enabled:
-            from fsm.scheduler import start_scheduler
+            from fsm.main.scheduler import start_scheduler
 
             scheduler = start_scheduler(settings, app.state.session_factory)
         await start_dispatch_runs(app.state)

@@ -1,6 +1,6 @@
 """Demo work on top of the demo city: equipment, contracts, checklists and today's jobs.
 
-Wiring like `fsm/app.py`: it drives the equipment, checklist and work-order services, so
+Wiring like `fsm/main/app.py`: it drives the equipment, checklist and work-order services, so
 the demo holds exactly what real use would leave behind (numbers, SLA clocks, service
 periods, checklist runs), and every engineer has a route for the next working day.
 """
@@ -27,8 +27,8 @@ from equipment.equipment.schemas import EquipmentCreate, EquipmentModelCreate
 from equipment.equipment.service import EquipmentModelService, EquipmentService
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client
-from fsm.demo import DEMO_DOMAIN
 from fsm.engineers.models import Engineer
+from fsm.main.demo import DEMO_DOMAIN
 from fsm.main.services import Services
 from fsm.settings import Settings
 from fsm.sites.models import Site
