@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from equipment.service_periods.generation import generate_maintenance
 from fsm.main.localinfra import LocalPostgres, free_port
 from fsm.main.migrate import upgrade
+from fsm.main.services import Services
+from fsm.settings import load_settings
 from fsm.workorders.models import WorkOrder
 
 _FILL = [
@@ -87,8 +89,9 @@ async def run(database_url: str, units: int) -> None:
         for label in ("first run", "second run (no-op)"):
             started = time.monotonic()
             async with factory() as session:
+                work_orders = Services(session, load_settings({"FSM_ENV": "test"})).work_orders
                 opened = await generate_maintenance(
-                    session, today=now.date(), horizon_days=14, now=now
+                    session, work_orders, today=now.date(), horizon_days=14, now=now
                 )
                 await session.commit()
             seconds = time.monotonic() - started

@@ -35,9 +35,18 @@ async def run_locked(
     same job); the lock ends with the transaction, so a crash cannot leave it behind.
     """
     async with session_scope(factory) as session:
-        is_locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name))))
-        if not is_locked:
-            log.info("job %s is running elsewhere; skipped", name)
+        if not await try_lock(session, name):
             return False
         await work(session)
     return True
+
+
+async def try_lock(session: AsyncSession, name: str) -> bool:
+    """Take the job's advisory lock for the session's transaction, or say it is taken.
+
+    For a job run inside a unit of work of its own (a request that runs a job now).
+    """
+    is_locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name))))
+    if not is_locked:
+        log.info("job %s is running elsewhere; skipped", name)
+    return bool(is_locked)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.service_periods.jobs import run_maintenance
 from fsm.auth.guards import requires_admin
+from fsm.db import utcnow
 from fsm.errors import Conflict
 from fsm.schemas import Count
+from fsm.workorders.service import WorkOrderService
 
 
 class MaintenanceRunning(Conflict):
@@ -32,9 +36,19 @@ class MaintenanceController(Controller):
     guards = [requires_admin]
 
     @post("/run", operation_id="RunMaintenance", status_code=200)
-    async def run_maintenance_now(self, state: State) -> MaintenanceRun:
+    async def run_maintenance_now(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        work_orders: NamedDependency[WorkOrderService],
+    ) -> MaintenanceRun:
         """Open work for service periods coming due and settle finished periods, now."""
-        result = await run_maintenance(state.settings, state.session_factory)
+        result = await run_maintenance(
+            db_session,
+            work_orders,
+            horizon_days=state.settings.scheduler.maintenance_horizon_days,
+            now=utcnow(),
+        )
         if result is None:
             raise MaintenanceRunning("maintenance generation is running in another process")
         opened, done, missed = result

@@ -12,11 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, exists, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import exists, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.contracts.models import Contract, ContractStatus, Coverage
@@ -24,21 +23,11 @@ from equipment.equipment.models import Equipment, EquipmentModel, EquipmentStatu
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
-from fsm.sla.calendar import due_at
-from fsm.sla.models import SlaPolicy
-from fsm.sla.service import business_calendar
 from fsm.visits.models import Visit, VisitStatus, visit_skills
 from fsm.workorders.models import (
-    Channel,
-    Priority,
-    Visibility,
     WorkOrder,
-    WorkOrderCounter,
-    WorkOrderEvent,
-    WorkOrderStatus,
-    WorkOrderType,
-    work_order_skills,
 )
+from fsm.workorders.service import ScheduledWork, WorkOrderService
 
 BATCH = 5_000
 
@@ -86,12 +75,20 @@ def visit_window(
 
 
 async def generate_maintenance(
-    session: AsyncSession, *, today: date, horizon_days: int, now: datetime
+    session: AsyncSession,
+    work_orders: WorkOrderService,
+    *,
+    today: date,
+    horizon_days: int,
+    now: datetime,
 ) -> int:
     """Open one maintenance work order and visit per period whose window opens soon.
 
     Periods of active coverage on active equipment, starting by `today + horizon_days` and
-    not yet over. Returns how many work orders were opened. Flushes, does not commit.
+    not yet over. The work orders are opened by `WorkOrderService.open_scheduled` (numbers,
+    SLA policy or the default one, skills, timeline), the rule every order follows; the
+    visits and the period links are set here. Returns how many work orders were opened.
+    Flushes, does not commit.
     """
     candidates = (
         await session.execute(
@@ -134,46 +131,35 @@ async def generate_maintenance(
     if not candidates:
         return 0
     skill_ids = await _skill_ids(session, candidates)
-    deadlines = await _deadlines(session, {row.sla_policy_id for row in candidates}, now)
-    first_number = await _reserve_numbers(session, now.year, len(candidates))
-
-    orders: list[dict[str, Any]] = []
-    visits: list[dict[str, Any]] = []
-    for offset, row in enumerate(candidates):
-        work_order_id = uuid.uuid4()
-        reaction_due, resolution_due = deadlines.get(row.sla_policy_id, (None, None))
-        orders.append(
-            {
-                "id": work_order_id,
-                "number": f"WO-{now.year}-{first_number + offset:06d}",
-                "client_id": row.client_id,
-                "site_id": row.site_id,
-                "equipment_id": row[4],
-                "contract_id": row.contract_id,
-                "service_period_id": row[0],
-                "type": WorkOrderType.MAINTENANCE,
-                "priority": Priority.NORMAL,
-                "channel": Channel.SCHEDULED,
-                "status": WorkOrderStatus.NEW,
-                "title": f"Planned maintenance: {row.manufacturer} {row.model} "
-                f"#{row.serial_number}",
-                "description": f"Service period {row.starts_on} to {row.ends_on}",
-                "custom_fields": {},
-                "sla_policy_id": row.sla_policy_id,
-                "reaction_due_at": reaction_due,
-                "resolution_due_at": resolution_due,
-                "sla_next_due_at": reaction_due,
-                "created_at": now,
-                "updated_at": now,
-            }
+    scheduled = [
+        ScheduledWork(
+            id=uuid.uuid4(),
+            client_id=row.client_id,
+            site_id=row.site_id,
+            equipment_id=row[4],
+            contract_id=row.contract_id,
+            service_period_id=row[0],
+            sla_policy_id=row.sla_policy_id,
+            title=f"Planned maintenance: {row.manufacturer} {row.model} #{row.serial_number}",
+            description=f"Service period {row.starts_on} to {row.ends_on}",
+            skill_ids=skill_ids[(row.model_id, tuple(row.skills))],
         )
+        for row in candidates
+    ]
+    created = await work_orders.open_scheduled(scheduled, now=now)
+    visits: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for work, row in zip(scheduled, candidates, strict=True):
+        if work.id not in created:
+            continue
         window_starts_at, window_ends_at = visit_window(
             row.starts_on, row.ends_on, row.timezone, row.opening_hours
         )
+        visit_id = uuid.uuid4()
         visits.append(
             {
-                "id": uuid.uuid4(),
-                "work_order_id": work_order_id,
+                "id": visit_id,
+                "work_order_id": work.id,
                 "status": VisitStatus.PLANNED,
                 "window_starts_at": window_starts_at,
                 "window_ends_at": window_ends_at,
@@ -182,41 +168,9 @@ async def generate_maintenance(
                 "updated_at": now,
             }
         )
-    created: set[uuid.UUID] = set()
-    for start in range(0, len(orders), BATCH):
-        # Core inserts (the table, not the mapped class): no per-row ORM bookkeeping.
-        table = cast(Table, WorkOrder.__table__)
-        stmt = (
-            pg_insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c.service_period_id])
-            .returning(table.c.id)
-        )
-        created.update((await session.scalars(stmt, orders[start : start + BATCH])).all())
-    kept = [i for i, order in enumerate(orders) if order["id"] in created]
-    await _insert_many(session, Visit, [visits[i] for i in kept])
-    links = [
-        (orders[i]["id"], visits[i]["id"], skill)
-        for i in kept
-        for skill in skill_ids[(candidates[i].model_id, tuple(candidates[i].skills))]
-    ]
-    await _insert_many(
-        session, work_order_skills, [{"work_order_id": w, "skill_id": s} for w, _, s in links]
-    )
-    await _insert_many(session, visit_skills, [{"visit_id": v, "skill_id": s} for _, v, s in links])
-    await _insert_many(
-        session,
-        WorkOrderEvent,
-        [
-            {
-                "work_order_id": orders[i]["id"],
-                "kind": "created",
-                "visibility": Visibility.PUBLIC,
-                "occurred_at": now,
-                "data": {"number": orders[i]["number"], "source": "maintenance_plan"},
-            }
-            for i in kept
-        ],
-    )
+        links.extend({"visit_id": visit_id, "skill_id": s} for s in work.skill_ids)
+    await _insert_many(session, Visit, visits)
+    await _insert_many(session, visit_skills, links)
     await session.execute(
         update(ServicePeriod)
         # Every period that now has its order, without a parameter per row.
@@ -269,38 +223,6 @@ async def _insert_many(session: AsyncSession, target: Any, rows: list[dict[str, 
         chunk = rows[start : start + BATCH]
         if chunk:
             await session.execute(insert(getattr(target, "__table__", target)), chunk)
-
-
-async def _reserve_numbers(session: AsyncSession, year: int, count: int) -> int:
-    """Take `count` consecutive numbers of the year at once; return the first."""
-    stmt = (
-        pg_insert(WorkOrderCounter)
-        .values(year=year, last_number=count)
-        .on_conflict_do_update(
-            index_elements=[WorkOrderCounter.year],
-            set_={"last_number": WorkOrderCounter.last_number + count},
-        )
-        .returning(WorkOrderCounter.last_number)
-    )
-    last = (await session.execute(stmt)).scalar_one()
-    return int(last) - count + 1
-
-
-async def _deadlines(
-    session: AsyncSession, policy_ids: set[uuid.UUID | None], now: datetime
-) -> dict[uuid.UUID | None, tuple[datetime | None, datetime | None]]:
-    """Reaction and resolution deadlines of a normal-priority order opened `now`, per policy."""
-    ids = [p for p in policy_ids if p is not None]
-    policies = (await session.scalars(select(SlaPolicy).where(SlaPolicy.id.in_(ids)))).all()
-    result: dict[uuid.UUID | None, tuple[datetime | None, datetime | None]] = {}
-    for policy in policies:
-        calendar = business_calendar(policy)
-        target = policy.targets[Priority.NORMAL.value]
-        result[policy.id] = (
-            due_at(calendar, now, target["reaction_minutes"], []),
-            due_at(calendar, now, target["resolution_minutes"], []),
-        )
-    return result
 
 
 async def _skill_ids(

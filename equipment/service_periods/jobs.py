@@ -3,40 +3,37 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.service_periods.generation import generate_maintenance, settle_periods
-from fsm.db import utcnow
-from fsm.jobs import run_locked
-from fsm.settings import Settings
+from fsm.jobs import try_lock
+from fsm.workorders.service import WorkOrderService
 
 log = logging.getLogger("equipment.maintenance")
 
 
 async def run_maintenance(
-    settings: Settings,
-    factory: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    work_orders: WorkOrderService,
     *,
+    horizon_days: int,
+    now: datetime,
     today: date | None = None,
 ) -> tuple[int, int, int] | None:
-    """One locked maintenance run: (work orders opened, periods done, periods missed).
+    """One maintenance run in the session's unit of work, holding the job's lock.
 
-    None when another process is running it.
+    Returns (work orders opened, periods done, periods missed), or None when another
+    process is running it. The scheduler runs it in a transaction of its own; an admin's
+    "run now" in the request's.
     """
-    now = utcnow()
-    day = today or now.date()
-    counts: list[int] = []
-
-    async def work(session: AsyncSession) -> None:
-        opened = await generate_maintenance(
-            session, today=day, horizon_days=settings.scheduler.maintenance_horizon_days, now=now
-        )
-        done, missed = await settle_periods(session, today=day)
-        counts.extend([opened, done, missed])
-
-    if not await run_locked(factory, "maintenance", work):
+    if not await try_lock(session, "maintenance"):
         return None
-    log.info("maintenance: %d opened, %d periods done, %d missed", *counts)
-    return counts[0], counts[1], counts[2]
+    day = today or now.date()
+    opened = await generate_maintenance(
+        session, work_orders, today=day, horizon_days=horizon_days, now=now
+    )
+    done, missed = await settle_periods(session, today=day)
+    log.info("maintenance: %d opened, %d periods done, %d missed", opened, done, missed)
+    return opened, done, missed

@@ -185,15 +185,15 @@ def jobs_sla_watch() -> None:
 @jobs.command("maintenance")
 def jobs_maintenance() -> None:
     """Open maintenance work orders for service periods coming due, now."""
-    from equipment.service_periods.jobs import run_maintenance
     from fsm.db import create_engine, create_session_factory
+    from fsm.main.scheduler import run_maintenance_job
 
     settings = _settings()
 
     async def run() -> tuple[int, int, int] | None:
         engine = create_engine(settings.database)
         try:
-            return await run_maintenance(settings, create_session_factory(engine))
+            return await run_maintenance_job(settings, create_session_factory(engine))
         finally:
             await engine.dispose()
 

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from equipment.service_periods.jobs import run_maintenance
-from fsm.db import utcnow
+from fsm.db import session_scope, utcnow
 from fsm.jobs import run_locked
+from fsm.main.services import Services
 from fsm.settings import Settings
 from fsm.workorders.sla_clock import SlaClock
 
@@ -55,7 +56,24 @@ async def maintenance(today: date | None = None) -> None:
     """Open maintenance work for periods coming due; settle done and missed periods."""
     if _runtime is None:
         raise RuntimeError("the scheduler runtime is not configured")
-    await run_maintenance(_runtime.settings, _runtime.factory, today=today)
+    await run_maintenance_job(_runtime.settings, _runtime.factory, today=today)
+
+
+async def run_maintenance_job(
+    settings: Settings, factory: async_sessionmaker[AsyncSession], *, today: date | None = None
+) -> tuple[int, int, int] | None:
+    """One maintenance run in a transaction of its own, with the app's work-order service.
+
+    None when another process holds the job's lock.
+    """
+    async with session_scope(factory) as session:
+        return await run_maintenance(
+            session,
+            Services(session, settings).work_orders,
+            horizon_days=settings.scheduler.maintenance_horizon_days,
+            now=utcnow(),
+            today=today,
+        )
 
 
 async def photo_thumbnails() -> None:

@@ -26,10 +26,12 @@ from fsm.sites.models import Site
 from fsm.sla.models import SlaPolicy
 from fsm.users.models import Role
 from fsm.visits.models import Visit, VisitStatus
-from fsm.workorders.models import Channel, WorkOrder, WorkOrderType
+from fsm.workorders.models import Channel, WorkOrder, WorkOrderEvent, WorkOrderType
+from fsm.workorders.service import WorkOrderDraft
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_policy, make_site, make_skill, make_user
+from tests.fsm.wo_helpers import principal_of, work_orders
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -37,18 +39,23 @@ WEEKDAYS = [{"weekday": d, "opens": "08:00", "closes": "17:00"} for d in range(5
 
 
 async def _covered(
-    session: AsyncSession, *, starts_on: date, ends_on: date, skills: list[str] | None = None
+    session: AsyncSession,
+    *,
+    starts_on: date,
+    ends_on: date,
+    skills: list[str] | None = None,
+    with_policy: bool = True,
 ) -> tuple[Equipment, ServicePeriod]:
     site = await make_site(session, opening_hours=WEEKDAYS)
     unit = await make_equipment(session, site=site)
-    policy = await make_policy(session, is_default=False)
+    policy = await make_policy(session, is_default=False) if with_policy else None
     contract = Contract(
         client_id=unit.client_id,
         number=f"C-{unit.serial_number}",
         valid_from=date(2026, 1, 1),
         valid_to=date(2026, 12, 31),
         status=ContractStatus.ACTIVE,
-        sla_policy_id=policy.id,
+        sla_policy_id=policy.id if policy else None,
     )
     session.add(contract)
     await session.flush()
@@ -94,6 +101,13 @@ class TestVisitWindow:
         assert ends_at == datetime(2027, 1, 1, tzinfo=UTC)
 
 
+async def _generate(session: AsyncSession) -> int:
+    """One generation run as the job does it, through the app's work-order service."""
+    return await generate_maintenance(
+        session, work_orders(session), today=TODAY, horizon_days=14, now=NOW
+    )
+
+
 class TestGenerate:
     async def test_opens_a_maintenance_order_and_visit_for_a_period_coming_due(
         self, session: AsyncSession
@@ -106,7 +120,7 @@ class TestGenerate:
             skills=["boiler-service"],
         )
 
-        created = await generate_maintenance(session, today=TODAY, horizon_days=14, now=NOW)
+        created = await _generate(session)
 
         assert created == 1
         order = (
@@ -129,13 +143,13 @@ class TestGenerate:
     async def test_leaves_periods_beyond_the_horizon(self, session: AsyncSession) -> None:
         await _covered(session, starts_on=date(2027, 1, 1), ends_on=date(2027, 3, 31))
 
-        assert await generate_maintenance(session, today=TODAY, horizon_days=14, now=NOW) == 0
+        assert await _generate(session) == 0
 
     async def test_a_second_run_creates_nothing(self, session: AsyncSession) -> None:
         await _covered(session, starts_on=date(2026, 12, 1), ends_on=date(2027, 2, 28))
 
-        first = await generate_maintenance(session, today=TODAY, horizon_days=14, now=NOW)
-        second = await generate_maintenance(session, today=TODAY, horizon_days=14, now=NOW)
+        first = await _generate(session)
+        second = await _generate(session)
 
         assert (first, second) == (1, 0)
 
@@ -146,7 +160,7 @@ class TestGenerate:
         contract.status = ContractStatus.SUSPENDED
         await session.flush()
 
-        assert await generate_maintenance(session, today=TODAY, horizon_days=14, now=NOW) == 0
+        assert await _generate(session) == 0
 
 
 class TestSettle:
@@ -155,7 +169,7 @@ class TestSettle:
     ) -> None:
         _, due = await _covered(session, starts_on=date(2026, 12, 1), ends_on=date(2027, 2, 28))
         _, past = await _covered(session, starts_on=date(2026, 8, 1), ends_on=date(2026, 10, 31))
-        await generate_maintenance(session, today=TODAY, horizon_days=14, now=NOW)
+        await _generate(session)
         visit = (
             await session.scalars(
                 select(Visit).join(WorkOrder).where(WorkOrder.service_period_id == due.id)
@@ -173,6 +187,43 @@ class TestSettle:
         assert past.status is PeriodStatus.MISSED
 
 
+class TestSameRulesAsEveryOrder:
+    async def test_a_contract_without_a_policy_gets_the_default_one_like_any_other_order(
+        self, session: AsyncSession
+    ) -> None:
+        default = await session.scalar(select(SlaPolicy).where(SlaPolicy.is_default))
+        if default is None:
+            default = await make_policy(session, reaction_minutes=240, is_default=True)
+        unit, _ = await _covered(
+            session, starts_on=date(2026, 12, 1), ends_on=date(2027, 2, 28), with_policy=False
+        )
+        dispatcher = principal_of(await make_user(session, role=Role.DISPATCHER))
+        phoned_in = await work_orders(session).create(
+            WorkOrderDraft(site_id=unit.site_id, type=WorkOrderType.REPAIR, title="Noise"),
+            actor=dispatcher,
+        )
+
+        assert await _generate(session) == 1
+
+        planned = (
+            await session.scalars(
+                select(WorkOrder).where(
+                    WorkOrder.equipment_id == unit.id, WorkOrder.type == WorkOrderType.MAINTENANCE
+                )
+            )
+        ).one()
+        assert phoned_in.sla_policy_id == default.id
+        assert planned.sla_policy_id == default.id
+        assert planned.reaction_due_at is not None
+        assert planned.number.startswith(f"WO-{NOW.year}-")
+        events = (
+            await session.scalars(
+                select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == planned.id)
+            )
+        ).all()
+        assert events == ["created"]
+
+
 class TestConcurrentRuns:
     async def test_two_runs_at_once_open_each_period_once(self, engine: AsyncEngine) -> None:
         factory = async_sessionmaker(engine, expire_on_commit=False)
@@ -185,7 +236,7 @@ class TestConcurrentRuns:
 
             async def run() -> bool:
                 async def work(s: AsyncSession) -> None:
-                    await generate_maintenance(s, today=TODAY, horizon_days=14, now=NOW)
+                    await _generate(s)
 
                 return await run_locked(factory, "maintenance", work)
 
