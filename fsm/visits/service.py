@@ -21,8 +21,8 @@ from fsm.geo import GeoPoint, to_db_point
 from fsm.pagination import Page, PageRequest
 from fsm.sites.models import Site
 from fsm.skills.service import SkillService
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
-from fsm.workorders.models import Visibility, WorkOrderStatus
+from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.models import Visibility, WorkOrder, WorkOrderStatus
 from fsm.workorders.service import WorkOrderService
 
 V = VisitStatus
@@ -406,6 +406,44 @@ class VisitService:
                 + "; ".join(str(m["message"]) for m in missing),
                 details={"missing": missing},
             )
+
+    async def transition_work_order(
+        self,
+        work_order_id: uuid.UUID,
+        to: WorkOrderStatus,
+        *,
+        actor: Principal,
+        reason: str | None = None,
+        client_message: str | None = None,
+    ) -> WorkOrder:
+        """Move a work order by hand (staff); cancelling it cancels its open visits with it.
+
+        The work order's own rules are WorkOrderService's; its visits change here, where
+        every other visit status change is made and trailed.
+        """
+        work_order = await self.work_orders.transition(
+            work_order_id, to, actor=actor, reason=reason, client_message=client_message
+        )
+        if to is WorkOrderStatus.CANCELLED:
+            note = (reason or "work order cancelled")[:500]
+            visits = (
+                await self.session.scalars(
+                    select(Visit)
+                    .where(
+                        Visit.work_order_id == work_order.id,
+                        Visit.status.in_(OPEN_VISIT_STATUSES),
+                    )
+                    .with_for_update()
+                )
+            ).all()
+            for visit in visits:
+                self._trail(
+                    visit, visit.status, V.CANCELLED, actor, StatusReport(V.CANCELLED, note=note)
+                )
+                visit.status = V.CANCELLED
+                visit.cancel_reason = note
+            await self.session.flush()
+        return work_order
 
     async def trail(self, visit_id: uuid.UUID, *, viewer: Principal) -> Sequence[VisitStatusEvent]:
         """The visit's status changes in order."""

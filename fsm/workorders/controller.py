@@ -17,6 +17,7 @@ from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery, aware
+from fsm.visits.service import VisitService
 from fsm.workorders.custom_fields import (
     CustomFieldService,
     DefinitionCreate,
@@ -183,20 +184,23 @@ class WorkOrderController(Controller):
     )
     async def transition_work_order(
         self,
-        work_orders: NamedDependency[WorkOrderService],
+        visits: NamedDependency[VisitService],
         principal: NamedDependency[Principal],
         work_order_id: FromPath[uuid.UUID],
         data: JSONBody[TransitionRequest],
     ) -> WorkOrderRead:
-        """Move a work order to another status (409 names the allowed ones)."""
-        work_order = await work_orders.transition(
+        """Move a work order to another status (409 names the allowed ones).
+
+        Cancelling it cancels its open visits, with the reason on each visit's trail.
+        """
+        work_order = await visits.transition_work_order(
             work_order_id,
             data.to,
             actor=principal,
             reason=data.reason,
             client_message=data.client_message,
         )
-        return work_order_read(work_order, now=utcnow(), warning=work_orders.warning)
+        return work_order_read(work_order, now=utcnow(), warning=visits.work_orders.warning)
 
     @post("/{work_order_id:uuid}/reopen", operation_id="ReopenWorkOrder", status_code=200)
     async def reopen_work_order(

@@ -26,7 +26,7 @@ from fsm.sites.models import Site
 from fsm.skills.models import Skill
 from fsm.skills.service import SkillService
 from fsm.sla.service import SlaService
-from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatusEvent
+from fsm.visits.models import OPEN_VISIT_STATUSES, Visit
 from fsm.visits.models import VisitStatus as V
 from fsm.workorders.custom_fields import CustomFieldService, validate_custom_fields
 from fsm.workorders.models import (
@@ -561,6 +561,9 @@ class WorkOrderService:
     ) -> WorkOrder:
         """Move a work order by hand (staff), along the allowed moves only.
 
+        Its visits are not this service's: `VisitService.transition_work_order` is the
+        move the API makes, and cancels the open visits of a cancelled order.
+
         Args:
             reason: why, for the office only ("waiting for overdue payment").
             client_message: what the client reads on its timeline ("parts on order").
@@ -584,37 +587,7 @@ class WorkOrderService:
         await self.change_status(
             work_order, to, actor=actor, reason=reason, client_message=client_message
         )
-        if to is S.CANCELLED:
-            await self._cancel_open_visits(work_order, actor=actor, reason=reason)
         return work_order
-
-    async def _cancel_open_visits(
-        self, work_order: WorkOrder, *, actor: Principal, reason: str | None
-    ) -> None:
-        """A cancelled order sends nobody on site: its open visits are cancelled with it."""
-        visits = (
-            await self.session.scalars(
-                select(Visit)
-                .where(Visit.work_order_id == work_order.id, Visit.status.in_(OPEN_VISIT_STATUSES))
-                .with_for_update()
-            )
-        ).all()
-        now = utcnow()
-        note = reason or "work order cancelled"
-        for visit in visits:
-            self.session.add(
-                VisitStatusEvent(
-                    visit_id=visit.id,
-                    from_status=visit.status,
-                    to_status=V.CANCELLED,
-                    actor_id=actor.user_id,
-                    occurred_at=now,
-                    note=note,
-                )
-            )
-            visit.status = V.CANCELLED
-            visit.cancel_reason = note
-        await self.session.flush()
 
     async def reopen(
         self,

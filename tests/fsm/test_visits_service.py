@@ -238,6 +238,39 @@ class TestReportStatus:
         assert visit.status is V.CANCELLED
         assert visit.cancel_reason == "client cancelled"
 
+    async def test_a_cancelled_work_order_cancels_its_open_visits_on_their_trail(
+        self, session: AsyncSession
+    ) -> None:
+        staff = await _staff(session)
+        engineer = await make_engineer(session)
+        order = await open_order(session)
+        open_visit = await plan_visit(session, order, actor=staff, engineer=engineer)
+        done = await plan_visit(session, order, actor=staff)
+        await _report(session, done, V.CANCELLED, staff, note="duplicate")
+
+        await visits(session).transition_work_order(
+            order.id, WorkOrderStatus.CANCELLED, actor=principal_of(staff), reason="withdrawn"
+        )
+
+        await session.refresh(open_visit)
+        assert open_visit.status is V.CANCELLED
+        assert open_visit.cancel_reason == "withdrawn"
+        last = (
+            await session.scalars(
+                select(VisitStatusEvent)
+                .where(VisitStatusEvent.visit_id == open_visit.id)
+                .order_by(VisitStatusEvent.id.desc())
+                .limit(1)
+            )
+        ).one()
+        assert (last.from_status, last.to_status, last.note) == (
+            V.ASSIGNED,
+            V.CANCELLED,
+            "withdrawn",
+        )
+        await session.refresh(done)
+        assert done.cancel_reason == "duplicate"  # already over: left as it was
+
     async def test_engineer_cannot_unassign_themselves(self, session: AsyncSession) -> None:
         staff = await _staff(session)
         engineer = await make_engineer(session)

@@ -95,10 +95,12 @@ async def open_order(
 async def move(
     session: AsyncSession, work_order: WorkOrder, *to: WorkOrderStatus, actor: User
 ) -> WorkOrder:
-    """Walk a work order through statuses by hand, as staff would."""
-    service = work_orders(session)
+    """Walk a work order through statuses by hand, as staff would (as the API does)."""
+    service = visits(session)
     for status in to:
-        work_order = await service.transition(work_order.id, status, actor=principal_of(actor))
+        work_order = await service.transition_work_order(
+            work_order.id, status, actor=principal_of(actor)
+        )
     return work_order
 
 

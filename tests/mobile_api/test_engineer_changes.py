@@ -111,7 +111,7 @@ class TestChanges:
         route = await make_route(session, stops=1)
         headers = await login(client, route.user)
         cursor = (await _feed(client, headers))["next_cursor"]
-        await work_orders(session).transition(
+        await visits(session).transition_work_order(
             route.orders[0].id,
             WorkOrderStatus.CANCELLED,
             actor=principal_of(route.dispatcher),
