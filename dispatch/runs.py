@@ -23,8 +23,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, event, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from dispatch import solver
 from dispatch.models import DispatchPlan, DispatchPlanStatus
@@ -180,6 +181,32 @@ class DispatchRuns:
         """Give back a place reserved for a run that will not start."""
         if plan_id not in self._tasks:
             self._ends_at.pop(plan_id, None)
+
+    def start_when_committed(
+        self, session: AsyncSession, plan_id: uuid.UUID, job: SolveJob, *, time_limit_s: float
+    ) -> None:
+        """Start the run once `session` commits the plan (its place is reserved already).
+
+        The run reads and writes the plan in sessions of its own, so it must not begin
+        before the row is there; if the transaction rolls back instead, the place is given
+        back and nothing runs.
+        """
+        decided = False
+
+        def committed(_: Session) -> None:
+            nonlocal decided
+            if not decided:
+                decided = True
+                self.start(plan_id, job, time_limit_s=time_limit_s)
+
+        def rolled_back(_: Session) -> None:
+            nonlocal decided
+            if not decided:
+                decided = True
+                self.release(plan_id)
+
+        event.listen(session.sync_session, "after_commit", committed)
+        event.listen(session.sync_session, "after_rollback", rolled_back)
 
     def start(self, plan_id: uuid.UUID, job: SolveJob, *, time_limit_s: float) -> None:
         """Solve for a stored `solving` plan without waiting for it (reserving if need be)."""

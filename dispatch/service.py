@@ -40,11 +40,10 @@ from dispatch.runs import (
     run_job,
 )
 from fsm.auth.principal import Principal
-from fsm.db import utcnow
+from fsm.db import end_reads, utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import (
     Conflict,
-    DomainError,
     InvalidState,
     NotFound,
     field_error,
@@ -325,7 +324,7 @@ class DispatchService:
         self, plan: DispatchPlan, job: SolveJob, time_limit_s: int, background: bool | None
     ) -> DispatchPlan:
         # The snapshot is read: end its transaction so no connection waits on the solver.
-        await self.session.commit()
+        await end_reads(self.session)
         if background is None:
             background = time_limit_s > self.solver_settings.sync_limit_s
         now = self.clock()
@@ -341,11 +340,13 @@ class DispatchService:
             plan.progress = progress_json(time_limit_s, 0.0, None)
             try:
                 self.session.add(plan)
-                await self.session.commit()
+                await self.session.flush()
             except BaseException:
                 self.runs.release(plan.id)
                 raise
-            self.runs.start(plan.id, job, time_limit_s=time_limit_s)
+            # The run reads the plan in a session of its own: it starts once the request's
+            # unit of work has committed the plan (and gives its place back if it rolls back).
+            self.runs.start_when_committed(self.session, plan.id, job, time_limit_s=time_limit_s)
             return plan
         live = solver.SearchProgress()
         outcome = await run_job(job, live)
@@ -353,7 +354,7 @@ class DispatchService:
         elapsed = (self.clock() - now).total_seconds()
         plan.progress = progress_json(time_limit_s, elapsed, live)
         self.session.add(plan)
-        await self.session.commit()
+        await self.session.flush()
         return plan
 
     def _travel(self) -> solver.TravelProvider:
@@ -461,7 +462,7 @@ class DispatchService:
         )
 
     async def commit(self, plan_id: uuid.UUID, *, actor: Principal) -> DispatchPlan:
-        """Assign every routed visit as planned, all or nothing.
+        """Assign every routed visit as planned, all or nothing (the caller's unit of work).
 
         An insert plan also re-sequences and moves visits already assigned, sends the ones it
         leaves out back to `planned`, and supersedes its base plan; visits finished or under
@@ -471,45 +472,41 @@ class DispatchService:
             PlanOutdated: a visit the commit would change changed since the draft, or one it
                 keeps was cancelled, reassigned or sent back (409 `plan_outdated`).
         """
-        try:
-            plan = await self.get(plan_id, for_update=True)
-            if plan.status is not DispatchPlanStatus.DRAFT:
-                raise PlanNotDraft(
-                    f"a {plan.status} plan cannot be committed",
-                    details={"status": plan.status.value},
+        plan = await self.get(plan_id, for_update=True)
+        if plan.status is not DispatchPlanStatus.DRAFT:
+            raise PlanNotDraft(
+                f"a {plan.status} plan cannot be committed",
+                details={"status": plan.status.value},
+            )
+        routes = route_plan_of(plan)
+        current = await self._check_current(plan, routes)
+        for route in routes.routes if routes else ():
+            engineer_id = uuid.UUID(route.engineer_id)
+            for position, stop in enumerate(route.stops, start=1):
+                now = current[stop.visit_id]
+                if now.status not in (V.PLANNED, V.ASSIGNED):
+                    continue
+                if (
+                    now.status is V.ASSIGNED
+                    and now.engineer_id == engineer_id
+                    and now.planned_start_at == stop.start_at
+                    and now.route_position == position
+                ):
+                    continue
+                await self.visits.assign(
+                    uuid.UUID(stop.visit_id),
+                    engineer_id,
+                    actor=actor,
+                    planned_start_at=stop.start_at,
+                    route_position=position,
                 )
-            routes = route_plan_of(plan)
-            current = await self._check_current(plan, routes)
-            for route in routes.routes if routes else ():
-                engineer_id = uuid.UUID(route.engineer_id)
-                for position, stop in enumerate(route.stops, start=1):
-                    now = current[stop.visit_id]
-                    if now.status not in (V.PLANNED, V.ASSIGNED):
-                        continue
-                    if (
-                        now.status is V.ASSIGNED
-                        and now.engineer_id == engineer_id
-                        and now.planned_start_at == stop.start_at
-                        and now.route_position == position
-                    ):
-                        continue
-                    await self.visits.assign(
-                        uuid.UUID(stop.visit_id),
-                        engineer_id,
-                        actor=actor,
-                        planned_start_at=stop.start_at,
-                        route_position=position,
-                    )
-            if plan.kind is DispatchPlanKind.INSERT:
-                await self._release_dropped(routes, current, actor)
-                await self._supersede_base(plan)
-            plan.status = DispatchPlanStatus.COMMITTED
-            plan.committed_at = utcnow()
-            await self._supersede_other_drafts(plan)
-            await self.session.commit()
-        except DomainError:
-            await self.session.rollback()
-            raise
+        if plan.kind is DispatchPlanKind.INSERT:
+            await self._release_dropped(routes, current, actor)
+            await self._supersede_base(plan)
+        plan.status = DispatchPlanStatus.COMMITTED
+        plan.committed_at = utcnow()
+        await self._supersede_other_drafts(plan)
+        await self.session.flush()
         return plan
 
     async def _release_dropped(

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
-from sqlalchemy import DateTime, Enum, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, event, func
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    mapped_column,
+)
 
 from fsm.outages import DATABASE
 from fsm.settings import DatabaseSettings
@@ -87,6 +94,35 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects readable after commit (responses are built after)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: object) -> None:
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("wrote", None)
+
+
+async def end_reads(session: AsyncSession) -> None:
+    """End the transaction of a phase that has only read, so what follows holds no connection.
+
+    For a request that reads, then computes for seconds (a solver run), then writes: the
+    unit of work stays the request's, since a phase that wrote anything raises here instead
+    of committing it early.
+    """
+    if session.new or session.dirty or session.deleted or session.info.get("wrote"):
+        raise RuntimeError("end_reads() after a write: it would commit outside the unit of work")
+    await session.commit()
 
 
 @asynccontextmanager

@@ -73,6 +73,7 @@ class TestBackgroundRun:
         plan = await background_service(session, runs).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
         )
+        await session.commit()  # the request ends: its unit of work commits
         assert plan.status is DispatchPlanStatus.SOLVING
         assert plan.progress is not None
         assert plan.progress["solutions_found"] == 0
@@ -96,8 +97,10 @@ class TestBackgroundRun:
         service = background_service(session, runs)
         actor = principal_of(day.dispatcher)
         quick = await service.draft(DAY, "Europe/Berlin", actor=actor, time_limit_s=1)
+        await session.commit()  # the request ends: its unit of work commits
         assert quick.status is DispatchPlanStatus.DRAFT
         slow = await service.draft(DAY, "Europe/Berlin", actor=actor, time_limit_s=2)
+        await session.commit()  # the request ends: its unit of work commits
         assert slow.status is DispatchPlanStatus.SOLVING
         await runs.wait()
         assert (await stored(session, slow)).status is DispatchPlanStatus.DRAFT
@@ -110,6 +113,7 @@ class TestBackgroundRun:
         plan = await background_service(session, runs, travel=_Unreachable()).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
         )
+        await session.commit()  # the request ends: its unit of work commits
         await runs.wait(plan.id)
         plan = await stored(session, plan)
         assert plan.status is DispatchPlanStatus.FAILED
@@ -125,11 +129,35 @@ class TestBackgroundRun:
         plan = await background_service(session, runs).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
         )
+        await session.commit()  # the request ends: its unit of work commits
         await runs.stop()
         plan = await stored(session, plan)
         assert plan.status is DispatchPlanStatus.FAILED
         assert plan.error == INTERRUPTED
         assert runs.running == frozenset()
+
+
+class TestUnitOfWork:
+    async def test_a_run_starts_only_when_the_request_commits_and_never_after_a_rollback(
+        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        await session.commit()
+        runs = DispatchRuns(session_factory, max_concurrent=1, progress_every_s=0.2)
+        service = background_service(session, runs)
+        actor = principal_of(day.dispatcher)
+
+        dropped = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        assert runs.running == {dropped.id}  # its place is held until the request ends
+        await session.rollback()  # the request failed after all
+
+        assert runs.running == frozenset()  # the place is given back, no run started
+        assert await session.get(DispatchPlan, dropped.id) is None
+        kept = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        await session.commit()  # its place was given back: the one slot is free
+        assert runs.running == {kept.id}
+        await runs.wait(kept.id)
+        assert (await stored(session, kept)).status is DispatchPlanStatus.DRAFT
 
 
 class TestRunLimit:
@@ -141,6 +169,7 @@ class TestRunLimit:
         service = background_service(session, runs)
         actor = principal_of(day.dispatcher)
         first = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        await session.commit()  # the request ends: its unit of work commits
         plans_before = await session.scalar(select(func.count()).select_from(DispatchPlan))
         with pytest.raises(TooManyDispatchRuns) as caught:
             await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
@@ -152,6 +181,7 @@ class TestRunLimit:
         ) == plans_before
         await runs.wait(first.id)
         again = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        await session.commit()  # the request ends: its unit of work commits
         await runs.wait(again.id)
         assert (await stored(session, again)).status is DispatchPlanStatus.DRAFT
 
@@ -168,6 +198,7 @@ class TestRunLimit:
             plan = await background_service(session, runs).draft(
                 DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
             )
+            await session.commit()  # the request ends: its unit of work commits
             assert plan.solve_until_at is None
             # Another process reading it well past budget and grace sees it still solving.
             elsewhere = DispatchService(
@@ -248,6 +279,7 @@ class TestSyncRun:
         plan = await DispatchService(session, visits(session), SETTINGS, travel=travel).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher)
         )
+        await session.commit()  # the request ends: its unit of work commits
         assert plan.status is DispatchPlanStatus.DRAFT
         assert travel.in_transaction == [False]
         # Stored all the same, with the run's figures.

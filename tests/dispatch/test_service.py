@@ -249,6 +249,7 @@ class TestCommit:
         await session.commit()
         with pytest.raises(ValidationFailed):
             await service(session).commit(plan_id, actor=actor)
+        await session.rollback()  # what the request's unit of work does with the error
         for visit_id in ids:
             visit = await session.get(Visit, visit_id, populate_existing=True)
             assert visit is not None
@@ -259,6 +260,7 @@ class TestCommit:
         day = await small_day(session)
         actor = principal_of(day.dispatcher)
         first = await service(session).draft(DAY, "Europe/Berlin", actor=actor)
+        await session.commit()  # each draft is a request of its own
         second = await service(session).draft(DAY, "Europe/Berlin", actor=actor)
         await service(session).commit(second.id, actor=actor)
         assert (await service(session).get(first.id)).status is DispatchPlanStatus.SUPERSEDED
