@@ -23,6 +23,10 @@ class DomainError(Exception):
         self.message = message
         self.details = details
 
+    def to_body(self) -> dict[str, Any]:
+        """The API's one error body for this error (what every surface answers)."""
+        return error_body(self.code, self.message, self.details)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "code" not in cls.__dict__:
@@ -85,6 +89,11 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after_s: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after_s = retry_after_s
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """`{"error": {"code", "message", "details"}}`: the one error body of every surface."""
+    return {"error": {"code": code, "message": message, "details": details}}
 
 
 def field_error(field: str, message: str) -> ValidationFailed:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
 from fsm.db import database_outage, session_scope
-from fsm.errors import DomainError, TooManyRequests, Unavailable
+from fsm.errors import DomainError, TooManyRequests, Unavailable, error_body
 from fsm.outages import DATABASE, PARTS
 
 log = logging.getLogger("fsm.web")
@@ -37,7 +37,7 @@ def error_response(
 ) -> Response[dict[str, Any]]:
     """The one error body of the API: `{"error": {"code", "message", "details"}}`."""
     return Response(
-        {"error": {"code": code, "message": message, "details": details}},
+        error_body(code, message, details),
         status_code=status_code,
         headers=headers,
         media_type="application/json",

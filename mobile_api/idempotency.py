@@ -235,6 +235,38 @@ class IdempotencyStore:
             .values(status_code=answer.status_code, response_body=answer.body)
         )
 
+    async def once(
+        self,
+        user_id: uuid.UUID,
+        key: uuid.UUID | None,
+        *,
+        method: str,
+        path: str,
+        payload: Any,
+        act: Callable[[], Awaitable[tuple[int, Any]]],
+        replay: Replay | None = None,
+    ) -> Answer:
+        """The one idempotent execution: replay the first answer for `key`, or run `act`.
+
+        `act` names its status with its JSON answer, and whatever the status, the answer is
+        remembered (a photo confirm's 422 rejection is committed, so it is replayed too).
+        Without a key `act` simply runs. Errors raised by `act` propagate and leave no key
+        behind once the caller's transaction (or savepoint) rolls back. `replay`, if given,
+        turns the stored answer into the one to send (fresh links, same facts). Online
+        endpoints and offline sync both come through here.
+        """
+        if key is None:
+            status_code, body = await act()
+            return Answer(status_code=status_code, body=msgspec.json.encode(body))
+        fingerprint = request_hash(method, path, payload)
+        previous = await self.claim(user_id, key, method=method, path=path, fingerprint=fingerprint)
+        if previous is not None:
+            return await replay(previous) if replay is not None else previous
+        status_code, body = await act()
+        answer = Answer(status_code=status_code, body=msgspec.json.encode(body))
+        await self.record(user_id, key, answer)
+        return answer
+
     async def run(
         self,
         user_id: uuid.UUID,
@@ -247,21 +279,14 @@ class IdempotencyStore:
         status_code: int = 200,
         replay: Replay | None = None,
     ) -> Answer:
-        """Replay the first answer for `key`, or run `action` and remember its JSON answer.
+        """`once` for an action whose status is fixed up front (201 for a create, say)."""
 
-        Without a key the action simply runs. Errors raised by `action` propagate and leave
-        no key behind once the caller's transaction (or savepoint) rolls back. `replay`, if
-        given, turns the stored answer into the one to send (fresh links, same facts).
-        """
-        if key is None:
-            return Answer(status_code=status_code, body=msgspec.json.encode(await action()))
-        fingerprint = request_hash(method, path, payload)
-        previous = await self.claim(user_id, key, method=method, path=path, fingerprint=fingerprint)
-        if previous is not None:
-            return await replay(previous) if replay is not None else previous
-        answer = Answer(status_code=status_code, body=msgspec.json.encode(await action()))
-        await self.record(user_id, key, answer)
-        return answer
+        async def act() -> tuple[int, Any]:
+            return status_code, await action()
+
+        return await self.once(
+            user_id, key, method=method, path=path, payload=payload, act=act, replay=replay
+        )
 
 
 class Idempotency:

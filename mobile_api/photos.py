@@ -8,7 +8,6 @@ response (and by the sweep, should the process stop first). Writes honour `Idemp
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -39,7 +38,6 @@ from mobile_api.idempotency import (
     Idempotency,
     Replay,
     provide_idempotency,
-    request_hash,
 )
 
 ContentType = Literal["image/jpeg", "image/png", "image/heic", "image/heif"]
@@ -206,6 +204,18 @@ def _draft(data: PhotoReserve, checklist_item_key: str | None = None) -> PhotoDr
     )
 
 
+async def confirm_answer(
+    photos: PhotoService, principal: Principal, photo_id: uuid.UUID, sha256: str | None
+) -> tuple[int, Any]:
+    """A confirm's status and body, online and from offline sync alike: 200 with the photo,
+    or the rejection (422, its state change committed) in the one error body."""
+    photo = await photos.confirm(photo_id, sha256=sha256, actor=principal)
+    problem = rejection_of(photo)
+    if problem is None:
+        return 200, photo_read(photo, photos)
+    return problem.status_code, problem.to_body()
+
+
 async def _confirm(
     photos: PhotoService,
     idempotency: Idempotency,
@@ -217,15 +227,19 @@ async def _confirm(
     """Confirm, answering a rejection as 422 while its state change is still committed."""
 
     async def act() -> tuple[int, Any]:
-        photo = await photos.confirm(photo_id, sha256=data.sha256, actor=principal)
-        problem = rejection_of(photo)
-        if problem is None:
-            return 200, photo_read(photo, photos)
-        error = {"code": problem.code, "message": problem.message, "details": problem.details}
-        return problem.status_code, {"error": error}
+        return await confirm_answer(photos, principal, photo_id, data.sha256)
 
     replay = fresh_links(photos, principal, reservation=False)
-    response = (await _once(idempotency, data, act, replay)).response()
+    answer = await idempotency.store.once(
+        idempotency.user_id,
+        idempotency.key,
+        method=idempotency.method,
+        path=idempotency.path,
+        payload=data,
+        act=act,
+        replay=replay,
+    )
+    response = answer.response()
     # Thumbnail after the answer is sent; a no-op unless the photo is stored and waiting.
     response.background = BackgroundTask(
         make_thumbnail_in_background,
@@ -235,35 +249,6 @@ async def _confirm(
         photo_id,
     )
     return response
-
-
-async def _once(
-    idempotency: Idempotency,
-    payload: Any,
-    act: Callable[[], Awaitable[tuple[int, Any]]],
-    replay: Replay,
-) -> Answer:
-    """Run `act` once per Idempotency-Key, whatever status it answers with.
-
-    `Idempotency.respond` fixes the status up front; a confirm answers 200 or 422, and its
-    422 (a rejection) must be remembered like a success because the rejection is committed.
-    """
-    store, user_id, key = idempotency.store, idempotency.user_id, idempotency.key
-    if key is not None:
-        previous = await store.claim(
-            user_id,
-            key,
-            method=idempotency.method,
-            path=idempotency.path,
-            fingerprint=request_hash(idempotency.method, idempotency.path, payload),
-        )
-        if previous is not None:
-            return await replay(previous)
-    status_code, body = await act()
-    answer = Answer(status_code=status_code, body=msgspec.json.encode(body))
-    if key is not None:
-        await store.record(user_id, key, answer)
-    return answer
 
 
 async def _work_order_photos(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checklists.schemas import AnswersIn, RunRead
 from fsm.auth.guards import requires_engineer
 from fsm.auth.principal import Principal
-from fsm.photos.service import PhotoService, rejection_of
+from fsm.photos.service import PhotoService
 from mobile_api.engineer.schemas import (
     ChangesRead,
     CommentCreate,
@@ -39,19 +39,14 @@ from mobile_api.idempotency import (
     idempotency_ttl,
     provide_idempotency,
 )
-from mobile_api.photos import fresh_links, photo_read
+from mobile_api.photos import confirm_answer, fresh_links
 
 
 def photo_confirmer(photos: PhotoService, principal: Principal) -> PhotoConfirmer:
     """Confirms photos exactly as POST /mobile/v1/engineer/photos/{id}/confirm does."""
 
     async def confirm(photo_id: uuid.UUID, sha256: str | None) -> tuple[int, Any]:
-        photo = await photos.confirm(photo_id, sha256=sha256, actor=principal)
-        problem = rejection_of(photo)
-        if problem is None:
-            return 200, photo_read(photo, photos)
-        error = {"code": problem.code, "message": problem.message, "details": problem.details}
-        return problem.status_code, {"error": error}
+        return await confirm_answer(photos, principal, photo_id, sha256)
 
     return confirm
 

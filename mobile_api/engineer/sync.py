@@ -41,7 +41,7 @@ from mobile_api.engineer.schemas import (
     SyncResult,
 )
 from mobile_api.engineer.service import EngineerApp
-from mobile_api.idempotency import Answer, IdempotencyStore, Replay, request_hash
+from mobile_api.idempotency import IdempotencyStore, Replay
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,15 @@ class SyncRunner:
         assert isinstance(kind, str)  # every action type is tagged
         try:
             async with self.app.session.begin_nested():
-                method, path, status_code, payload, act = self._route(action)
-                answer = await self._once(action.id, method, path, payload, act, status_code)
+                method, path, payload, act = self._route(action)
+                answer = await self.store.once(
+                    self.principal.user_id,
+                    action.id,
+                    method=method,
+                    path=path,
+                    payload=payload,
+                    act=act,
+                )
                 replay = self.photo_replay if isinstance(action, PhotoConfirmAction) else None
                 if answer.is_replay and replay is not None:
                     answer = await replay(answer)
@@ -135,31 +142,7 @@ class SyncRunner:
             answer=msgspec.Raw(answer.body),
         )
 
-    async def _once(
-        self,
-        key: uuid.UUID,
-        method: str,
-        path: str,
-        payload: Any,
-        act: Act,
-        status_code: int,
-    ) -> Answer:
-        user_id = self.principal.user_id
-        previous = await self.store.claim(
-            user_id,
-            key,
-            method=method,
-            path=path,
-            fingerprint=request_hash(method, path, payload),
-        )
-        if previous is not None:
-            return previous
-        status, body = await act()
-        answer = Answer(status_code=status, body=msgspec.json.encode(body))
-        await self.store.record(user_id, key, answer)
-        return answer
-
-    def _route(self, action: SyncAction) -> tuple[str, str, int, Any, Act]:
+    def _route(self, action: SyncAction) -> tuple[str, str, Any, Act]:
         """The online endpoint an action stands for, its decoded body, and how to apply it.
 
         Raises:
@@ -173,7 +156,7 @@ class SyncRunner:
                 return 200, await app.report_status(principal, visit_id, status_data)
 
             path = f"{ENGINEER_PATH}/visits/{visit_id}/status"
-            return "POST", path, 200, status_data, status
+            return "POST", path, status_data, status
         if isinstance(action, ChecklistAction):
             visit_id, answers = action.visit_id, decode_data(action.data, AnswersIn)
 
@@ -181,7 +164,7 @@ class SyncRunner:
                 return 200, await app.save_answers(principal, visit_id, answers)
 
             path = f"{ENGINEER_PATH}/visits/{visit_id}/checklist/answers"
-            return "PUT", path, 200, answers, checklist
+            return "PUT", path, answers, checklist
         if isinstance(action, CommentAction):
             visit_id, comment = action.visit_id, decode_data(action.data, CommentCreate)
 
@@ -189,14 +172,14 @@ class SyncRunner:
                 return 201, await app.add_comment(principal, visit_id, comment)
 
             path = f"{ENGINEER_PATH}/visits/{visit_id}/comments"
-            return "POST", path, 201, comment, add_comment
+            return "POST", path, comment, add_comment
         if isinstance(action, LocationAction):
             points = decode_data(action.data, LocationBatch)
 
             async def location() -> tuple[int, Any]:
                 return 200, await app.record_location(principal, points)
 
-            return "POST", f"{ENGINEER_PATH}/location", 200, points, location
+            return "POST", f"{ENGINEER_PATH}/location", points, location
         assert isinstance(action, PhotoConfirmAction)
         photo_id, confirm_data = action.photo_id, decode_data(action.data, PhotoConfirmData)
         confirm = self.confirm_photo
@@ -207,7 +190,7 @@ class SyncRunner:
             return await confirm(photo_id, confirm_data.sha256)
 
         path = f"{ENGINEER_PATH}/photos/{photo_id}/confirm"
-        return "POST", path, 200, confirm_data, photo
+        return "POST", path, confirm_data, photo
 
 
 def _rejected(
