@@ -13,13 +13,14 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, exists, func, select
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Forbidden, InvalidState, NotFound, field_error
+from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
 from fsm.pagination import Page, PageRequest
 from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
@@ -38,6 +39,7 @@ from fsm.workorders.models import (
     WorkOrder,
     WorkOrderCounter,
     WorkOrderEvent,
+    WorkOrderRating,
     WorkOrderStatus,
     WorkOrderType,
     work_order_skills,
@@ -45,6 +47,8 @@ from fsm.workorders.models import (
 from fsm.workorders.sla_clock import SlaClock
 
 S = WorkOrderStatus
+# Work a client may rate.
+RATEABLE = frozenset({S.RESOLVED, S.CLOSED})
 # Rows per multi-row INSERT of a bulk opening.
 BULK_BATCH = 5_000
 
@@ -169,6 +173,27 @@ class CoverageLookup(Protocol):
         equipment_id: uuid.UUID | None,
         on: date,
     ) -> CoverageFacts: ...
+
+
+def events_visible_to(viewer: Principal) -> tuple[ColumnElement[bool], ...]:
+    """Which timeline events the viewer may read: staff all, everyone else the public ones.
+
+    The one statement of the rule; every surface that shows a timeline filters with it.
+    """
+    return () if viewer.is_staff else (WorkOrderEvent.visibility == Visibility.PUBLIC,)
+
+
+def comments_visible_to(viewer: Principal) -> tuple[ColumnElement[bool], ...]:
+    """Which comments the viewer may read: internal ones never reach a client."""
+    return (Comment.is_internal.is_(False),) if viewer.is_client else ()
+
+
+class RatingNotAllowed(InvalidState):
+    """Only resolved or closed work can be rated."""
+
+
+class AlreadyRated(Conflict):
+    """The request has its rating; it is given once."""
 
 
 class WorkOrderService:
@@ -304,18 +329,60 @@ class WorkOrderService:
     ) -> Sequence[WorkOrderEvent]:
         """The work order's events in order; clients see only the public ones."""
         await self.get(work_order_id, viewer=viewer)
-        stmt = select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == work_order_id)
-        if not viewer.is_staff:
-            stmt = stmt.where(WorkOrderEvent.visibility == Visibility.PUBLIC)
+        stmt = select(WorkOrderEvent).where(
+            WorkOrderEvent.work_order_id == work_order_id, *events_visible_to(viewer)
+        )
         return (await self.session.scalars(stmt.order_by(WorkOrderEvent.id))).all()
 
     async def comments(self, work_order_id: uuid.UUID, *, viewer: Principal) -> Sequence[Comment]:
         """Comments in order; internal ones only for staff and engineers."""
         await self.get(work_order_id, viewer=viewer)
-        stmt = select(Comment).where(Comment.work_order_id == work_order_id)
-        if viewer.is_client:
-            stmt = stmt.where(Comment.is_internal.is_(False))
+        stmt = select(Comment).where(
+            Comment.work_order_id == work_order_id, *comments_visible_to(viewer)
+        )
         return (await self.session.scalars(stmt.order_by(Comment.created_at, Comment.id))).all()
+
+    # -- ratings --------------------------------------------------------------------------
+
+    async def rating_of(self, work_order_id: uuid.UUID) -> WorkOrderRating | None:
+        return (
+            await self.session.scalars(
+                select(WorkOrderRating).where(WorkOrderRating.work_order_id == work_order_id)
+            )
+        ).one_or_none()
+
+    async def rate(
+        self, work_order_id: uuid.UUID, score: int, comment: str | None, *, actor: Principal
+    ) -> WorkOrderRating:
+        """The client rates resolved or closed work, once; staff read it on the timeline."""
+        if not actor.is_client:
+            raise Forbidden("only the client rates its work")
+        work_order = await self.get(work_order_id, viewer=actor, for_update=True)
+        if work_order.status not in RATEABLE:
+            raise RatingNotAllowed(
+                f"only resolved or closed requests can be rated; this one is {work_order.status}",
+                details={"status": work_order.status.value},
+            )
+        if await self.rating_of(work_order.id) is not None:
+            raise AlreadyRated(f"request {work_order.number} has been rated already")
+        rating = WorkOrderRating(
+            work_order_id=work_order.id,
+            rated_by_id=actor.user_id,
+            score=score,
+            comment=comment.strip() if comment and comment.strip() else None,
+            created_at=utcnow(),
+        )
+        self.session.add(rating)
+        try:
+            # A savepoint: a rating racing in past the lock check is still a clean 409.
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise AlreadyRated(f"request {work_order.number} has been rated already") from exc
+        data: dict[str, Any] = {"score": score, "comment": rating.comment}
+        self.log(work_order, "rated", actor, data, Visibility.PUBLIC)
+        await self.session.flush()
+        return rating
 
     async def open_visit_count(self, work_order_id: uuid.UUID) -> int:
         """Visits not yet completed or cancelled."""

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -16,9 +15,8 @@ from checklists.schemas import run_read
 from checklists.service import ChecklistReads
 from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
-from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, InvalidState, field_error
+from fsm.errors import InvalidState, field_error
 from fsm.photos.models import CLIENT_STATES
 from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
@@ -29,13 +27,19 @@ from fsm.visits.service import VisitNotFound
 from fsm.workorders.models import (
     Channel,
     Comment,
-    Visibility,
     WorkOrder,
     WorkOrderEvent,
     WorkOrderRating,
     WorkOrderStatus,
 )
-from fsm.workorders.service import OPEN_STATUSES, WorkOrderDraft, WorkOrderService
+from fsm.workorders.service import (
+    OPEN_STATUSES,
+    RATEABLE,
+    WorkOrderDraft,
+    WorkOrderService,
+    comments_visible_to,
+    events_visible_to,
+)
 from mobile_api.client.common import ClientScope, Slice, first_name, page_of, visit_summaries
 from mobile_api.client.schemas import (
     CommentItem,
@@ -59,7 +63,6 @@ from mobile_api.cursor import decode_cursor
 S = WorkOrderStatus
 V = VisitStatus
 
-RATEABLE = frozenset({S.RESOLVED, S.CLOSED})
 # Done with, from the client's side: resolved work may still be reopened, but is not pending.
 DONE_STATUSES = frozenset({S.RESOLVED, S.CLOSED, S.CANCELLED})
 # Facts a public timeline entry may carry; anything else a service adds stays in the office.
@@ -79,14 +82,6 @@ PUBLIC_EVENT_KEYS = frozenset(
         "score",
     }
 )
-
-
-class RatingNotAllowed(InvalidState):
-    """Only resolved or closed work can be rated."""
-
-
-class AlreadyRated(Conflict):
-    """The request has its rating; it is given once."""
 
 
 class VisitReportNotReady(InvalidState):
@@ -189,10 +184,7 @@ class ClientRequestService(ClientScope):
         events = (
             await self.session.scalars(
                 select(WorkOrderEvent)
-                .where(
-                    WorkOrderEvent.work_order_id == order.id,
-                    WorkOrderEvent.visibility == Visibility.PUBLIC,
-                )
+                .where(WorkOrderEvent.work_order_id == order.id, *events_visible_to(self.viewer))
                 .order_by(WorkOrderEvent.id)
             )
         ).all()
@@ -292,7 +284,7 @@ class ClientRequestService(ClientScope):
         stmt = (
             select(Comment, User.full_name, User.role, User.client_id)
             .outerjoin(User, User.id == Comment.author_id)
-            .where(Comment.work_order_id == request_id, Comment.is_internal.is_(False))
+            .where(Comment.work_order_id == request_id, *comments_visible_to(self.viewer))
         )
         if cursor is not None:
             created_at, last_id = decode_cursor(cursor, (datetime, uuid.UUID))
@@ -338,42 +330,14 @@ class ClientRequestService(ClientScope):
     # -- ratings ----------------------------------------------------------------------------
 
     async def _rating_of(self, work_order_id: uuid.UUID) -> RatingRead | None:
-        rating = (
-            await self.session.scalars(
-                select(WorkOrderRating).where(WorkOrderRating.work_order_id == work_order_id)
-            )
-        ).one_or_none()
+        rating = await self.work_orders.rating_of(work_order_id)
         return _rating_read(rating) if rating is not None else None
 
     async def rate(self, request_id: uuid.UUID, score: int, comment: str | None) -> RatingRead:
-        """Rate resolved or closed work, once."""
-        order = await self.work_orders.get(request_id, viewer=self.viewer, for_update=True)
-        if order.status not in RATEABLE:
-            raise RatingNotAllowed(
-                f"only resolved or closed requests can be rated; this one is {order.status}",
-                details={"status": order.status.value},
-            )
-        if await self._rating_of(order.id) is not None:
-            raise AlreadyRated(f"request {order.number} has been rated already")
-        rating = WorkOrderRating(
-            work_order_id=order.id,
-            rated_by_id=self.viewer.user_id,
-            score=score,
-            comment=comment.strip() if comment and comment.strip() else None,
-            created_at=utcnow(),
+        """Rate resolved or closed work, once (the work-order service's rule)."""
+        return _rating_read(
+            await self.work_orders.rate(request_id, score, comment, actor=self.viewer)
         )
-        self.session.add(rating)
-        try:
-            # A savepoint: a rating racing in past the lock check is still a clean 409.
-            async with self.session.begin_nested():
-                await self.session.flush()
-        except IntegrityError as exc:
-            raise AlreadyRated(f"request {order.number} has been rated already") from exc
-        # Staff read the rating on the timeline; the client's copy keeps the score only.
-        data: dict[str, Any] = {"score": score, "comment": rating.comment}
-        self.work_orders.log(order, "rated", self.viewer, data, Visibility.PUBLIC)
-        await self.session.flush()
-        return _rating_read(rating)
 
     # -- visit reports ----------------------------------------------------------------------
 

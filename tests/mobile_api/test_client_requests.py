@@ -598,3 +598,30 @@ async def test_the_service_refuses_staff_as_client_app_callers(session: AsyncSes
 
     with pytest.raises(Forbidden):
         services(session).client_requests(principal_of(staff))
+
+
+async def test_the_client_app_and_the_work_order_service_show_a_client_the_same_things(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """One visibility rule for events and comments, whichever surface asks."""
+    company = await make_company(session)
+    await session.commit()
+    viewer = principal_of(company.user)
+    service = work_orders(session)
+
+    detail = await client.get(
+        f"{BASE}/requests/{company.order.id}", headers=await headers_of(client, company.user)
+    )
+    comments = await client.get(
+        f"{BASE}/requests/{company.order.id}/comments",
+        headers=await headers_of(client, company.user),
+    )
+
+    assert detail.status_code == 200, detail.text
+    by_service = await service.timeline(company.order.id, viewer=viewer)
+    assert [e["id"] for e in detail.json()["timeline"]] == [e.id for e in by_service]
+    assert "note" not in {e.kind for e in by_service}  # the internal event stays inside
+    assert comments.status_code == 200, comments.text
+    by_service_comments = await service.comments(company.order.id, viewer=viewer)
+    assert [c["id"] for c in comments.json()["items"]] == [str(c.id) for c in by_service_comments]
+    assert INTERNAL_COMMENT not in {c.body for c in by_service_comments}
