@@ -13,6 +13,7 @@ from equipment.contracts.coverage import covering
 from equipment.contracts.models import IntervalUnit
 from equipment.equipment.models import Equipment
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
+from equipment.service_periods.service import current_and_next
 from fsm.auth.principal import Principal
 from fsm.schemas import Count
 from fsm.sites.models import Site
@@ -111,16 +112,7 @@ async def load_card(
     site = await session.get(Site, unit.site_id)
     assert site is not None  # a foreign key guarantees it
     covered = (await session.execute(covering(unit.id, unit.client_id, today))).first()
-    periods = (
-        await session.scalars(
-            select(ServicePeriod)
-            .where(ServicePeriod.equipment_id == unit.id, ServicePeriod.ends_on >= today)
-            .order_by(ServicePeriod.starts_on)
-            .limit(2)
-        )
-    ).all()
-    current = next((p for p in periods if p.starts_on <= today), None)
-    upcoming = next((p for p in periods if p.starts_on > today), None)
+    current, upcoming = await current_and_next(session, unit.id, unit.client_id, today)
     visits = (
         await session.execute(
             select(Visit, WorkOrder.number, WorkOrder.type)

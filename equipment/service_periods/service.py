@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from equipment.contracts.models import Coverage
+from equipment.contracts.models import Contract, Coverage
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from equipment.service_periods.periods import cut_periods
 from fsm.pagination import Page, PageRequest
@@ -18,6 +18,32 @@ from fsm.pagination import Page, PageRequest
 def coverage_dates(coverage: Coverage) -> tuple[date, date]:
     """The inclusive first and last day of a coverage's `[lower, upper)` period."""
     return coverage.period.lower, coverage.period.upper - timedelta(days=1)
+
+
+async def current_and_next(
+    session: AsyncSession, equipment_id: uuid.UUID, client_id: uuid.UUID, today: date
+) -> tuple[ServicePeriod | None, ServicePeriod | None]:
+    """The unit's service period running today and the one after, under its owner's contracts.
+
+    What an equipment card shows, staff's and the client's alike: a unit taken over from
+    another company shows none of that company's periods.
+    """
+    periods = (
+        await session.scalars(
+            select(ServicePeriod)
+            .join(Contract, Contract.id == ServicePeriod.contract_id)
+            .where(
+                ServicePeriod.equipment_id == equipment_id,
+                Contract.client_id == client_id,
+                ServicePeriod.ends_on >= today,
+            )
+            .order_by(ServicePeriod.starts_on)
+            .limit(2)
+        )
+    ).all()
+    current = next((p for p in periods if p.starts_on <= today), None)
+    upcoming = next((p for p in periods if p.starts_on > today), None)
+    return current, upcoming
 
 
 class ServicePeriodService:

@@ -16,6 +16,7 @@ from equipment.contracts.service import ContractNotFound
 from equipment.equipment.models import Equipment
 from equipment.equipment.service import EquipmentNotFound
 from equipment.service_periods.models import ServicePeriod
+from equipment.service_periods.service import current_and_next
 from fsm.db import like_pattern
 from fsm.sites.models import Site
 from fsm.workorders.models import WorkOrder
@@ -108,21 +109,7 @@ class ClientAssetService(ClientScope):
         today = local_date(now, site.timezone)
         covered = (await self.session.execute(covering(unit.id, self.client_id, today))).first()
         contract = covered[1] if covered else None
-        periods = (
-            await self.session.scalars(
-                select(ServicePeriod)
-                .join(Contract, Contract.id == ServicePeriod.contract_id)
-                .where(
-                    ServicePeriod.equipment_id == unit.id,
-                    Contract.client_id == self.client_id,
-                    ServicePeriod.ends_on >= today,
-                )
-                .order_by(ServicePeriod.starts_on)
-                .limit(2)
-            )
-        ).all()
-        current = next((p for p in periods if p.starts_on <= today), None)
-        upcoming = next((p for p in periods if p.starts_on > today), None)
+        current, upcoming = await current_and_next(self.session, unit.id, self.client_id, today)
         visits = await visit_summaries(
             self.session,
             self.client_id,
