@@ -1,0 +1,81 @@
+"""The README's examples, run as a newcomer would paste them, against a fresh demo."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.faults.conftest import ROOT
+from tests.faults.test_run_command import Run
+from tests.faults.test_run_command import run as run
+
+README = (ROOT / "README.md").read_text()
+
+
+def _api_blocks() -> list[str]:
+    """Every shell block of the README that talks to the running API."""
+    blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
+    return [b for b in blocks if "localhost:8000" in b]
+
+
+@pytest.fixture
+def served(run: Run) -> Iterator[Run]:
+    """`fsm dev` serving the demo on ports of its own, stopped as Ctrl-C would."""
+    process = subprocess.Popen(
+        run.command(), cwd=ROOT, env=run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the run command exited: {process.communicate()[0]!r}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{run.api_port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the run command never served /health")
+        yield run
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
+def _bash(script: str, run: Run, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env={**run.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_readme_examples_and_the_examples_script_work_against_the_demo(
+    served: Run,
+) -> None:
+    blocks = _api_blocks()
+    assert blocks, "the README shows how to talk to the API"
+    here = f"127.0.0.1:{served.api_port}"
+    for block in blocks:
+        pasted = _bash(block.replace("localhost:8000", here), served)
+        assert pasted.returncode == 0, pasted.stderr
+        assert '"items"' in pasted.stdout, pasted.stdout  # the sites near the centre
+
+    script = _bash(str(Path("scripts/examples.sh")), served, FSM_URL=f"http://{here}")
+
+    assert script.returncode == 0, script.stdout + script.stderr
+    assert "health: ok" in script.stdout
+    assert re.search(r"engineer1: [1-9]\d* jobs on ", script.stdout), script.stdout
+    assert re.search(r'first job WO-\d{4}-\d{6}, checklist "[^"]+"', script.stdout)
+    assert re.search(r"client: [1-9]\d* units", script.stdout), script.stdout
