@@ -17,48 +17,19 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import fsm.main.models  # noqa: F401 - every table on the metadata before the first query
-from checklists.controller import (
-    ChecklistFindingController,
-    ChecklistTemplateController,
-    EquipmentChecklistController,
-    VisitChecklistController,
-)
-from dispatch.controller import (
-    DispatchPlanController,
-    start_dispatch_runs,
-    stop_dispatch_runs,
-)
-from equipment.contracts.controller import ContractController
-from equipment.equipment.controller import EquipmentController, EquipmentModelController
-from equipment.service_periods.controller import MaintenanceController
-from fsm.auth.controller import AuthController
+from checklists.plugin import ChecklistsPlugin
+from dispatch.plugin import DispatchPlugin
+from equipment.plugin import EquipmentPlugin
 from fsm.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
-from fsm.clients.controller import ClientController
 from fsm.db import create_engine, create_session_factory
-from fsm.engineers.controller import EngineerController
 from fsm.main.health import health
 from fsm.main.services import service_dependencies
 from fsm.openapi import document_errors
+from fsm.plugin import FsmPlugin
 from fsm.settings import Settings, get_settings
-from fsm.sites.controller import SiteController
-from fsm.skills.controller import SkillController
-from fsm.sla.controller import SlaController
 from fsm.storage import ObjectStore
-from fsm.users.controller import UserController
-from fsm.visits.controller import VisitController
 from fsm.web import EXCEPTION_HANDLERS, provide_db_session, provide_principal
-from fsm.workorders.controller import (
-    CustomFieldController,
-    ReplyTemplateController,
-    WorkOrderController,
-)
-from mobile_api.client.controller import ClientAssetsController, ClientRequestController
-from mobile_api.engineer.controller import EngineerAppController
-from mobile_api.photos import (
-    ClientPhotoController,
-    EngineerPhotoController,
-    StaffPhotoController,
-)
+from mobile_api.plugin import MobileApiPlugin
 
 log = logging.getLogger("fsm")
 
@@ -85,11 +56,9 @@ def create_app(
             from fsm.main.scheduler import start_scheduler
 
             scheduler = start_scheduler(settings, app.state.session_factory)
-        await start_dispatch_runs(app.state)
         try:
             yield
         finally:
-            await stop_dispatch_runs(app.state)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             if engine is not None:
@@ -101,34 +70,14 @@ def create_app(
         "object_store": object_store,
     }
     app = Litestar(
-        route_handlers=[
-            health,
-            AuthController,
-            UserController,
-            ClientController,
-            SiteController,
-            SkillController,
-            EngineerController,
-            SlaController,
-            WorkOrderController,
-            CustomFieldController,
-            ReplyTemplateController,
-            VisitController,
-            MaintenanceController,
-            EquipmentModelController,
-            EquipmentController,
-            ContractController,
-            DispatchPlanController,
-            EngineerPhotoController,
-            ClientPhotoController,
-            StaffPhotoController,
-            ChecklistTemplateController,
-            VisitChecklistController,
-            ChecklistFindingController,
-            EquipmentChecklistController,
-            ClientAssetsController,
-            ClientRequestController,
-            EngineerAppController,
+        # Each package hands its routes (and lifespan, for dispatch) through its plugin.
+        route_handlers=[health],
+        plugins=[
+            FsmPlugin(),
+            EquipmentPlugin(),
+            ChecklistsPlugin(),
+            DispatchPlugin(),
+            MobileApiPlugin(),
         ],
         dependencies={
             "db_session": Provide(provide_db_session),

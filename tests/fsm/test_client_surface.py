@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.main.app import create_app
 from fsm.auth.middleware import PUBLIC_PATHS, is_client_surface
+from fsm.main.app import create_app
 from fsm.settings import Settings
 from fsm.users.models import Role
 from tests.factories import make_client

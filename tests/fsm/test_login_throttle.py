@@ -13,8 +13,8 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fsm.main.app import create_app
 from fsm.auth.models import LoginThrottle
+from fsm.main.app import create_app
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 from fsm.users.models import Role, User

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from fsm.main.app import create_app
 from fsm.auth.middleware import PUBLIC_PATHS
+from fsm.main.app import create_app
 
 _METHODS = ("get", "put", "post", "delete", "patch")
 # fsm/auth/schemas.py is not ours to change here; its token lifetime is the one left.

@@ -1,0 +1,42 @@
+"""What the fsm domains hand to the application: their routes."""
+
+from __future__ import annotations
+
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+
+from fsm.auth.controller import AuthController
+from fsm.clients.controller import ClientController
+from fsm.engineers.controller import EngineerController
+from fsm.sites.controller import SiteController
+from fsm.skills.controller import SkillController
+from fsm.sla.controller import SlaController
+from fsm.users.controller import UserController
+from fsm.visits.controller import VisitController
+from fsm.workorders.controller import (
+    CustomFieldController,
+    ReplyTemplateController,
+    WorkOrderController,
+)
+
+
+class FsmPlugin(InitPluginProtocol):
+    """Sign-in, the back office's people and places, SLA, work orders and visits."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend(
+            [
+                AuthController,
+                UserController,
+                ClientController,
+                SiteController,
+                SkillController,
+                EngineerController,
+                SlaController,
+                WorkOrderController,
+                CustomFieldController,
+                ReplyTemplateController,
+                VisitController,
+            ]
+        )
+        return app_config
