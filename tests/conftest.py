@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -45,11 +46,22 @@ class Infra:
 
 def _s3_port() -> int:
     # SeaweedFS also takes port+1..+3 and each +10000 for gRPC: all must be free.
-    for _ in range(50):
+    for _ in range(200):
         port = free_port()
-        if port < 50000:
+        if port < 50000 and all(
+            _is_free(p + grpc) for p in range(port, port + 4) for grpc in (0, 10000)
+        ):
             return port
     raise RuntimeError("no free port range for the S3 server")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -127,16 +127,18 @@ class TestContractResolution:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         owner = await make_client(session)
-        site = await make_site(session, client=owner)
+        await make_site(session, client=owner)
         other_unit = await make_equipment(session)
         client_user = await make_user(session, role=Role.CLIENT, client=owner)
         await session.commit()
 
-        response = await _open(
-            client, await login(client, client_user), str(site.id), str(other_unit.id)
+        response = await client.post(
+            "/mobile/v1/client/requests",
+            json={"title": "Lift stuck", "equipment_id": str(other_unit.id)},
+            headers=await login(client, client_user),
         )
 
-        assert response.status_code == 422
+        assert response.status_code == 422, response.text
         assert response.json()["error"]["details"][0]["field"] == "equipment_id"
 
 

@@ -136,7 +136,7 @@ class TestCard:
 
 
 class TestCardIsolation:
-    async def test_a_client_sees_its_own_card_without_priorities(
+    async def test_a_client_reads_its_own_unit_in_its_app_not_the_back_office_card(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         owner = await make_client(session)
@@ -146,15 +146,17 @@ class TestCardIsolation:
         await _history(session, unit, orders=1)
         client_user = await make_user(session, role=Role.CLIENT, client=owner)
         await session.commit()
+        headers = await login(client, client_user)
 
-        response = await client.get(
-            f"/api/v1/equipment/{unit.id}/card", headers=await login(client, client_user)
-        )
+        card = await client.get(f"/api/v1/equipment/{unit.id}/card", headers=headers)
+        in_app = await client.get(f"/mobile/v1/client/equipment/{unit.id}", headers=headers)
 
-        assert response.status_code == 200, response.text
-        assert [o["priority"] for o in response.json()["open_work_orders"]] == [None]
+        assert card.status_code == 403
+        assert in_app.status_code == 200, in_app.text
+        (request,) = in_app.json()["open_requests"]
+        assert "priority" not in request
 
-    async def test_another_clients_card_is_not_found(
+    async def test_another_clients_unit_is_not_found_in_the_client_app(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         unit = await make_equipment(session)
@@ -162,7 +164,7 @@ class TestCardIsolation:
         await session.commit()
 
         response = await client.get(
-            f"/api/v1/equipment/{unit.id}/card", headers=await login(client, stranger)
+            f"/mobile/v1/client/equipment/{unit.id}", headers=await login(client, stranger)
         )
 
         assert response.status_code == 404

@@ -213,7 +213,7 @@ class TestListPeriods:
         unit = await make_equipment(session, client=company)
         _, contract = await _covered(session, equipment=unit, valid_to=D(2026, 3, 31), count=1)
         await session.commit()
-        _, headers = await signed_in(client, session, Role.CLIENT, of_client=company)
+        _, headers = await signed_in(client, session, Role.DISPATCHER)
         response = await client.get(f"/api/v1/contracts/{contract.id}/periods", headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
