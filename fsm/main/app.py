@@ -88,6 +88,8 @@ def create_app(
             DefineMiddleware(
                 BearerAuthMiddleware,
                 exclude=[f"^{p}" for p in PUBLIC_PATHS],
+                # HEAD is authenticated like GET; only OPTIONS (the Allow header) is not.
+                exclude_http_methods=["OPTIONS"],
                 scopes={"http", "websocket"},
             )
         ],
