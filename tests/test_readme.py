@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.faults.conftest import ROOT
@@ -28,21 +26,8 @@ def _api_blocks() -> list[str]:
 @pytest.fixture
 def served(run: Run) -> Iterator[Run]:
     """`fsm dev` serving the demo on ports of its own, stopped as Ctrl-C would."""
-    process = subprocess.Popen(
-        run.command(), cwd=ROOT, env=run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    process = run.serve()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"the run command exited: {process.communicate()[0]!r}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{run.api_port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the run command never served /health")
         yield run
     finally:
         process.send_signal(signal.SIGINT)

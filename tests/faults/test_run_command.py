@@ -56,6 +56,26 @@ class Run:
             check=False,
         )
 
+    def serve(self, *, timeout_s: float = 120.0) -> subprocess.Popen[bytes]:
+        """`fsm dev` serving, once its /health answers 200; the test ends the process."""
+        log = self.data_dir.parent / "run.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                self.command(), cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the run command exited: {log.read_text(errors='replace')!r}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.api_port}/health").status_code == 200:
+                    return process
+            except httpx.TransportError:
+                time.sleep(0.2)
+        process.kill()
+        process.wait()
+        pytest.fail("the run command never served /health")
+
     def cleanup(self) -> None:
         """End whatever a failed test left behind."""
         LocalPostgres(self.data_dir / "postgres", self.pg_port).stop()
@@ -84,28 +104,9 @@ def run() -> Iterator[Run]:
 
 
 def test_after_a_crash_the_next_run_says_what_it_reuses_and_stops_it_on_exit(run: Run) -> None:
-    first = subprocess.Popen(
-        run.command(),
-        cwd=ROOT,
-        env=run.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if first.poll() is not None:
-                pytest.fail(f"the run command exited: {first.communicate()[0]!r}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{run.api_port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the run command never served /health")
-    finally:
-        first.send_signal(signal.SIGKILL)  # the crash: no clean-up runs
-        first.wait()
+    first = run.serve()
+    first.send_signal(signal.SIGKILL)  # the crash: no clean-up runs
+    first.wait()
     left = {port: listener_pid(port) for port in (run.pg_port, run.s3_port)}
     assert all(left.values()), "the crash should leave both services running"
 
