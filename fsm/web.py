@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from typing import Any
 
 from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -16,12 +18,12 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ASGIApp, ExceptionHandlersMap, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fsm.auth.principal import Principal
-from fsm.db import database_outage, session_scope
+from fsm.db import database_outage
 from fsm.errors import DomainError, TooManyRequests, Unavailable, error_body
 from fsm.outages import DATABASE, PARTS
 
@@ -180,10 +182,80 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed after the response is built, else rolled back."""
-    async with session_scope(state.session_factory) as session:
-        yield session
+class _Unit:
+    """The request's session, entered on first use by `provide_db_session`."""
+
+    __slots__ = ("_exit", "session")
+
+    def __init__(self) -> None:
+        self.session: AsyncSession | None = None
+        self._exit = AsyncExitStack()
+
+    async def open(self, factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
+        if self.session is None:
+            self.session = await self._exit.enter_async_context(factory())
+        return self.session
+
+    async def close(self) -> None:
+        """Leave the session's context: what was not committed is rolled back."""
+        self.session = None
+        await self._exit.aclose()
+
+
+# Set by `unit_of_work` for each HTTP request. Dependencies may be resolved in child tasks,
+# which see a copy of the context: they share the `_Unit` object, so its session is one.
+_UNIT: ContextVar[_Unit | None] = ContextVar("fsm_unit_of_work", default=None)
+
+
+def unit_of_work(app: ASGIApp) -> ASGIApp:
+    """Middleware owning the request's session: whatever happened, it is closed at the end.
+
+    A plain function rather than a generator dependency: Litestar never closes a generator
+    dependency when a later dependency of the same request raises (a 403 or 422 from its
+    parameters), and the abandoned generators were finalised by the garbage collector as
+    racing `aclose()` tasks ("asynchronous generator is already running"), holding their
+    connection until then. Here the commit is the `commit_unit_of_work` hook, run only when
+    the handler returned; every other way out (an exception answered by the error handlers,
+    a cancelled request) ends in `close()`, which rolls back what was not committed.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        unit = _Unit()
+        token = _UNIT.set(unit)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _UNIT.reset(token)
+            await unit.close()
+
+    return middleware
+
+
+async def provide_db_session(state: State) -> AsyncSession:
+    """The request's unit of work: committed when the handler returns, else rolled back."""
+    unit = _UNIT.get()
+    if unit is None:
+        raise RuntimeError("db_session outside a request: the unit_of_work middleware is missing")
+    return await unit.open(state.session_factory)
+
+
+async def commit_unit_of_work(response: ASGIApp) -> ASGIApp:
+    """After-request hook: commit the handler's work before its answer leaves.
+
+    A failing commit raises here, inside the route, so the error handlers answer it (409 for
+    a constraint, 503 while the database is down) and the client never reads a success that
+    was not stored. The session is closed at once, so the answer is sent without a
+    connection held.
+    """
+    unit = _UNIT.get()
+    if unit is not None and unit.session is not None:
+        await unit.session.commit()
+        DATABASE.recovered()
+        await unit.close()
+    return response
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:

@@ -28,7 +28,13 @@ from fsm.openapi import document_errors
 from fsm.plugin import FsmPlugin
 from fsm.settings import Settings, get_settings
 from fsm.storage import ObjectStore
-from fsm.web import EXCEPTION_HANDLERS, provide_db_session, provide_principal
+from fsm.web import (
+    EXCEPTION_HANDLERS,
+    commit_unit_of_work,
+    provide_db_session,
+    provide_principal,
+    unit_of_work,
+)
 from mobile_api.plugin import MobileApiPlugin
 
 log = logging.getLogger("fsm")
@@ -84,14 +90,18 @@ def create_app(
             "principal": Provide(provide_principal, sync_to_thread=False),
             **service_dependencies(),
         },
+        # The request's session: opened on first use, committed by the after-request hook when
+        # the handler returns, closed (so rolled back if not committed) by the middleware.
+        after_request=commit_unit_of_work,
         middleware=[
+            unit_of_work,
             DefineMiddleware(
                 BearerAuthMiddleware,
                 exclude=[f"^{p}" for p in PUBLIC_PATHS],
                 # HEAD is authenticated like GET; only OPTIONS (the Allow header) is not.
                 exclude_http_methods=["OPTIONS"],
                 scopes={"http", "websocket"},
-            )
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
