@@ -17,8 +17,9 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import ASGIApp, ExceptionHandlersMap, Receive, Scope, Send
+from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -230,6 +231,37 @@ def unit_of_work(app: ASGIApp) -> ASGIApp:
         finally:
             _UNIT.reset(token)
             await unit.close()
+
+    return middleware
+
+
+def allow_every_method(app: ASGIApp) -> ASGIApp:
+    """Middleware: OPTIONS answers with every method of the path in `Allow`.
+
+    Litestar builds a path's OPTIONS answer when the path's first handlers register and
+    does not update it when later handlers join the same path (a GET and a POST declared in
+    two controllers): `/api/v1/checklist-templates` answered `Allow: OPTIONS, POST`. The
+    methods are read once from the application's routes.
+    """
+    allowed: dict[str, bytes] = {}
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":
+            await app(scope, receive, send)
+            return
+        if not allowed:
+            for route in scope["litestar_app"].routes:
+                if isinstance(route, HTTPRoute):
+                    allowed[route.path_format] = ", ".join(sorted(route.methods)).encode()
+        methods = allowed.get(scope["path_template"])
+
+        async def send_allow(message: Message) -> None:
+            if methods is not None and message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers, (b"allow", methods)]}
+            await send(message)
+
+        await app(scope, receive, send_allow)
 
     return middleware
 

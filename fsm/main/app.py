@@ -30,6 +30,7 @@ from fsm.settings import Settings, get_settings
 from fsm.storage import ObjectStore
 from fsm.web import (
     EXCEPTION_HANDLERS,
+    allow_every_method,
     commit_unit_of_work,
     provide_db_session,
     provide_principal,
@@ -95,6 +96,7 @@ def create_app(
         after_request=commit_unit_of_work,
         middleware=[
             unit_of_work,
+            allow_every_method,
             DefineMiddleware(
                 BearerAuthMiddleware,
                 exclude=[f"^{p}" for p in PUBLIC_PATHS],
