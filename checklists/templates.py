@@ -17,7 +17,7 @@ from checklists.service import ChecklistRuns
 from equipment.equipment.models import EquipmentModel
 from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
-from fsm.errors import InvalidState, NotFound, field_error
+from fsm.errors import InvalidState, NotFound, field_error, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.workorders.models import WorkOrderType
 
@@ -226,7 +226,7 @@ class TemplateService:
         ).all()
         unknown = wanted - {m.id for m in found}
         if unknown:
-            raise field_error(
+            raise reference_error(
                 "equipment_model_ids", f"no such equipment models: {sorted(map(str, unknown))}"
             )
         return list(found)

@@ -71,6 +71,26 @@ class ValidationFailed(DomainError):
     code = "validation_error"
 
 
+class UnknownReference(DomainError):
+    """The input names a thing (by id, in a field) that does not exist or is not the caller's.
+
+    A conflict with the data, not a malformed request: the same body succeeds once the thing
+    exists, so it is a 409 and not a 422 (a schema cannot say which ids exist).
+    """
+
+    status_code = 409
+
+
+class UnknownCursor(DomainError):
+    """A cursor this server did not give out (or no longer reads): start from the beginning.
+
+    A 409 like a stale sync token elsewhere: the app's state is unusable, its request is not
+    malformed.
+    """
+
+    status_code = 409
+
+
 class Unavailable(DomainError):
     """Something the request needs (storage, another service) is down; retry later.
 
@@ -94,6 +114,11 @@ class TooManyRequests(DomainError):
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """`{"error": {"code", "message", "details"}}`: the one error body of every surface."""
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+def reference_error(field: str, message: str) -> UnknownReference:
+    """`field` names a thing that does not exist (or that the caller may not use)."""
+    return UnknownReference(f"{field}: {message}", details=[{"field": field, "message": message}])
 
 
 def field_error(field: str, message: str) -> ValidationFailed:

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from fsm.errors import field_error
+from fsm.errors import UnknownCursor
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def _plain(value: CursorValue) -> str | int | None:
 def decode_cursor(
     cursor: str, shape: tuple[type, ...], *, field: str = "cursor"
 ) -> tuple[CursorValue, ...]:
-    """The sort key inside a cursor, typed by `shape`; a 422 naming `field` if it is not ours."""
+    """The sort key inside a cursor, typed by `shape`; a 409 naming `field` if it is not ours."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = msgspec.json.decode(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -53,7 +53,10 @@ def decode_cursor(
             raise ValueError("wrong length")
         return tuple(_typed(v, t) for v, t in zip(values, shape, strict=True))
     except (ValueError, TypeError, binascii.Error, msgspec.DecodeError, UnicodeError):
-        raise field_error(field, "is not a cursor this server gave out") from None
+        message = "is not a cursor this server gave out; start again without it"
+        raise UnknownCursor(
+            f"{field}: {message}", details=[{"field": field, "message": message}]
+        ) from None
 
 
 def _typed(value: object, kind: type) -> CursorValue:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import lazyload
 
 from equipment.contracts.models import Contract, ContractStatus, Coverage
 from equipment.equipment.models import Equipment
-from fsm.errors import field_error
+from fsm.errors import reference_error
 from fsm.workorders.service import CoverageFacts
 
 
@@ -59,7 +59,7 @@ async def resolve_coverage(
     if equipment_id is not None:
         unit = await session.get(Equipment, equipment_id)
         if unit is None or unit.client_id != client_id:
-            raise field_error("equipment_id", "no such equipment at this client")
+            raise reference_error("equipment_id", "no such equipment at this client")
         covered = (await session.execute(covering(unit.id, client_id, on))).first()
         contract = covered[1] if covered else None
         return CoverageFacts(

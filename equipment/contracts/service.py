@@ -21,7 +21,7 @@ from equipment.service_periods.models import ServicePeriod
 from equipment.service_periods.service import ServicePeriodService
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client
-from fsm.errors import Conflict, InvalidState, NotFound, field_error
+from fsm.errors import Conflict, InvalidState, NotFound, field_error, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.skills.service import SkillService
 from fsm.sla.models import SlaPolicy
@@ -116,11 +116,11 @@ class ContractService:
         number = data.number.strip()
         _check_dates(data.valid_from, data.valid_to)
         if await self.session.get(Client, data.client_id) is None:
-            raise field_error("client_id", "no such client")
+            raise reference_error("client_id", "no such client")
         if data.sla_policy_id is not None and (
             await self.session.get(SlaPolicy, data.sla_policy_id) is None
         ):
-            raise field_error("sla_policy_id", "no such SLA policy")
+            raise reference_error("sla_policy_id", "no such SLA policy")
         if await self.session.scalar(select(Contract.id).where(Contract.number == number)):
             raise _number_taken(number)
         contract = Contract(
@@ -185,7 +185,7 @@ class ContractService:
             raise ContractExpired(f"contract {contract.number} has expired")
         unit = await self.session.get(Equipment, data.equipment_id)
         if unit is None:
-            raise field_error("equipment_id", "no such equipment")
+            raise reference_error("equipment_id", "no such equipment")
         if unit.client_id != contract.client_id:
             raise field_error("equipment_id", "the equipment belongs to another client")
         if any(c.equipment_id == unit.id for c in contract.coverages):

@@ -16,7 +16,7 @@ from equipment.equipment.schemas import EquipmentCreate, EquipmentModelCreate, E
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client
 from fsm.db import like_pattern
-from fsm.errors import Conflict, NotFound, field_error
+from fsm.errors import Conflict, NotFound, field_error, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.sites.models import Site
 from fsm.skills.service import SkillService
@@ -90,7 +90,7 @@ class EquipmentModelService:
                     f"{manufacturer} {model_name} is in the catalogue"
                 ) from exc
             if "default_checklist_template_id" in str(exc.orig):
-                raise field_error(
+                raise reference_error(
                     "default_checklist_template_id", "no such checklist template"
                 ) from exc
             raise
@@ -155,10 +155,10 @@ class EquipmentService:
     async def create(self, data: EquipmentCreate) -> Equipment:
         """Record a unit installed at one of its client's sites."""
         if await self.session.get(Client, data.client_id) is None:
-            raise field_error("client_id", "no such client")
+            raise reference_error("client_id", "no such client")
         await self._site_of_client(data.site_id, data.client_id)
         if await self.session.get(EquipmentModel, data.model_id) is None:
-            raise field_error("model_id", "no such equipment model")
+            raise reference_error("model_id", "no such equipment model")
         serial = data.serial_number.strip()
         await self._check_serial_free(data.model_id, serial)
         unit = Equipment(
@@ -218,7 +218,7 @@ class EquipmentService:
     async def _site_of_client(self, site_id: uuid.UUID, client_id: uuid.UUID) -> Site:
         site = await self.session.get(Site, site_id)
         if site is None:
-            raise field_error("site_id", "no such site")
+            raise reference_error("site_id", "no such site")
         if site.client_id != client_id:
             raise field_error("site_id", "the site belongs to another client")
         return site

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from fsm.auth.principal import Principal
 from fsm.db import like_pattern
-from fsm.errors import NotFound, field_error
+from fsm.errors import NotFound, field_error, reference_error
 from fsm.geo import WGS84, GeoPoint, to_db_point
 from fsm.pagination import Page, PageRequest
 from fsm.schemas import check_timezone
@@ -133,7 +133,7 @@ class SiteService:
             await self.session.flush()
         except IntegrityError as exc:
             if "fk_sites_client_id_clients" in str(exc.orig):
-                raise field_error("client_id", "no such client") from exc
+                raise reference_error("client_id", "no such client") from exc
             raise
         await self.session.refresh(site)
         return site

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.errors import Conflict, NotFound, field_error
+from fsm.errors import Conflict, NotFound, field_error, reference_error
 from fsm.schemas import check_timezone
 from fsm.sla.calendar import BusinessCalendar
 from fsm.sla.models import SlaCalendar, SlaPolicy
@@ -72,7 +72,7 @@ class SlaService:
             data.calendar_id is not None
             and await self.session.get(SlaCalendar, data.calendar_id) is None
         ):
-            raise field_error("calendar_id", "no such calendar")
+            raise reference_error("calendar_id", "no such calendar")
         if await self.session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == data.name)):
             raise NameTaken(f"a policy named {data.name} exists", details={"field": "name"})
         if data.is_default:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
-from fsm.errors import Conflict, NotFound, field_error
+from fsm.errors import Conflict, NotFound, field_error, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.users.models import Role, User
 
@@ -60,7 +60,7 @@ class UserService:
             await self.session.flush()
         except IntegrityError as exc:
             if "fk_users_client_id_clients" in str(exc.orig):
-                raise field_error("client_id", "no such client") from exc
+                raise reference_error("client_id", "no such client") from exc
             raise
         return user
 

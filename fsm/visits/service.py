@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
+from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error, reference_error
 from fsm.geo import GeoPoint, to_db_point
 from fsm.pagination import Page, PageRequest
 from fsm.sites.models import Site
@@ -241,7 +241,7 @@ class VisitService:
             )
         engineer = await self.session.get(Engineer, engineer_id)
         if engineer is None or not engineer.user.is_active:
-            raise field_error("engineer_id", "no such engineer")
+            raise reference_error("engineer_id", "no such engineer")
         missing = sorted(
             {s.code for s in visit.required_skills} - {s.code for s in engineer.skills}
         )

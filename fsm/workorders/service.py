@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
+from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
@@ -399,7 +399,7 @@ class WorkOrderService:
         """Open a work order: number it, start its SLA clock, log it on the timeline."""
         site = await self.session.get(Site, draft.site_id)
         if site is None or (actor.is_client and site.client_id != actor.client_id):
-            raise field_error("site_id", "no such site")
+            raise reference_error("site_id", "no such site")
         if actor.is_engineer:
             raise Forbidden("engineers do not open work orders")
         priority, channel = draft.priority, draft.channel
@@ -432,7 +432,7 @@ class WorkOrderService:
         """
         site = await self.session.get(Site, draft.site_id)
         if site is None:
-            raise field_error("site_id", "no such site")
+            raise reference_error("site_id", "no such site")
         work_order = await self._open(
             draft, site, priority=draft.priority, channel=draft.channel, custom={}, actor=found_by
         )

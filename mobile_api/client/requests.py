@@ -16,7 +16,7 @@ from checklists.service import ChecklistReads
 from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
 from fsm.engineers.models import Engineer
-from fsm.errors import InvalidState, field_error
+from fsm.errors import InvalidState, field_error, reference_error
 from fsm.photos.models import CLIENT_STATES
 from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
@@ -115,7 +115,7 @@ class ClientRequestService(ClientScope):
         if data.equipment_id is not None:
             unit = await self.session.get(Equipment, data.equipment_id)
             if unit is None or unit.client_id != self.client_id:
-                raise field_error("equipment_id", "no such equipment")
+                raise reference_error("equipment_id", "no such equipment")
             if site_id is not None and site_id != unit.site_id:
                 raise field_error("site_id", "this equipment is installed at another site")
             site_id = unit.site_id

@@ -105,7 +105,7 @@ class TestCreateUser:
         )
 
         assert invalid_fields(response) == ["client_id"]
-        assert "no such client" in error_of(response, 422)["message"]
+        assert "no such client" in error_of(response, 409)["message"]
 
     async def test_email_taken_in_another_case_is_a_conflict(
         self, client: httpx.AsyncClient, session: AsyncSession
