@@ -9,13 +9,14 @@ Litestar documents what a handler returns; the rest is written here once, for ev
 - The numeric bounds Litestar leaves out: a bound of 0 on an optional field (it tests the
   value's truth) and the bounds of list items and dict values. They are copied from the
   msgspec types, so the document says what the decoder enforces. Likewise a `time` field is
-  declared a time of day, where Litestar says `duration`.
+  declared a local time of day by its pattern, where Litestar says `duration`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from zoneinfo import available_timezones
 
 import msgspec
 from litestar import Litestar
@@ -76,8 +77,91 @@ def complete_document(openapi: OpenAPI) -> OpenAPI:
         _add_errors(path, method, operation)
         if path in PUBLIC_PATHS:
             operation.security = []
+        _mend_parameters(operation)
     _add_bounds(openapi)
+    _add_time_zones(openapi)
     return openapi
+
+
+# ---- rules the decoder checks that Litestar leaves out -----------------------------------
+
+# The app's Idempotency-Key is a UUID it generated (mobile_api.idempotency).
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# `near=lat,lon` in decimal degrees (fsm.sites.controller).
+_LAT_LON = r"^\s*-?[0-9]{1,3}(\.[0-9]+)?\s*,\s*-?[0-9]{1,3}(\.[0-9]+)?\s*$"
+_PARAMETER_PATTERNS = {"Idempotency-Key": _UUID, "near": _LAT_LON}
+
+
+def _mend_parameters(operation: Operation) -> None:
+    for parameter in operation.parameters or ():
+        if isinstance(parameter, Reference) or not isinstance(parameter.schema, Schema):
+            continue
+        pattern = _PARAMETER_PATTERNS.get(parameter.name)
+        if pattern is not None:
+            for schema in _string_schemas(parameter.schema):
+                schema.pattern = pattern
+
+
+def _string_schemas(schema: Schema) -> Iterator[Schema]:
+    """`schema` itself if it is a string, else its string members (an optional parameter)."""
+    if schema.type == OpenAPIType.STRING:
+        yield schema
+    for member in schema.one_of or schema.any_of or ():
+        if isinstance(member, Schema) and member.type == OpenAPIType.STRING:
+            yield member
+
+
+# Every `timezone` of the API is an IANA name checked against the same list
+# (`fsm.schemas.check_timezone`): one component names them all.
+TIME_ZONE = Reference(ref="#/components/schemas/TimeZone")
+
+
+def _add_time_zones(openapi: OpenAPI) -> None:
+    components = openapi.components
+    if components is None or not components.schemas:
+        return
+    components.schemas["TimeZone"] = Schema(
+        type=OpenAPIType.STRING,
+        enum=sorted(available_timezones()),
+        description="An IANA time zone name, such as Europe/Berlin",
+    )
+    for schema in components.schemas.values():
+        if isinstance(schema, Schema) and schema.properties:
+            _point_at_time_zone(schema.properties)
+    for _, _, operation in _operations(openapi):
+        for parameter in operation.parameters or ():
+            if (
+                not isinstance(parameter, Reference)
+                and parameter.name == "timezone"
+                and isinstance(parameter.schema, Schema)
+            ):
+                parameter.schema = _time_zone_of(parameter.schema)
+
+
+def _point_at_time_zone(properties: dict[str, Schema | Reference]) -> None:
+    prop = properties.get("timezone")
+    if isinstance(prop, Schema):
+        properties["timezone"] = _time_zone_of(prop)
+
+
+def _time_zone_of(schema: Schema) -> Schema | Reference:
+    if schema.type == OpenAPIType.STRING:
+        if schema.default is not None:
+            return Schema(
+                all_of=[TIME_ZONE], default=schema.default, description=schema.description
+            )
+        return TIME_ZONE
+    members = schema.one_of or schema.any_of
+    if members:
+        mended = [
+            TIME_ZONE if isinstance(m, Schema) and m.type == OpenAPIType.STRING else m
+            for m in members
+        ]
+        if schema.one_of:
+            schema.one_of = mended
+        else:
+            schema.any_of = mended
+    return schema
 
 
 def _operations(openapi: OpenAPI) -> Iterator[tuple[str, str, Operation]]:
@@ -145,10 +229,14 @@ def _add_bounds(openapi: OpenAPI) -> None:
             info
             for info in infos
             if isinstance(info, msgspec.inspect.StructType)
-            and {f.encode_name for f in info.fields} == set(schema.properties)
+            and {f.encode_name for f in info.fields} | ({info.tag_field} - {None})
+            == set(schema.properties)
         ]
         if len(matching) != 1:
             continue
+        if matching[0].forbid_unknown_fields:
+            # The decoder refuses a field it does not know; say so.
+            schema.additional_properties = False
         for field in matching[0].fields:
             prop = schema.properties.get(field.encode_name)
             if isinstance(prop, Schema):
@@ -190,6 +278,14 @@ def _bound(schema: Schema, kind: msgspec.inspect.Type) -> None:
         return
     if isinstance(kind, _NUMBERS):
         _copy_bounds(schema, kind)
+    elif isinstance(kind, msgspec.inspect.StrType):
+        # Litestar drops the constraints of a list's string items (skill codes).
+        if schema.pattern is None and kind.pattern is not None:
+            schema.pattern = kind.pattern
+        if schema.min_length is None and kind.min_length is not None:
+            schema.min_length = kind.min_length
+        if schema.max_length is None and kind.max_length is not None:
+            schema.max_length = kind.max_length
     elif isinstance(kind, msgspec.inspect.TimeType):
         _mend_time(schema)
     elif isinstance(kind, _SEQUENCES) and isinstance(schema.items, Schema):
@@ -201,9 +297,15 @@ def _bound(schema: Schema, kind: msgspec.inspect.Type) -> None:
 
 
 def _mend_time(schema: Schema) -> None:
-    # Litestar calls a time of day a duration; msgspec writes it as "06:00:00".
-    if schema.format == OpenAPIFormat.DURATION:
-        schema.format = OpenAPIFormat.TIME
+    # Litestar calls a time of day a duration; it is a local wall-clock time as msgspec writes
+    # it ("06:00:00"), which JSON Schema's `time` format (an offset required) is not either.
+    if schema.format in (OpenAPIFormat.DURATION, OpenAPIFormat.TIME):
+        schema.format = None
+        schema.pattern = _LOCAL_TIME
+        schema.description = schema.description or "Local time of day, HH:MM:SS"
+
+
+_LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
 
 
 _NUMBERS = (msgspec.inspect.IntType, msgspec.inspect.FloatType)

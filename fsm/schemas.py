@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
@@ -21,6 +21,8 @@ Phone = Annotated[str, msgspec.Meta(max_length=50)]
 # Input timestamps must carry a UTC offset: a naive value is a 422 naming the field, never a
 # guess at the server's local time.
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+# A wall-clock time of day ("06:00:00"), in a time zone named elsewhere: an offset is refused.
+LocalTime = Annotated[time, msgspec.Meta(tz=False)]
 # Every number on the wire carries both bounds, so a generated client and a fuzzer know the
 # range and nothing overflows a 32-bit `integer` column, a `timedelta` or a JSON double.
 INT32_MAX = 2_147_483_647

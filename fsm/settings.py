@@ -21,6 +21,10 @@ class SettingsError(ValueError):
     """Settings are missing or malformed; the message names every bad variable."""
 
 
+# An access token lives a day at most: a stolen one must expire (refresh tokens renew).
+MAX_ACCESS_TOKEN_MINUTES = 24 * 60
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
     """Where PostgreSQL is and how many connections we keep."""
@@ -65,7 +69,7 @@ class AuthSettings:
     """Token signing and lifetimes, and the brake on password guessing."""
 
     jwt_secret: str = _DEV_JWT_SECRET
-    access_token_minutes: int = 15
+    access_token_minutes: int = 15  # at most MAX_ACCESS_TOKEN_MINUTES
     refresh_token_days: int = 30
     # Failed sign-ins one email may have from one address before each try must wait.
     login_max_failures: int = 5
@@ -171,7 +175,9 @@ class _Reader:
             return default
         return value or None
 
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         raw = self.environ.get(name)
         if raw is None:
             return default
@@ -182,6 +188,8 @@ class _Reader:
             return default
         if value < minimum:
             self.errors.append(f"{name}: must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            self.errors.append(f"{name}: must be at most {maximum}, got {value}")
         return value
 
     def number(self, name: str, default: float) -> float:
@@ -282,7 +290,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         auth=AuthSettings(
             jwt_secret=jwt_secret,
-            access_token_minutes=read.integer("FSM_ACCESS_TOKEN_MINUTES", 15, minimum=1),
+            access_token_minutes=read.integer(
+                "FSM_ACCESS_TOKEN_MINUTES", 15, minimum=1, maximum=MAX_ACCESS_TOKEN_MINUTES
+            ),
             refresh_token_days=read.integer("FSM_REFRESH_TOKEN_DAYS", 30, minimum=1),
             login_max_failures=read.integer("FSM_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_minutes=read.integer("FSM_LOGIN_WINDOW_MINUTES", 15, minimum=1),

@@ -6,17 +6,22 @@ import logging
 import re
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, get_args
 
+import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
-from litestar.enums import ScopeType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import BodyKwarg, ParameterKwarg
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
@@ -288,6 +293,83 @@ async def commit_unit_of_work(response: ASGIApp) -> ASGIApp:
         DATABASE.recovered()
         await unit.close()
     return response
+
+
+# ---- strict input --------------------------------------------------------------------------
+
+_TEMPORAL = (datetime, date, time)
+
+
+@dataclass(frozen=True, slots=True)
+class _StrictInput:
+    body: Any  # the JSON body's type, or None
+    query: tuple[tuple[str, type], ...]  # (name, datetime/date/time) of temporal query params
+
+
+_STRICT: dict[int, _StrictInput] = {}
+
+
+def _strict_input(handler: HTTPRouteHandler) -> _StrictInput:
+    known = _STRICT.get(id(handler))
+    if known is None:
+        body: Any = None
+        query: list[tuple[str, type]] = []
+        for name, field in handler.parsed_fn_signature.parameters.items():
+            kwarg = field.kwarg_definition
+            if name == "data" and (kwarg is None or isinstance(kwarg, BodyKwarg)):
+                if kwarg is None or kwarg.media_type == RequestEncodingType.JSON:
+                    body = field.annotation
+            elif isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+                continue
+            else:
+                kinds = get_args(field.annotation) or (field.annotation,)
+                temporal = [t for t in kinds if isinstance(t, type) and t in _TEMPORAL]
+                if temporal:
+                    alias = (
+                        (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
+                    )
+                    query.append((alias or name, temporal[0]))
+        known = _STRICT[id(handler)] = _StrictInput(body=body, query=tuple(query))
+    return known
+
+
+async def refuse_lax_input(request: Request[Any, Any, Any]) -> None:
+    """Before-request hook: the input is read as strictly as the document states it.
+
+    Litestar converts a JSON body to its type in msgspec's lax mode, which takes a number for
+    a timestamp (`"device_at": 5` stored 1970-01-01), 0 and 1 for booleans and numeric strings
+    for numbers; a query timestamp took "0.5". Here the body is first decoded strictly (types
+    as JSON has them) and each temporal query value must be the ISO text the schema names;
+    the lax pass that follows then finds nothing to bend.
+    """
+    checks = _strict_input(request.route_handler)
+    for name, kind in checks.query:
+        for value in request.query_params.getall(name, []):
+            try:
+                msgspec.json.decode(msgspec.json.encode(value), type=kind)
+            except msgspec.ValidationError:
+                raise ValidationException(
+                    extra=[
+                        {
+                            "key": name,
+                            "source": "query",
+                            "message": f"expected an ISO {kind.__name__}",
+                        }
+                    ]
+                ) from None
+    if checks.body is None:
+        return
+    raw = await request.body()
+    if not raw.strip():
+        return  # Litestar answers a missing body
+    try:
+        msgspec.json.decode(raw, type=checks.body, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            extra=[{"key": "data", "source": "body", "message": str(exc)}]
+        ) from None
+    except msgspec.DecodeError:
+        return  # Litestar answers unreadable JSON with a 400
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -16,7 +16,7 @@ from equipment.contracts.models import (
     IntervalUnit,
 )
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
-from fsm.schemas import INT32_MAX, Count
+from fsm.schemas import INT32_MAX, Count, LocalTime
 
 ContractNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"\S")]
 Cents = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
@@ -56,8 +56,8 @@ class CoverageCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     visit_minutes: Annotated[int, msgspec.Meta(ge=1, le=24 * 60)] = 60
     skills: list[str] = msgspec.field(default_factory=list)
     preferred_weekdays: list[Weekday] = msgspec.field(default_factory=list)
-    preferred_start: time | None = None
-    preferred_end: time | None = None
+    preferred_start: LocalTime | None = None
+    preferred_end: LocalTime | None = None
 
 
 class CoverageRead(msgspec.Struct, kw_only=True):
@@ -73,8 +73,8 @@ class CoverageRead(msgspec.Struct, kw_only=True):
     visit_minutes: Count
     skills: list[str]
     preferred_weekdays: list[Weekday]
-    preferred_start: time | None
-    preferred_end: time | None
+    preferred_start: LocalTime | None
+    preferred_end: LocalTime | None
 
 
 class ContractRead(msgspec.Struct, kw_only=True):

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from fsm.auth.service import TokenPair
+from fsm.settings import MAX_ACCESS_TOKEN_MINUTES
 from fsm.users.schemas import UserRead, user_read
 
 
@@ -30,7 +31,8 @@ class TokenResponse(msgspec.Struct, kw_only=True):
     access_token: str
     refresh_token: str
     token_type: str
-    expires_in: int
+    # Seconds the access token lives (FSM_ACCESS_TOKEN_MINUTES, a day at most).
+    expires_in: Annotated[int, msgspec.Meta(ge=60, le=MAX_ACCESS_TOKEN_MINUTES * 60)]
     access_expires_at: datetime
     refresh_expires_at: datetime
     user: UserRead

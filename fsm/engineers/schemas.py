@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 from fsm.engineers.models import Engineer
 from fsm.geo import GeoPoint, from_db_point
-from fsm.schemas import Count, Email, Name, Phone
+from fsm.schemas import Count, Email, LocalTime, Name, Phone
 from fsm.skills.schemas import SkillCode, SkillRead, skill_read
 
 MaxVisits = Annotated[int, msgspec.Meta(ge=1, le=50)]
@@ -21,8 +21,8 @@ class Shift(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """One working stretch on a weekday (Monday is 0), engineer's local time."""
 
     weekday: Annotated[int, msgspec.Meta(ge=0, le=6)]
-    starts_at: time
-    ends_at: time
+    starts_at: LocalTime
+    ends_at: LocalTime
 
 
 class EngineerCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -34,6 +34,7 @@ from fsm.web import (
     commit_unit_of_work,
     provide_db_session,
     provide_principal,
+    refuse_lax_input,
     unit_of_work,
 )
 from mobile_api.plugin import MobileApiPlugin
@@ -94,6 +95,7 @@ def create_app(
         # The request's session: opened on first use, committed by the after-request hook when
         # the handler returns, closed (so rolled back if not committed) by the middleware.
         after_request=commit_unit_of_work,
+        before_request=refuse_lax_input,
         middleware=[
             unit_of_work,
             allow_every_method,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_admin, requires_signed_in, requires_staff
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
+from fsm.errors import Forbidden
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery, aware
 from fsm.visits.service import VisitService
@@ -33,7 +34,6 @@ from fsm.workorders.replies import (
     template_read,
 )
 from fsm.workorders.schemas import (
-    ClientWorkOrderRead,
     CommentCreate,
     CommentRead,
     EventRead,
@@ -42,7 +42,6 @@ from fsm.workorders.schemas import (
     WorkOrderCreate,
     WorkOrderRead,
     WorkOrderUpdate,
-    client_work_order_read,
     comment_read,
     event_read,
     work_order_read,
@@ -53,12 +52,11 @@ from fsm.workorders.service import QueueFilter, SlaState, WorkOrderDraft, WorkOr
 MAX_REACTION_MINUTES = 10 * 366 * 24 * 60
 
 
-def _view(
-    work_order: WorkOrder, viewer: Principal, warning: timedelta
-) -> WorkOrderRead | ClientWorkOrderRead:
-    """Staff and engineers get the full record; clients never see internals."""
+def _view(work_order: WorkOrder, viewer: Principal, warning: timedelta) -> WorkOrderRead:
+    """The staff record. Client users read their requests in the client app only (the auth
+    middleware refuses them here); should one get this far, it is refused, not shown."""
     if viewer.is_client:
-        return client_work_order_read(work_order)
+        raise Forbidden("client users read their requests in the client app")
     return work_order_read(work_order, now=utcnow(), warning=warning)
 
 
@@ -104,7 +102,7 @@ class WorkOrderController(Controller):
         sort: Annotated[str, QueryParameter(pattern="^(sla|created)$")] = "sla",
         limit: LimitQuery = 50,
         offset: OffsetQuery = 0,
-    ) -> PageOut[WorkOrderRead | ClientWorkOrderRead]:
+    ) -> PageOut[WorkOrderRead]:
         """A queue of work orders, by next SLA deadline by default."""
         internal = not principal.is_client
         queue = QueueFilter(
@@ -133,7 +131,7 @@ class WorkOrderController(Controller):
         work_orders: NamedDependency[WorkOrderService],
         principal: NamedDependency[Principal],
         data: JSONBody[WorkOrderCreate],
-    ) -> WorkOrderRead | ClientWorkOrderRead:
+    ) -> WorkOrderRead:
         """Open a work order (staff for any client, a client user for its own sites)."""
         draft = WorkOrderDraft(
             site_id=data.site_id,
@@ -155,7 +153,7 @@ class WorkOrderController(Controller):
         work_orders: NamedDependency[WorkOrderService],
         principal: NamedDependency[Principal],
         work_order_id: FromPath[uuid.UUID],
-    ) -> WorkOrderRead | ClientWorkOrderRead:
+    ) -> WorkOrderRead:
         """One work order."""
         work_order = await work_orders.get(work_order_id, viewer=principal)
         return _view(work_order, principal, work_orders.warning)
@@ -209,7 +207,7 @@ class WorkOrderController(Controller):
         principal: NamedDependency[Principal],
         work_order_id: FromPath[uuid.UUID],
         data: JSONBody[ReopenRequest],
-    ) -> WorkOrderRead | ClientWorkOrderRead:
+    ) -> WorkOrderRead:
         """Reopen resolved work within the reopen window (client or staff)."""
         work_order = await work_orders.reopen(
             work_order_id, actor=principal, reason=data.reason, client_message=data.client_message

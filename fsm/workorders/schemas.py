@@ -144,21 +144,6 @@ class RatingRead(msgspec.Struct, kw_only=True):
     rated_at: datetime
 
 
-class ClientWorkOrderRead(msgspec.Struct, kw_only=True):
-    """A work order as its client sees it: no priority, SLA internals or custom fields."""
-
-    id: uuid.UUID
-    number: str
-    site_id: uuid.UUID
-    equipment_id: uuid.UUID | None
-    type: WorkOrderType
-    status: WorkOrderStatus
-    title: str
-    description: str
-    resolved_at: datetime | None
-    created_at: datetime
-
-
 def work_order_read(work_order: WorkOrder, *, now: datetime, warning: timedelta) -> WorkOrderRead:
     """Staff view of a work order."""
     return WorkOrderRead(
@@ -202,22 +187,6 @@ def work_order_read(work_order: WorkOrder, *, now: datetime, warning: timedelta)
         ),
         created_at=work_order.created_at,
         updated_at=work_order.updated_at,
-    )
-
-
-def client_work_order_read(work_order: WorkOrder) -> ClientWorkOrderRead:
-    """Client view of a work order."""
-    return ClientWorkOrderRead(
-        id=work_order.id,
-        number=work_order.number,
-        site_id=work_order.site_id,
-        equipment_id=work_order.equipment_id,
-        type=work_order.type,
-        status=work_order.status,
-        title=work_order.title,
-        description=work_order.description,
-        resolved_at=work_order.resolved_at,
-        created_at=work_order.created_at,
     )
 
 

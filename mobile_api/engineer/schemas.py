@@ -311,7 +311,9 @@ class SyncResult(msgspec.Struct, kw_only=True):
     kind: str
     outcome: Outcome
     status_code: Annotated[int, msgspec.Meta(ge=100, le=599)]
-    answer: msgspec.Raw | None = None
+    # Pre-encoded JSON (a `msgspec.Raw`) or null: any JSON value, which is what `Any` says
+    # (`Raw | None` read as "any value, or null", two matches for a null).
+    answer: Any = None
     error: ErrorDetail | None = None
 
 
