@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import asyncpg
@@ -123,6 +124,50 @@ async def end_reads(session: AsyncSession) -> None:
     if session.new or session.dirty or session.deleted or session.info.get("wrote"):
         raise RuntimeError("end_reads() after a write: it would commit outside the unit of work")
     await session.commit()
+
+
+class RequestUnit:
+    """One HTTP request's session, opened on first use (by authentication or a handler)."""
+
+    __slots__ = ("_exit", "session")
+
+    def __init__(self) -> None:
+        self.session: AsyncSession | None = None
+        self._exit = AsyncExitStack()
+
+    async def open(self, factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
+        """The request's session, entered (as `async with`) the first time it is asked for."""
+        if self.session is None:
+            self.session = await self._exit.enter_async_context(factory())
+        return self.session
+
+    async def close(self) -> None:
+        """Leave the session's context: what was not committed is rolled back."""
+        self.session = None
+        await self._exit.aclose()
+
+
+# Set for each HTTP request by `request_unit` (the web layer's unit-of-work middleware).
+# Dependencies may be resolved in child tasks, which see a copy of the context: they share
+# the `RequestUnit` object, so the request has one session.
+_REQUEST_UNIT: ContextVar[RequestUnit | None] = ContextVar("fsm_request_unit", default=None)
+
+
+def current_unit() -> RequestUnit | None:
+    """The unit of work of the HTTP request being served, if any."""
+    return _REQUEST_UNIT.get()
+
+
+@asynccontextmanager
+async def request_unit() -> AsyncIterator[RequestUnit]:
+    """A request's unit of work for the block; its session is closed when the block ends."""
+    unit = RequestUnit()
+    token = _REQUEST_UNIT.set(unit)
+    try:
+        yield unit
+    finally:
+        _REQUEST_UNIT.reset(token)
+        await unit.close()
 
 
 @asynccontextmanager

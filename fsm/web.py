@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import AsyncExitStack
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, get_args
@@ -26,10 +24,10 @@ from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
-from fsm.db import database_outage
+from fsm.db import current_unit, database_outage, request_unit
 from fsm.errors import DomainError, TooManyRequests, Unavailable, error_body
 from fsm.outages import DATABASE, PARTS
 
@@ -188,31 +186,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
-class _Unit:
-    """The request's session, entered on first use by `provide_db_session`."""
-
-    __slots__ = ("_exit", "session")
-
-    def __init__(self) -> None:
-        self.session: AsyncSession | None = None
-        self._exit = AsyncExitStack()
-
-    async def open(self, factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
-        if self.session is None:
-            self.session = await self._exit.enter_async_context(factory())
-        return self.session
-
-    async def close(self) -> None:
-        """Leave the session's context: what was not committed is rolled back."""
-        self.session = None
-        await self._exit.aclose()
-
-
-# Set by `unit_of_work` for each HTTP request. Dependencies may be resolved in child tasks,
-# which see a copy of the context: they share the `_Unit` object, so its session is one.
-_UNIT: ContextVar[_Unit | None] = ContextVar("fsm_unit_of_work", default=None)
-
-
 def unit_of_work(app: ASGIApp) -> ASGIApp:
     """Middleware owning the request's session: whatever happened, it is closed at the end.
 
@@ -229,13 +202,8 @@ def unit_of_work(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        unit = _Unit()
-        token = _UNIT.set(unit)
-        try:
+        async with request_unit():
             await app(scope, receive, send)
-        finally:
-            _UNIT.reset(token)
-            await unit.close()
 
     return middleware
 
@@ -273,7 +241,7 @@ def allow_every_method(app: ASGIApp) -> ASGIApp:
 
 async def provide_db_session(state: State) -> AsyncSession:
     """The request's unit of work: committed when the handler returns, else rolled back."""
-    unit = _UNIT.get()
+    unit = current_unit()
     if unit is None:
         raise RuntimeError("db_session outside a request: the unit_of_work middleware is missing")
     return await unit.open(state.session_factory)
@@ -287,7 +255,7 @@ async def commit_unit_of_work(response: ASGIApp) -> ASGIApp:
     was not stored. The session is closed at once, so the answer is sent without a
     connection held.
     """
-    unit = _UNIT.get()
+    unit = current_unit()
     if unit is not None and unit.session is not None:
         await unit.session.commit()
         DATABASE.recovered()

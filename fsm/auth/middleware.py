@@ -8,7 +8,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from fsm.auth.service import AuthService
 from fsm.auth.tokens import InvalidToken
-from fsm.db import session_scope
+from fsm.db import current_unit, session_scope
 from fsm.settings import Settings
 
 PUBLIC_PATHS = (
@@ -39,8 +39,17 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         state = connection.app.state
         settings: Settings = state.settings
         try:
-            async with session_scope(state.session_factory) as session:
+            unit = current_unit()
+            if unit is not None:
+                # The request's own session: one checkout and one transaction per request,
+                # not a second pair for authentication alone.
+                session = await unit.open(state.session_factory)
                 principal = await AuthService(session, settings.auth).authenticate(token.strip())
+            else:
+                async with session_scope(state.session_factory) as session:
+                    principal = await AuthService(session, settings.auth).authenticate(
+                        token.strip()
+                    )
         except InvalidToken as exc:
             raise NotAuthorizedException(exc.message) from exc
         if principal.is_client and not is_client_surface(connection.scope["path_template"]):
