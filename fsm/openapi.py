@@ -41,11 +41,13 @@ ERROR_BODY = Reference(ref="#/components/schemas/ErrorBody")
 _MUTATING = frozenset({"post", "put", "patch", "delete"})
 # Sign-in is throttled per address and account (fsm.auth.service).
 _THROTTLED = frozenset({"/api/v1/auth/login"})
+# Public, yet they answer 401 when what they are given does not sign anyone in.
+_SIGN_IN = frozenset({"/api/v1/auth/login", "/api/v1/auth/refresh"})
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 _DESCRIPTIONS = {
     400: "The body is not readable JSON",
-    401: "No, a wrong or an expired access token",
+    401: "No, a wrong or an expired token (or, signing in, wrong credentials)",
     403: "The caller's role or scope does not allow this",
     404: "The thing named in the path does not exist, or the caller may not see it",
     409: "The thing is not in a state that allows this, or the change clashes with data",
@@ -80,7 +82,93 @@ def complete_document(openapi: OpenAPI) -> OpenAPI:
         _mend_parameters(operation)
     _add_bounds(openapi)
     _add_time_zones(openapi)
+    _require_one_of(openapi)
+    _name_components(openapi)
     return openapi
+
+
+# Bodies that need at least one of two optional fields (the service refuses neither).
+_AT_LEAST_ONE = {"RequestCreate": ("equipment_id", "site_id")}
+
+
+def _require_one_of(openapi: OpenAPI) -> None:
+    schemas = openapi.components.schemas if openapi.components else None
+    for name, fields in _AT_LEAST_ONE.items():
+        schema = (schemas or {}).get(name)
+        if isinstance(schema, Schema):
+            schema.any_of = [
+                Schema(
+                    required=[field],
+                    properties={field: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)},
+                )
+                for field in fields
+            ]
+
+
+# ---- component names a generated client can use --------------------------------------------
+
+# Where two structs share a class name, Litestar names both components by module path
+# (`mobile_api_engineer_schemas_CommentRead`) but keeps the bare class name as their `title`,
+# which generators take for the class: one of the pair was dropped. Each gets a readable
+# name of its own, as key and title, and every reference follows.
+_MODULE_LABELS = {
+    "checklists": "Checklist",
+    "dispatch": "Dispatch",
+    "equipment_contracts": "Contract",
+    "equipment_equipment": "Equipment",
+    "fsm_workorders_replies": "Reply",
+    "fsm_workorders": "WorkOrder",
+    "mobile_api_client": "ClientApp",
+    "mobile_api_engineer": "EngineerApp",
+}
+
+
+def _name_components(openapi: OpenAPI) -> None:
+    components = openapi.components
+    if components is None or not components.schemas:
+        return
+    renamed: dict[str, str] = {}
+    for key in list(components.schemas):
+        label = next(
+            (lab for prefix, lab in _MODULE_LABELS.items() if key.startswith(prefix + "_")),
+            None,
+        )
+        if label is None:
+            continue
+        new = label + key.rsplit("_", 1)[-1]
+        if new.startswith(label + label):  # EquipmentEquipmentCard
+            new = new[len(label) :]
+        renamed[key] = new
+    if len(set(renamed.values())) != len(renamed) or set(renamed.values()) & set(
+        components.schemas
+    ):
+        raise RuntimeError(f"component names clash after renaming: {renamed}")
+    schemas = {renamed.get(k, k): v for k, v in components.schemas.items()}
+    for key, schema in schemas.items():
+        if isinstance(schema, Schema):
+            schema.title = key
+    components.schemas = schemas
+    refs = {f"#/components/schemas/{a}": f"#/components/schemas/{b}" for a, b in renamed.items()}
+    _follow(openapi, refs, set())
+
+
+def _follow(node: object, refs: dict[str, str], seen: set[int]) -> None:
+    """Point every Reference under `node` at the renamed components."""
+    if id(node) in seen or isinstance(node, (str, int, float, bool)) or node is None:
+        return
+    seen.add(id(node))
+    if isinstance(node, Reference):
+        node.ref = refs.get(node.ref, node.ref)
+        return
+    if isinstance(node, dict):
+        for value in node.values():
+            _follow(value, refs, seen)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _follow(value, refs, seen)
+    elif hasattr(node, "__dataclass_fields__"):
+        for name in node.__dataclass_fields__:
+            _follow(getattr(node, name), refs, seen)
 
 
 # ---- rules the decoder checks that Litestar leaves out -----------------------------------
@@ -186,6 +274,8 @@ def _add_errors(path: str, method: str, operation: Operation) -> None:
         statuses.add(400)
     if path in _THROTTLED:
         statuses.add(429)
+    if path in _SIGN_IN:
+        statuses.add(401)  # wrong credentials, an expired or revoked refresh token
     responses = operation.responses = operation.responses or {}
     # Litestar's own 400 promises its default body; every error here has ours.
     if "400" in responses and operation.request_body is None:

@@ -183,7 +183,13 @@ class VisitService:
         """Plan a visit; its skills default to the work order's."""
         if draft.window_starts_at >= draft.window_ends_at:
             raise field_error("window_ends_at", "must be after window_starts_at")
-        work_order = await self.work_orders.get(draft.work_order_id, viewer=actor, for_update=True)
+        try:
+            work_order = await self.work_orders.get(
+                draft.work_order_id, viewer=actor, for_update=True
+            )
+        except NotFound:
+            # Named in the body, not the path: the body conflicts with the data.
+            raise reference_error("work_order_id", "no such work order") from None
         if work_order.status in (
             WorkOrderStatus.RESOLVED,
             WorkOrderStatus.CLOSED,

@@ -66,3 +66,10 @@ async def signed_in(
     user = await make_user(session, role=role, client=of_client)
     await session.commit()
     return user, await login(client, user)
+
+
+def unknown_references(response: httpx.Response) -> list[str]:
+    """The fields a 409 `unknown_reference` answer names: ids in the input naming nothing."""
+    error = error_of(response, 409)
+    assert error["code"] == "unknown_reference", error
+    return [str(d.get("field")) for d in error["details"]]

@@ -181,7 +181,7 @@ class TestAnswerTypes:
             ("EngineerGetVisit", "200", "VisitDetail"),
             ("EngineerReportStatus", "200", "EngineerVisit"),
             ("EngineerSaveChecklistAnswers", "200", "RunRead"),
-            ("EngineerAddComment", "201", "mobile_api_engineer_schemas_CommentRead"),
+            ("EngineerAddComment", "201", "EngineerAppCommentRead"),
             ("EngineerRecordLocation", "200", "LocationRead"),
         ],
     )

@@ -21,6 +21,7 @@ from tests.fsm.helpers import (
     error_of,
     invalid_fields,
     signed_in,
+    unknown_references,
 )
 
 SITES = "/api/v1/sites"
@@ -162,7 +163,7 @@ class TestCreateSite:
 
         response = await client.post(SITES, json=data, headers=headers)
 
-        assert invalid_fields(response) == ["client_id"]
+        assert unknown_references(response) == ["client_id"]
 
 
 class TestUpdateSite:

@@ -17,7 +17,13 @@ from fsm.users.models import Role
 from fsm.workorders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 from fsm.workorders.sla_clock import SlaClock
 from tests.factories import make_policy, make_user
-from tests.fsm.helpers import assert_forbidden, error_of, invalid_fields, signed_in
+from tests.fsm.helpers import (
+    assert_forbidden,
+    error_of,
+    invalid_fields,
+    signed_in,
+    unknown_references,
+)
 from tests.fsm.wo_helpers import WORK_ORDERS, move, open_order, parse_at
 
 S = WorkOrderStatus
@@ -502,5 +508,5 @@ class TestPoliciesApi:
 
         response = await self._create(client, admin, "Ghost", calendar_id=str(uuid.uuid4()))
 
-        assert invalid_fields(response) == ["calendar_id"]
-        assert error_of(response, 422)["code"] == "validation_error"
+        assert unknown_references(response) == ["calendar_id"]
+        assert error_of(response, 409)["code"] == "unknown_reference"

@@ -18,6 +18,7 @@ from tests.fsm.helpers import (
     error_of,
     invalid_fields,
     signed_in,
+    unknown_references,
 )
 
 USERS = "/api/v1/users"
@@ -104,7 +105,7 @@ class TestCreateUser:
             USERS, json=_new_user(role="client", client_id=str(uuid.uuid4())), headers=headers
         )
 
-        assert invalid_fields(response) == ["client_id"]
+        assert unknown_references(response) == ["client_id"]
         assert "no such client" in error_of(response, 409)["message"]
 
     async def test_email_taken_in_another_case_is_a_conflict(

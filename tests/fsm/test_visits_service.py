@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
-from fsm.errors import Forbidden, ValidationFailed
+from fsm.errors import Forbidden, UnknownReference, ValidationFailed
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import (
@@ -156,7 +156,7 @@ class TestAssign:
         engineer.user.is_active = False
         visit = await plan_visit(session, await open_order(session), actor=staff)
 
-        with pytest.raises(ValidationFailed) as raised:
+        with pytest.raises(UnknownReference) as raised:
             await visits(session).assign(visit.id, engineer.id, actor=principal_of(staff))
 
         assert raised.value.details[0]["field"] == "engineer_id"

@@ -156,9 +156,11 @@ class TestOnlyTheirCompany:
             headers=headers,
         )
 
-        assert foreign.status_code == missing.status_code == 422
+        # The same answer as an id that names nothing: 409, unknown_reference.
+        assert foreign.status_code == missing.status_code == 409
         assert foreign.json()["error"] == missing.json()["error"]
-        assert on_their_site.status_code == 422
+        assert on_their_site.status_code == 409
+        assert on_their_site.json()["error"]["code"] == "unknown_reference"
         assert on_their_site.json()["error"]["details"][0]["field"] == "site_id"
 
     @pytest.mark.parametrize("path", ["/equipment", "/contracts", "/requests"])
