@@ -127,7 +127,7 @@ class TestTemplates:
             headers=admin,
         )
 
-        assert error_of(response, 422)["details"][0]["field"] == "equipment_model_ids"
+        assert error_of(response, 409)["details"][0]["field"] == "equipment_model_ids"
 
     async def test_only_admins_write_and_only_staff_read(
         self, client: httpx.AsyncClient, session: AsyncSession

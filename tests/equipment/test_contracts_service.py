@@ -17,7 +17,7 @@ from equipment.contracts.service import (
     CoverageOverlap,
 )
 from fsm.auth.principal import Principal
-from fsm.errors import ValidationFailed
+from fsm.errors import UnknownReference, ValidationFailed
 from fsm.pagination import PageRequest
 from fsm.users.models import Role
 from tests.equipment.helpers import make_equipment
@@ -50,19 +50,19 @@ def _plan(equipment_id: uuid.UUID) -> CoverageCreate:
     )
 
 
-def _fields(error: ValidationFailed) -> list[str]:
+def _fields(error: ValidationFailed | UnknownReference) -> list[str]:
     return [d["field"] for d in error.details]
 
 
 class TestCreate:
     async def test_unknown_client(self, session: AsyncSession) -> None:
-        with pytest.raises(ValidationFailed) as caught:
+        with pytest.raises(UnknownReference) as caught:
             await ContractService(session).create(_terms(uuid.uuid4()))
         assert _fields(caught.value) == ["client_id"]
 
     async def test_unknown_sla_policy(self, session: AsyncSession) -> None:
         company = await make_client(session)
-        with pytest.raises(ValidationFailed) as caught:
+        with pytest.raises(UnknownReference) as caught:
             await ContractService(session).create(_terms(company.id, sla_policy_id=uuid.uuid4()))
         assert _fields(caught.value) == ["sla_policy_id"]
 
@@ -83,7 +83,7 @@ class TestCoverage:
         company = await make_client(session)
         service = ContractService(session)
         contract = await service.create(_terms(company.id))
-        with pytest.raises(ValidationFailed) as caught:
+        with pytest.raises(UnknownReference) as caught:
             await service.add_coverage(contract.id, _plan(uuid.uuid4()), viewer=STAFF)
         assert _fields(caught.value) == ["equipment_id"]
 

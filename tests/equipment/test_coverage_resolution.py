@@ -138,7 +138,7 @@ class TestContractResolution:
             headers=await login(client, client_user),
         )
 
-        assert response.status_code == 422, response.text
+        assert response.status_code == 409, response.text
         assert response.json()["error"]["details"][0]["field"] == "equipment_id"
 
 

@@ -19,6 +19,7 @@ from tests.fsm.helpers import (
     error_of,
     invalid_fields,
     signed_in,
+    unknown_references,
 )
 
 MODELS = "/api/v1/equipment-models"
@@ -127,7 +128,7 @@ class TestCreateEquipment:
         )
         assert invalid_fields(response) == ["site_id"]
 
-    async def test_unknown_client_is_422(
+    async def test_unknown_client_is_409(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         company = await make_client(session)
@@ -136,16 +137,16 @@ class TestCreateEquipment:
         body = _new_unit(company, site.id, model.id)
         body["client_id"] = "00000000-0000-0000-0000-000000000000"
         response = await client.post(EQUIPMENT, json=body, headers=await _staff(client, session))
-        assert invalid_fields(response) == ["client_id"]
+        assert unknown_references(response) == ["client_id"]
 
-    async def test_unknown_model_is_422(
+    async def test_unknown_model_is_409(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         company = await make_client(session)
         site = await make_site(session, client=company)
         body = _new_unit(company, site.id, "00000000-0000-0000-0000-000000000000")
         response = await client.post(EQUIPMENT, json=body, headers=await _staff(client, session))
-        assert invalid_fields(response) == ["model_id"]
+        assert unknown_references(response) == ["model_id"]
 
     async def test_serial_unique_per_model(
         self, client: httpx.AsyncClient, session: AsyncSession

@@ -75,7 +75,7 @@ class TestEquipmentList:
         assert at_site.json()["items"][0]["site_name"] == "Warehouse"
         assert [i["serial_number"] for i in by_text.json()["items"]] == ["WH-77"]
 
-    async def test_a_cursor_not_given_out_by_the_server_is_a_422(
+    async def test_a_cursor_not_given_out_by_the_server_is_a_409(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         company = await make_company(session)
@@ -87,7 +87,7 @@ class TestEquipmentList:
             headers=await headers_of(client, company.user),
         )
 
-        assert response.status_code == 422
+        assert response.status_code == 409
         assert response.json()["error"]["details"][0]["field"] == "cursor"
 
 
