@@ -242,3 +242,19 @@ def event_read(event: WorkOrderEvent) -> EventRead:
         occurred_at=event.occurred_at,
         data=event.data,
     )
+
+
+class WorkOrderPage(msgspec.Struct, kw_only=True):
+    """A page of a queue.
+
+    `total` is exact when `total_exact` is true; past 1 000 matches it is a lower bound
+    ("at least 1 000") rather than a count of every match on every page. `next_cursor`
+    continues after the last item (pass it as `cursor`); null on the last page.
+    """
+
+    items: list[WorkOrderRead | ClientWorkOrderRead]
+    total: Count
+    total_exact: bool
+    limit: Count
+    offset: Count
+    next_cursor: str | None
