@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import exists, func, select, text, tuple_
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, exists, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -310,11 +310,20 @@ class WorkOrderService:
         visible = self._visible_to(viewer)
         if visible is not None:
             conditions.append(visible)
-        capped = select(WorkOrder.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-        counted = await self.session.scalar(select(func.count()).select_from(capped)) or 0
         by_created = queue.sort == "created"
         after = _decode_queue_cursor(cursor, by_created) if cursor is not None else None
-        stmt = select(WorkOrder).where(*conditions)
+        # The matches, up to one past the cap, in whatever order is cheapest: their number
+        # is the total; when they are all there, the page is sorted from them by primary
+        # key instead of running costly conditions (a text search) a second time.
+        matched = (
+            await self.session.scalars(select(WorkOrder.id).where(*conditions).limit(COUNT_CAP + 1))
+        ).all()
+        counted = len(matched)
+        if counted <= COUNT_CAP:
+            ids = bindparam("matched", builtins.list(matched), type_=ARRAY(Uuid()))
+            stmt = select(WorkOrder).where(WorkOrder.id == any_(ids))
+        else:
+            stmt = select(WorkOrder).where(*conditions)
         if by_created:
             stmt = stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
             if after is not None:
@@ -374,12 +383,14 @@ class WorkOrderService:
         if queue.site_id is not None:
             conditions.append(WorkOrder.site_id == queue.site_id)
         if queue.skill is not None:
+            # The skill's id as a scalar subquery (not a join): the plan then probes the
+            # links' primary key per order in queue order, instead of hashing every link.
+            skill_id = select(Skill.id).where(Skill.code == queue.skill).scalar_subquery()
             conditions.append(
                 exists(
-                    select(work_order_skills.c.work_order_id)
-                    .join(Skill, Skill.id == work_order_skills.c.skill_id)
-                    .where(
-                        work_order_skills.c.work_order_id == WorkOrder.id, Skill.code == queue.skill
+                    select(work_order_skills.c.work_order_id).where(
+                        work_order_skills.c.work_order_id == WorkOrder.id,
+                        work_order_skills.c.skill_id == skill_id,
                     )
                 )
             )
