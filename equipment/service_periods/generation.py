@@ -34,8 +34,8 @@ from fsm.workorders.models import (
 )
 from fsm.workorders.service import ScheduledWork, WorkOrderService
 
-# Planned visits opened in one statement over parallel arrays, for the orders just opened
-# (a fresh order id that exists now was opened by this run), with the orders' skills.
+# Planned visits opened in one statement over parallel arrays (of the orders this run
+# opened), then given their orders' skills.
 _INSERT_VISITS = """
 INSERT INTO visits (id, work_order_id, status, window_starts_at, window_ends_at,
                     weekly_hours, estimated_minutes, created_at, updated_at)
@@ -44,13 +44,20 @@ SELECT b.id, b.work_order_id, 'planned', b.starts_at, b.ends_at, CAST(b.hours AS
 FROM unnest(CAST(:ids AS uuid[]), CAST(:orders AS uuid[]), CAST(:starts AS timestamptz[]),
             CAST(:ends AS timestamptz[]), CAST(:hours AS text[]), CAST(:minutes AS integer[]))
      AS b(id, work_order_id, starts_at, ends_at, hours, minutes)
-WHERE b.work_order_id = ANY(CAST(:created AS uuid[]))
 """
 _INSERT_VISIT_SKILLS = """
 INSERT INTO visit_skills (visit_id, skill_id)
 SELECT v.id, s.skill_id
-FROM visits v JOIN work_order_skills s ON s.work_order_id = v.work_order_id
-WHERE v.work_order_id = ANY(CAST(:created AS uuid[]))
+FROM unnest(CAST(:created AS uuid[])) AS c(id)
+JOIN visits v ON v.work_order_id = c.id
+JOIN work_order_skills s ON s.work_order_id = c.id
+"""
+
+# Each period the run opened an order for is scheduled with it.
+_LINK_PERIODS = """
+UPDATE service_periods p SET status = 'scheduled', work_order_id = m.work_order_id
+FROM unnest(CAST(:periods AS uuid[]), CAST(:orders AS uuid[])) AS m(period_id, work_order_id)
+WHERE p.id = m.period_id AND p.status = 'planned' AND p.work_order_id IS NULL
 """
 
 
@@ -85,12 +92,14 @@ def maintenance_window(
     start = datetime.combine(starts_on, time(), zone).astimezone(UTC)
     end = datetime.combine(ends_on + timedelta(days=1), time(), zone).astimezone(UTC)
     pattern = weekly_pattern(opening_hours, preferred_weekdays, preferred_start, preferred_end)
-    stretches = windows_between(pattern, timezone, start, end)
-    if not stretches:
+    # Only the first and the last allowed stretch bound the window: look at a week from
+    # each end (every weekday of the pattern comes round within seven days).
+    week = timedelta(days=7)
+    head = windows_between(pattern, timezone, start, min(end, start + week))
+    tail = windows_between(pattern, timezone, max(start, end - week), end)
+    if not head or not tail:
         return MaintenanceWindow(starts_at=start, ends_at=end, weekly_hours=[])
-    return MaintenanceWindow(
-        starts_at=stretches[0][0], ends_at=stretches[-1][1], weekly_hours=pattern
-    )
+    return MaintenanceWindow(starts_at=head[0][0], ends_at=tail[-1][1], weekly_hours=pattern)
 
 
 def visit_window(
@@ -226,30 +235,30 @@ async def generate_maintenance(
     created = await work_orders.open_scheduled(scheduled, now=now)
     if not created:
         return 0
+    # Only what this run opened, filtered here: the statements then need no join against
+    # tables whose statistics do not know yet about the rows just inserted.
+    opened = [
+        (work, window, row)
+        for work, window, row in zip(scheduled, visit_windows, candidates, strict=True)
+        if work.id in created
+    ]
     await session.execute(
         text(_INSERT_VISITS),
         {
-            "ids": [uuid.uuid4() for _ in scheduled],
-            "orders": [w.id for w in scheduled],
-            "starts": [window.starts_at for window, _ in visit_windows],
-            "ends": [window.ends_at for window, _ in visit_windows],
-            "hours": [hours for _, hours in visit_windows],
-            "minutes": [row.visit_minutes for row in candidates],
-            "created": list(created),
+            "ids": [uuid.uuid4() for _ in opened],
+            "orders": [work.id for work, _, _ in opened],
+            "starts": [window.starts_at for _, (window, _), _ in opened],
+            "ends": [window.ends_at for _, (window, _), _ in opened],
+            "hours": [hours for _, (_, hours), _ in opened],
+            "minutes": [row.visit_minutes for _, _, row in opened],
             "now": now,
         },
     )
-    await session.execute(text(_INSERT_VISIT_SKILLS), {"created": list(created)})
+    orders = [work.id for work, _, _ in opened]
+    await session.execute(text(_INSERT_VISIT_SKILLS), {"created": orders})
     await session.execute(
-        update(ServicePeriod)
-        # Every period that now has its order, without a parameter per row.
-        .where(
-            ServicePeriod.id == WorkOrder.service_period_id,
-            ServicePeriod.status == PeriodStatus.PLANNED,
-            ServicePeriod.work_order_id.is_(None),
-        )
-        .values(status=PeriodStatus.SCHEDULED, work_order_id=WorkOrder.id)
-        .execution_options(synchronize_session=False)
+        text(_LINK_PERIODS),
+        {"periods": [work.service_period_id for work, _, _ in opened], "orders": orders},
     )
     return len(created)
 

@@ -69,7 +69,7 @@ FROM unnest(CAST(:ids AS uuid[]), CAST(:clients AS uuid[]), CAST(:sites AS uuid[
                           policy_id, title, description, due_at, n)
 CROSS JOIN LATERAL (SELECT u.*, CAST(CAST(:first AS integer) + u.n - 1 AS text) AS num) b
 ON CONFLICT (service_period_id) DO NOTHING
-RETURNING id
+RETURNING id, number
 """
 
 # Moves a person may make by hand; reopening has its own path with a time window.
@@ -634,28 +634,27 @@ class WorkOrderService:
         default = await self.policies.default_policy()
         default_id = default.id if default is not None else None
         first = await self._reserve_numbers(now.year, len(work))
-        created = set(
-            (
-                await self.session.scalars(
-                    text(_OPEN_SCHEDULED),
-                    {
-                        "ids": [w.id for w in work],
-                        "clients": [w.client_id for w in work],
-                        "sites": [w.site_id for w in work],
-                        "equipment": [w.equipment_id for w in work],
-                        "contracts": [w.contract_id for w in work],
-                        "periods": [w.service_period_id for w in work],
-                        "policies": [w.sla_policy_id or default_id for w in work],
-                        "titles": [w.title for w in work],
-                        "descriptions": [w.description for w in work],
-                        "due": [w.due_at for w in work],
-                        "year": str(now.year),
-                        "first": first,
-                        "now": now,
-                    },
-                )
-            ).all()
-        )
+        opened = (
+            await self.session.execute(
+                text(_OPEN_SCHEDULED),
+                {
+                    "ids": [w.id for w in work],
+                    "clients": [w.client_id for w in work],
+                    "sites": [w.site_id for w in work],
+                    "equipment": [w.equipment_id for w in work],
+                    "contracts": [w.contract_id for w in work],
+                    "periods": [w.service_period_id for w in work],
+                    "policies": [w.sla_policy_id or default_id for w in work],
+                    "titles": [w.title for w in work],
+                    "descriptions": [w.description for w in work],
+                    "due": [w.due_at for w in work],
+                    "year": str(now.year),
+                    "first": first,
+                    "now": now,
+                },
+            )
+        ).all()
+        created = {order_id for order_id, _ in opened}
         if not created:
             return created
         skill_links = [(w.id, s) for w in work if w.id in created for s in w.skill_ids]
@@ -673,9 +672,13 @@ class WorkOrderService:
                 "(work_order_id, kind, visibility, occurred_at, data) "
                 "SELECT id, 'created', 'public', :now, "
                 "jsonb_build_object('number', number, 'source', 'maintenance_plan') "
-                "FROM work_orders WHERE id = ANY(CAST(:ids AS uuid[]))"
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:numbers AS text[])) AS e(id, number)"
             ),
-            {"ids": list(created), "now": now},
+            {
+                "ids": [order_id for order_id, _ in opened],
+                "numbers": [number for _, number in opened],
+                "now": now,
+            },
         )
         return created
 
