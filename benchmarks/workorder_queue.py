@@ -238,6 +238,7 @@ async def explain_queues(engine: AsyncEngine, factory: async_sessionmaker[AsyncS
     """EXPLAIN (ANALYZE, BUFFERS) of each statement a queue's first page runs."""
     viewer = _viewer()
     settings = load_settings({"FSM_ENV": "test"})
+    totals: list[tuple[str, float]] = []
     for name, make in _queues().items():
         captured: list[tuple[str, Any]] = []
 
@@ -260,6 +261,7 @@ async def explain_queues(engine: AsyncEngine, factory: async_sessionmaker[AsyncS
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", capture)
         print(f"\n=== {name}: {len(captured)} statements")
+        spent = 0.0
         async with factory() as session:
             connection = await session.connection()
             for statement, parameters in captured:
@@ -268,7 +270,16 @@ async def explain_queues(engine: AsyncEngine, factory: async_sessionmaker[AsyncS
                 )
                 print("--- " + " ".join(statement.split())[:160])
                 for (line,) in plan:
-                    print("    " + line)
+                    print("    " + line[:300])
+                    if line.startswith("Execution Time:"):
+                        spent += float(line.split()[2])
+        # The server's share, whatever the client's CPU is doing: a figure that a loaded
+        # machine disturbs less than the end-to-end timings.
+        print(f"=== {name}: {spent:.1f} ms of execution in the server")
+        totals.append((name, spent))
+    print("\nserver execution per first page (sum of EXPLAIN ANALYZE 'Execution Time'):")
+    for name, spent in totals:
+        print(f"  {name:<28} {spent:8.1f} ms")
 
 
 async def run(database_url: str, rows: int, repeats: int, verbose: bool) -> None:

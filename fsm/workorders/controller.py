@@ -115,7 +115,7 @@ class WorkOrderController(Controller):
                 "pages by the sort key, as fast deep in the queue as at its head",
             ),
         ] = None,
-    ) -> WorkOrderPage:
+    ) -> WorkOrderPage[WorkOrderRead | ClientWorkOrderRead]:
         """A queue of work orders, by next SLA deadline by default.
 
         The total is exact up to 1 000 matches, then a lower bound (`total_exact` false).
