@@ -132,15 +132,26 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
     Web requests and scheduled jobs both go through this, so commit and rollback live in
     one place; services only flush.
     """
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-            DATABASE.recovered()
+    async with factory() as session, unit_of_work(session):
+        yield session
+
+
+# Where the authentication middleware leaves the session it opened for a request, so the
+# request's unit of work goes on in it (one connection, one transaction per request).
+REQUEST_SESSION = "fsm.request_session"
+
+
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit the session's work when the block ends normally, roll it back when it raises."""
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    else:
+        await session.commit()
+        DATABASE.recovered()
 
 
 # PostgreSQL's connection_exception class (08) and the shutdown/startup states of class 57P.

@@ -16,12 +16,12 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Scope
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
-from fsm.db import database_outage, session_scope
+from fsm.db import REQUEST_SESSION, database_outage, session_scope, unit_of_work
 from fsm.errors import DomainError, TooManyRequests, Unavailable, error_body
 from fsm.outages import DATABASE, PARTS
 
@@ -180,10 +180,23 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed after the response is built, else rolled back."""
-    async with session_scope(state.session_factory) as session:
-        yield session
+async def provide_db_session(state: State, scope: Scope) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed after the response is built, else rolled back.
+
+    A signed-in request goes on in the session its authentication opened.
+    """
+    shared = scope.get("state", {}).get(REQUEST_SESSION)
+    if shared is None:
+        async with session_scope(state.session_factory) as session:
+            yield session
+    else:
+        try:
+            async with unit_of_work(shared) as session:
+                yield session
+        finally:
+            # The connection goes back to the pool with the unit of work, not after the
+            # response has been sent.
+            await shared.close()
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.service import AuthService
 from fsm.auth.tokens import InvalidToken
-from fsm.db import session_scope
+from fsm.db import REQUEST_SESSION
 from fsm.settings import Settings
 
 PUBLIC_PATHS = (
@@ -29,7 +33,21 @@ def is_client_surface(path_template: str) -> bool:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Resolves `Authorization: Bearer <jwt>` to a principal on `request.user`."""
+    """Resolves `Authorization: Bearer <jwt>` to a principal on `request.user`.
+
+    The session check runs in the session the request then works in (`REQUEST_SESSION`,
+    taken up by `provide_db_session`): one connection checkout and one transaction per
+    request, not a second of each for authentication alone. Closed here once the request
+    is answered, whatever happened (a no-op after the unit of work committed).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            session = scope.get("state", {}).pop(REQUEST_SESSION, None)
+            if session is not None:
+                await session.close()
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
         header = connection.headers.get("authorization", "")
@@ -38,9 +56,10 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("a bearer access token is required")
         state = connection.app.state
         settings: Settings = state.settings
+        session: AsyncSession = state.session_factory()
+        cast(dict[str, Any], connection.scope).setdefault("state", {})[REQUEST_SESSION] = session
         try:
-            async with session_scope(state.session_factory) as session:
-                principal = await AuthService(session, settings.auth).authenticate(token.strip())
+            principal = await AuthService(session, settings.auth).authenticate(token.strip())
         except InvalidToken as exc:
             raise NotAuthorizedException(exc.message) from exc
         if principal.is_client and not is_client_surface(connection.scope["path_template"]):
