@@ -114,7 +114,8 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
         Index("ix_work_orders_client_id_created_at_id", "client_id", "created_at", "id"),
         Index("ix_work_orders_site_id_created_at_id", "site_id", "created_at", "id"),
         Index("ix_work_orders_created_at_id", "created_at", "id"),
-        Index("ix_work_orders_priority_status", "priority", "status"),
+        # Covering the id: a queue by priority and status counts its matches from the index.
+        Index("ix_work_orders_priority_status", "priority", "status", postgresql_include=["id"]),
         Index("ix_work_orders_equipment_id", "equipment_id"),
         Index("ix_work_orders_contract_id", "contract_id"),
         # "No reaction yet": a small partial index over the orders still waiting for one.

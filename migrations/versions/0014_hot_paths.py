@@ -1,8 +1,8 @@
 """Hot paths at a million work orders; planned maintenance on preferred hours
 
 Queue indexes the plans use at scale: open work by next deadline (partial), orders still
-waiting for a reaction by next deadline (partial), and the id as the keyset tie-breaker of
-the "newest first" indexes. Visits get `weekly_hours`: the hours within their window work
+waiting for a reaction by next deadline (partial), the id as the keyset tie-breaker of the
+"newest first" indexes, and covered by the priority-and-status index. Visits get `weekly_hours`: the hours within their window work
 may start (planned maintenance on the contract's preferred weekdays and hours the site is
 open).
 
@@ -48,6 +48,13 @@ def upgrade() -> None:
         ["sla_next_due_at", "id"],
         postgresql_where=sa.text("first_response_at IS NULL"),
     )
+    op.drop_index("ix_work_orders_priority_status", table_name="work_orders")
+    op.create_index(
+        "ix_work_orders_priority_status",
+        "work_orders",
+        ["priority", "status"],
+        postgresql_include=["id"],
+    )
     for name, columns in (
         ("ix_work_orders_client_id_created_at", ["client_id", "created_at"]),
         ("ix_work_orders_site_id_created_at", ["site_id", "created_at"]),
@@ -68,6 +75,8 @@ def downgrade() -> None:
     ):
         op.drop_index(name.replace("created_at", "created_at_id"), table_name="work_orders")
         op.create_index(name, "work_orders", columns)
+    op.drop_index("ix_work_orders_priority_status", table_name="work_orders")
+    op.create_index("ix_work_orders_priority_status", "work_orders", ["priority", "status"])
     op.drop_index("ix_work_orders_awaiting_reaction_sla_next_due_at", table_name="work_orders")
     op.drop_index("ix_work_orders_open_sla_next_due_at", table_name="work_orders")
     op.drop_column("visits", "weekly_hours")
