@@ -5,7 +5,8 @@
 Starts its own throw-away PostgreSQL+PostGIS cluster, migrates it, fills clients, sites, an
 SLA policy, equipment, active contracts with coverage and one planned service period per
 unit (set-based SQL), then times one generation run (opens N work orders and visits) and a
-second run (must create nothing), each in one transaction as the scheduler runs it.
+second run (must create nothing), each in one transaction as the scheduler runs it, and
+prints each beside its target (first run <= 10 s, no-op rerun <= 1 s at 100 000 units).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ async def run(database_url: str, units: int) -> None:
             await session.execute(text("ANALYZE"))
             await session.commit()
         print(f"filled {units:,} covered units in {time.monotonic() - started:.1f} s")
-        for label in ("first run", "second run (no-op)"):
+        for label, target in (("first run", 10.0), ("second run (no-op)", 1.0)):
             started = time.monotonic()
             async with factory() as session:
                 work_orders = Services(session, load_settings({"FSM_ENV": "test"})).work_orders
@@ -95,7 +96,11 @@ async def run(database_url: str, units: int) -> None:
                 )
                 await session.commit()
             seconds = time.monotonic() - started
-            print(f"{label:<20} opened {opened:>8,} work orders in {seconds:6.2f} s")
+            verdict = "ok" if seconds <= target else "MISSED"
+            print(
+                f"{label:<20} opened {opened:>8,} work orders in {seconds:6.2f} s"
+                f"  (target <= {target:.0f} s: {verdict})"
+            )
         async with factory() as session:
             total = await session.scalar(select(func.count()).select_from(WorkOrder))
         print(f"work orders in the database: {total:,}")

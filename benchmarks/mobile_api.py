@@ -56,6 +56,9 @@ HISTORY_VISITS = 25
 SITES_PER_CLIENT = 3
 UNITS_PER_SITE = 2
 CATEGORIES = ("boiler", "lift", "hvac", "refrigeration")
+# The engineer app's goal (issue 18): half the bare endpoint's throughput, p99 within 50 ms.
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 50.0
 
 
 @get("/bare", sync_to_thread=False)
@@ -457,6 +460,14 @@ def report(results: list[Result], *, engineers: int, concurrency: int, seconds: 
         print(
             f"{r.name:<40} {len(r.latencies_ms):>9,} {r.rate:>8.1f} {r.percentile(0.5):>8.1f} "
             f"{r.percentile(0.99):>8.1f} {r.errors:>7} {ratio:>8.3f}"
+        )
+    for r in results[1:]:
+        ratio = r.rate / bare if bare else float("nan")
+        p99 = r.percentile(0.99)
+        verdict = "ok" if ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS else "MISSED"
+        print(
+            f"target {r.name}: >= {TARGET_RATIO}x bare and p99 <= {TARGET_P99_MS:.0f} ms at "
+            f"16 workers; now {ratio:.3f}x, p99 {p99:.1f} ms: {verdict}"
         )
     medians = [statistics.median(r.latencies_ms) for r in results if r.latencies_ms]
     if len(medians) == len(results):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import WKBElement
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fsm.db import Base, IdMixin, TimestampMixin, value_enum
@@ -71,6 +73,11 @@ class Visit(IdMixin, TimestampMixin, Base):
     window_starts_at: Mapped[datetime]
     window_ends_at: Mapped[datetime]
     estimated_minutes: Mapped[int]
+    # The hours within the window work may start, per weekday in the site's time (the shape
+    # of a site's opening hours; fsm/visits/windows.py); empty: the whole window.
+    weekly_hours: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
     engineer_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("engineers.id", ondelete="RESTRICT")
     )

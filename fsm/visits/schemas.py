@@ -42,6 +42,14 @@ class StatusChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     labour_minutes: Annotated[int, msgspec.Meta(ge=0, le=24 * 60)] | None = None
 
 
+class WeeklyHours(msgspec.Struct, frozen=True, kw_only=True):
+    """Hours of one weekday (Monday is 0) in which work may start, site local time."""
+
+    weekday: Annotated[int, msgspec.Meta(ge=0, le=6)]
+    opens: Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    closes: Annotated[str, msgspec.Meta(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+
+
 class VisitRead(msgspec.Struct, kw_only=True):
     """A visit."""
 
@@ -58,6 +66,9 @@ class VisitRead(msgspec.Struct, kw_only=True):
     labour_minutes: Count | None
     completed_at: datetime | None
     version: Count
+    # Within the window, the hours work may start (planned maintenance: the contract's
+    # preferred weekdays and hours the site is open); empty means the whole window.
+    weekly_hours: list[WeeklyHours] = msgspec.field(default_factory=list)
 
 
 class StatusEventRead(msgspec.Struct, kw_only=True):
@@ -88,6 +99,7 @@ def visit_read(visit: Visit) -> VisitRead:
         labour_minutes=visit.labour_minutes,
         completed_at=visit.completed_at,
         version=visit.version,
+        weekly_hours=[WeeklyHours(**h) for h in visit.weekly_hours],
     )
 
 

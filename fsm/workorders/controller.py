@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_admin, requires_signed_in, requires_staff
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
-from fsm.errors import Forbidden
-from fsm.pagination import PageOut, PageRequest, page_out
+from fsm.errors import Forbidden, field_error
+from fsm.pagination import PageRequest
 from fsm.schemas import LimitQuery, OffsetQuery, aware
 from fsm.visits.service import VisitService
 from fsm.workorders.custom_fields import (
@@ -40,6 +40,7 @@ from fsm.workorders.schemas import (
     ReopenRequest,
     TransitionRequest,
     WorkOrderCreate,
+    WorkOrderPage,
     WorkOrderRead,
     WorkOrderUpdate,
     comment_read,
@@ -102,8 +103,22 @@ class WorkOrderController(Controller):
         sort: Annotated[str, QueryParameter(pattern="^(sla|created)$")] = "sla",
         limit: LimitQuery = 50,
         offset: OffsetQuery = 0,
-    ) -> PageOut[WorkOrderRead]:
-        """A queue of work orders, by next SLA deadline by default."""
+        cursor: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=1,
+                max_length=300,
+                description="`next_cursor` of the previous page (instead of `offset`): "
+                "pages by the sort key, as fast deep in the queue as at its head",
+            ),
+        ] = None,
+    ) -> WorkOrderPage[WorkOrderRead]:
+        """A queue of work orders, by next SLA deadline by default.
+
+        The total is exact up to 1 000 matches, then a lower bound (`total_exact` false).
+        """
+        if cursor is not None and offset:
+            raise field_error("offset", "cannot be combined with a cursor")
         internal = not principal.is_client
         queue = QueueFilter(
             statuses=status or (),
@@ -121,9 +136,16 @@ class WorkOrderController(Controller):
             sort=sort if internal else "created",
         )
         page = await work_orders.list(
-            PageRequest(limit=limit, offset=offset), queue, viewer=principal
+            PageRequest(limit=limit, offset=offset), queue, viewer=principal, cursor=cursor
         )
-        return page_out(page, lambda w: _view(w, principal, work_orders.warning))
+        return WorkOrderPage(
+            items=[_view(w, principal, work_orders.warning) for w in page.items],
+            total=page.total,
+            total_exact=page.total_exact,
+            limit=page.limit,
+            offset=page.offset,
+            next_cursor=page.next_cursor,
+        )
 
     @post("/", operation_id="CreateWorkOrder")
     async def create_work_order(

@@ -101,16 +101,34 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         # The dispatcher's queues: open work by the next SLA deadline, per status.
         Index("ix_work_orders_status_sla_next_due_at", "status", "sla_next_due_at", "id"),
-        Index("ix_work_orders_client_id_created_at", "client_id", "created_at"),
-        Index("ix_work_orders_site_id_created_at", "site_id", "created_at"),
-        Index("ix_work_orders_created_at", "created_at"),
-        Index("ix_work_orders_priority_status", "priority", "status"),
+        # Open work by next deadline, for the queues over every open status (keyset on id).
+        Index(
+            "ix_work_orders_open_sla_next_due_at",
+            "sla_next_due_at",
+            "id",
+            postgresql_where=text(
+                "status IN ('new', 'scheduled', 'in_progress', 'on_hold', 'reopened')"
+            ),
+        ),
+        # Newest first per client, per site and overall; the id is the keyset tie-breaker.
+        Index("ix_work_orders_client_id_created_at_id", "client_id", "created_at", "id"),
+        Index("ix_work_orders_site_id_created_at_id", "site_id", "created_at", "id"),
+        Index("ix_work_orders_created_at_id", "created_at", "id"),
+        # Covering the id: a queue by priority and status counts its matches from the index.
+        Index("ix_work_orders_priority_status", "priority", "status", postgresql_include=["id"]),
         Index("ix_work_orders_equipment_id", "equipment_id"),
         Index("ix_work_orders_contract_id", "contract_id"),
         # "No reaction yet": a small partial index over the orders still waiting for one.
         Index(
             "ix_work_orders_awaiting_reaction",
             "created_at",
+            postgresql_where=text("first_response_at IS NULL"),
+        ),
+        # ... and the same orders by next deadline, the order that queue is read in.
+        Index(
+            "ix_work_orders_awaiting_reaction_sla_next_due_at",
+            "sla_next_due_at",
+            "id",
             postgresql_where=text("first_response_at IS NULL"),
         ),
         # Number or title search ("contains", any case) through trigrams.

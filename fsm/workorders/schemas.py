@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
@@ -19,6 +19,8 @@ from fsm.workorders.models import (
     WorkOrderType,
 )
 from fsm.workorders.service import sla_state
+
+T = TypeVar("T")
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Description = Annotated[str, msgspec.Meta(max_length=20_000)]
@@ -211,3 +213,19 @@ def event_read(event: WorkOrderEvent) -> EventRead:
         occurred_at=event.occurred_at,
         data=event.data,
     )
+
+
+class WorkOrderPage(msgspec.Struct, Generic[T], kw_only=True):
+    """A page of a queue.
+
+    `total` is exact when `total_exact` is true; past 1 000 matches it is a lower bound
+    ("at least 1 000") rather than a count of every match on every page. `next_cursor`
+    continues after the last item (pass it as `cursor`); null on the last page.
+    """
+
+    items: list[T]
+    total: Count
+    total_exact: bool
+    limit: Count
+    offset: Count
+    next_cursor: str | None

@@ -8,20 +8,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Table, exists, func, select
-from sqlalchemy import insert as sa_insert
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, exists, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from fsm.auth.principal import Principal
+from fsm.cursor import decode_cursor, encode_cursor
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error, reference_error
-from fsm.pagination import Page, PageRequest
+from fsm.pagination import PageRequest
 from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
@@ -49,8 +49,28 @@ from fsm.workorders.sla_clock import SlaClock
 S = WorkOrderStatus
 # Work a client may rate.
 RATEABLE = frozenset({S.RESOLVED, S.CLOSED})
-# Rows per multi-row INSERT of a bulk opening.
-BULK_BATCH = 5_000
+# Scheduled maintenance opened in one statement over parallel arrays (see open_scheduled).
+_OPEN_SCHEDULED = """
+INSERT INTO work_orders (
+    id, number, client_id, site_id, equipment_id, contract_id, service_period_id, type,
+    priority, channel, status, title, description, custom_fields, sla_policy_id,
+    reaction_due_at, resolution_due_at, sla_next_due_at, created_at, updated_at)
+SELECT b.id,
+       -- WO-<year>-<n>, at least six digits, as _next_number writes it.
+       'WO-' || CAST(:year AS text) || '-' || lpad(b.num, greatest(6, length(b.num)), '0'),
+       b.client_id, b.site_id, b.equipment_id, b.contract_id, b.period_id, 'maintenance',
+       'normal', 'scheduled', 'new', b.title, b.description, '{}', b.policy_id,
+       NULL, b.due_at, b.due_at, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+FROM unnest(CAST(:ids AS uuid[]), CAST(:clients AS uuid[]), CAST(:sites AS uuid[]),
+            CAST(:equipment AS uuid[]), CAST(:contracts AS uuid[]), CAST(:periods AS uuid[]),
+            CAST(:policies AS uuid[]), CAST(:titles AS text[]), CAST(:descriptions AS text[]),
+            CAST(:due AS timestamptz[]))
+     WITH ORDINALITY AS u(id, client_id, site_id, equipment_id, contract_id, period_id,
+                          policy_id, title, description, due_at, n)
+CROSS JOIN LATERAL (SELECT u.*, CAST(CAST(:first AS integer) + u.n - 1 AS text) AS num) b
+ON CONFLICT (service_period_id) DO NOTHING
+RETURNING id, number
+"""
 
 # Moves a person may make by hand; reopening has its own path with a time window.
 TRANSITIONS: dict[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
@@ -119,6 +139,8 @@ class ScheduledWork:
     sla_policy_id: uuid.UUID | None
     title: str
     description: str
+    # The end of the service period: planned work is due then, not by a reaction target.
+    due_at: datetime
     skill_ids: Sequence[uuid.UUID] = ()
 
 
@@ -139,6 +161,31 @@ class QueueFilter:
     no_reaction_within_minutes: int | None = None
     text: str | None = None
     sort: str = "sla"
+
+
+# A queue counts its matches exactly up to this many; past it the total is "at least".
+COUNT_CAP = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """One page of a queue: the items, the total (exact, or a lower bound past the cap)
+    and the cursor of the next page (None on the last one)."""
+
+    items: Sequence[WorkOrder]
+    total: int
+    total_exact: bool
+    limit: int
+    offset: int
+    next_cursor: str | None
+
+
+def _decode_queue_cursor(cursor: str, by_created: bool) -> tuple[Any, ...]:
+    """The (sort key, id) after which a page starts; 422 for another sort's cursor."""
+    sort, key, last_id = decode_cursor(cursor, (str, datetime, uuid.UUID))
+    if sort != ("created" if by_created else "sla") or (by_created and key is None):
+        raise field_error("cursor", "belongs to another sort order")
+    return key, last_id
 
 
 def sla_state(work_order: WorkOrder, now: datetime, warning: timedelta) -> SlaState:
@@ -244,24 +291,84 @@ class WorkOrderService:
         return work_order
 
     async def list(
-        self, page: PageRequest, queue: QueueFilter, *, viewer: Principal
-    ) -> Page[WorkOrder]:
-        """A queue of work orders, by next SLA deadline unless asked otherwise."""
+        self,
+        page: PageRequest,
+        queue: QueueFilter,
+        *,
+        viewer: Principal,
+        cursor: str | None = None,
+    ) -> QueuePage:
+        """A queue of work orders, by next SLA deadline unless asked otherwise.
+
+        Pages by `cursor` (keyset: the sort key of the last item sent, as fast on page 1 000
+        as on page 1) or by `page.offset`. The total is exact up to `COUNT_CAP`; past it the
+        page says "at least `COUNT_CAP`" (`total_exact` false) instead of counting a million
+        rows on every page.
+        """
         now = utcnow()
         conditions = self._queue_conditions(queue, now)
         visible = self._visible_to(viewer)
         if visible is not None:
             conditions.append(visible)
-        total = await self.session.scalar(
-            select(func.count()).select_from(WorkOrder).where(*conditions)
-        )
-        stmt = select(WorkOrder).where(*conditions)
-        if queue.sort == "created":
-            stmt = stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id)
+        by_created = queue.sort == "created"
+        after = _decode_queue_cursor(cursor, by_created) if cursor is not None else None
+        # The matches, up to one past the cap, in whatever order is cheapest: their number
+        # is the total; when they are all there, the page is sorted from them by primary
+        # key instead of running costly conditions (a text search) a second time.
+        matched = (
+            await self.session.scalars(select(WorkOrder.id).where(*conditions).limit(COUNT_CAP + 1))
+        ).all()
+        counted = len(matched)
+        if counted <= COUNT_CAP:
+            ids = bindparam("matched", builtins.list(matched), type_=ARRAY(Uuid()))
+            stmt = select(WorkOrder).where(WorkOrder.id == any_(ids))
         else:
-            stmt = stmt.order_by(WorkOrder.sla_next_due_at.asc().nulls_last(), WorkOrder.id)
-        rows = (await self.session.scalars(stmt.limit(page.limit).offset(page.offset))).all()
-        return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
+            stmt = select(WorkOrder).where(*conditions)
+        if by_created:
+            stmt = stmt.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+            if after is not None:
+                stmt = stmt.where(tuple_(WorkOrder.created_at, WorkOrder.id) < tuple_(*after))
+            rows = builtins.list(
+                await self._page(stmt, page.limit, page.offset if after is None else 0)
+            )
+        else:
+            rows = builtins.list(await self._sla_page(stmt, page, after))
+        next_cursor = None
+        if len(rows) == page.limit:
+            last = rows[-1]
+            key = last.created_at if by_created else last.sla_next_due_at
+            next_cursor = encode_cursor("created" if by_created else "sla", key, last.id)
+        return QueuePage(
+            items=rows,
+            total=min(counted, COUNT_CAP),
+            total_exact=counted <= COUNT_CAP,
+            limit=page.limit,
+            offset=page.offset,
+            next_cursor=next_cursor,
+        )
+
+    async def _page(self, stmt: Any, limit: int, offset: int = 0) -> Sequence[WorkOrder]:
+        return (await self.session.scalars(stmt.limit(limit).offset(offset))).all()
+
+    async def _sla_page(
+        self, stmt: Any, page: PageRequest, after: tuple[Any, ...] | None
+    ) -> Sequence[WorkOrder]:
+        """By next deadline, undated ones last: after a cursor, two index ranges in turn."""
+        due, key = WorkOrder.sla_next_due_at, WorkOrder.id
+        if after is None:
+            ordered = stmt.order_by(due.asc().nulls_last(), key)
+            return await self._page(ordered, page.limit, page.offset)
+        rows: builtins.list[WorkOrder] = []
+        last_due, last_id = after
+        if last_due is not None:
+            dated = stmt.where(tuple_(due, key) > tuple_(last_due, last_id)).order_by(due, key)
+            rows.extend(await self._page(dated, page.limit))
+        if len(rows) < page.limit:
+            undated = stmt.where(due.is_(None))
+            if last_due is None:
+                undated = undated.where(key > last_id)
+            rows.extend(await self._page(undated.order_by(key), page.limit - len(rows)))
+        return rows
 
     def _queue_conditions(self, queue: QueueFilter, now: datetime) -> builtins.list[Any]:
         conditions: builtins.list[Any] = []
@@ -276,12 +383,14 @@ class WorkOrderService:
         if queue.site_id is not None:
             conditions.append(WorkOrder.site_id == queue.site_id)
         if queue.skill is not None:
+            # The skill's id as a scalar subquery (not a join): the plan then probes the
+            # links' primary key per order in queue order, instead of hashing every link.
+            skill_id = select(Skill.id).where(Skill.code == queue.skill).scalar_subquery()
             conditions.append(
                 exists(
-                    select(work_order_skills.c.work_order_id)
-                    .join(Skill, Skill.id == work_order_skills.c.skill_id)
-                    .where(
-                        work_order_skills.c.work_order_id == WorkOrder.id, Skill.code == queue.skill
+                    select(work_order_skills.c.work_order_id).where(
+                        work_order_skills.c.work_order_id == WorkOrder.id,
+                        work_order_skills.c.skill_id == skill_id,
                     )
                 )
             )
@@ -315,6 +424,8 @@ class WorkOrderService:
             conditions.append(breached)
         elif queue.sla_state is SlaState.AT_RISK:
             conditions.append(~breached)
+            # Implied by "not breached", said outright so the plan scans just that range.
+            conditions.append(WorkOrder.sla_next_due_at >= now)
             conditions.append(WorkOrder.sla_next_due_at < now + self.warning)
         elif queue.sla_state is SlaState.OK:
             conditions.append(~breached)
@@ -511,83 +622,65 @@ class WorkOrderService:
 
         Numbered from the year's counter (one update for the batch), on the contract's SLA
         policy or else the default one, with their skills and a public `created` event, each
-        opened `now` by the plan (no user). A service period that has an order already is
-        skipped (the unique `service_period_id`), so a second run opens nothing twice.
-        Returns the ids opened. Set-based: a few statements per 5 000 orders.
+        opened `now` by the plan (no user). Planned work is due by its service period, not
+        by a reaction target: no reaction deadline, resolution (and the next deadline) at
+        `due_at`, so an order generated days ahead is neither at risk nor breached until
+        its period's end approaches. A service period that has an order already is skipped
+        (the unique `service_period_id`), so a second run opens nothing twice.
+        Returns the ids opened. Set-based: one INSERT ... SELECT over arrays per table.
         """
         if not work:
             return set()
         default = await self.policies.default_policy()
-        policy_of = {
-            w.id: w.sla_policy_id or (default.id if default is not None else None) for w in work
-        }
-        deadlines = await self.sla.opening_deadlines(
-            {p for p in policy_of.values() if p is not None}, Priority.NORMAL, now
-        )
+        default_id = default.id if default is not None else None
         first = await self._reserve_numbers(now.year, len(work))
-        rows = []
-        for offset, item in enumerate(work):
-            policy_id = policy_of[item.id]
-            reaction_due, resolution_due = (
-                deadlines.get(policy_id, (None, None)) if policy_id else (None, None)
-            )
-            rows.append(
+        opened = (
+            await self.session.execute(
+                text(_OPEN_SCHEDULED),
                 {
-                    "id": item.id,
-                    "number": f"WO-{now.year}-{first + offset:06d}",
-                    "client_id": item.client_id,
-                    "site_id": item.site_id,
-                    "equipment_id": item.equipment_id,
-                    "contract_id": item.contract_id,
-                    "service_period_id": item.service_period_id,
-                    "type": WorkOrderType.MAINTENANCE,
-                    "priority": Priority.NORMAL,
-                    "channel": Channel.SCHEDULED,
-                    "status": S.NEW,
-                    "title": item.title,
-                    "description": item.description,
-                    "custom_fields": {},
-                    "sla_policy_id": policy_id,
-                    "reaction_due_at": reaction_due,
-                    "resolution_due_at": resolution_due,
-                    "sla_next_due_at": reaction_due,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                    "ids": [w.id for w in work],
+                    "clients": [w.client_id for w in work],
+                    "sites": [w.site_id for w in work],
+                    "equipment": [w.equipment_id for w in work],
+                    "contracts": [w.contract_id for w in work],
+                    "periods": [w.service_period_id for w in work],
+                    "policies": [w.sla_policy_id or default_id for w in work],
+                    "titles": [w.title for w in work],
+                    "descriptions": [w.description for w in work],
+                    "due": [w.due_at for w in work],
+                    "year": str(now.year),
+                    "first": first,
+                    "now": now,
+                },
             )
-        table = cast(Table, WorkOrder.__table__)
-        created: set[uuid.UUID] = set()
-        for lo in range(0, len(rows), BULK_BATCH):
-            # Core inserts (the table, not the mapped class): no per-row ORM bookkeeping.
-            stmt = (
-                insert(table)
-                .on_conflict_do_nothing(index_elements=[table.c.service_period_id])
-                .returning(table.c.id)
+        ).all()
+        created = {order_id for order_id, _ in opened}
+        if not created:
+            return created
+        skill_links = [(w.id, s) for w in work if w.id in created for s in w.skill_ids]
+        if skill_links:
+            await self.session.execute(
+                text(
+                    "INSERT INTO work_order_skills (work_order_id, skill_id) "
+                    "SELECT * FROM unnest(CAST(:orders AS uuid[]), CAST(:skills AS uuid[]))"
+                ),
+                {"orders": [o for o, _ in skill_links], "skills": [s for _, s in skill_links]},
             )
-            created.update((await self.session.scalars(stmt, rows[lo : lo + BULK_BATCH])).all())
-        kept = [(item, row) for item, row in zip(work, rows, strict=True) if item.id in created]
-        await self._insert_rows(
-            work_order_skills,
-            [{"work_order_id": i.id, "skill_id": s} for i, _ in kept for s in i.skill_ids],
-        )
-        await self._insert_rows(
-            WorkOrderEvent.__table__,
-            [
-                {
-                    "work_order_id": item.id,
-                    "kind": "created",
-                    "visibility": Visibility.PUBLIC,
-                    "occurred_at": now,
-                    "data": {"number": row["number"], "source": "maintenance_plan"},
-                }
-                for item, row in kept
-            ],
+        await self.session.execute(
+            text(
+                "INSERT INTO work_order_events "
+                "(work_order_id, kind, visibility, occurred_at, data) "
+                "SELECT id, 'created', 'public', :now, "
+                "jsonb_build_object('number', number, 'source', 'maintenance_plan') "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:numbers AS text[])) AS e(id, number)"
+            ),
+            {
+                "ids": [order_id for order_id, _ in opened],
+                "numbers": [number for _, number in opened],
+                "now": now,
+            },
         )
         return created
-
-    async def _insert_rows(self, table: Any, rows: builtins.list[dict[str, Any]]) -> None:
-        for lo in range(0, len(rows), BULK_BATCH):
-            await self.session.execute(sa_insert(table), rows[lo : lo + BULK_BATCH])
 
     async def _reserve_numbers(self, year: int, count: int) -> int:
         """Take `count` consecutive numbers of the year at once; return the first."""

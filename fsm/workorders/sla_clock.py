@@ -10,14 +10,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.sla.calendar import due_at, paused_business_minutes
 from fsm.sla.models import SlaPolicy
 from fsm.sla.service import business_calendar
 from fsm.workorders.models import (
-    Priority,
     SlaPause,
     Visibility,
     WorkOrder,
@@ -80,35 +79,24 @@ class SlaClock:
         if work_order.reaction_due_at is not None and now > work_order.reaction_due_at:
             work_order.is_reaction_breached = True
 
-    async def opening_deadlines(
-        self, policy_ids: set[uuid.UUID], priority: Priority, opened_at: datetime
-    ) -> dict[uuid.UUID, tuple[datetime | None, datetime | None]]:
-        """Reaction and resolution deadlines, per policy, of orders opened at one instant.
-
-        The same figures `recompute` gives a fresh order (no pauses yet), once per policy
-        for a batch of any size.
-        """
-        policies = (
-            await self.session.scalars(select(SlaPolicy).where(SlaPolicy.id.in_(policy_ids)))
-        ).all()
-        deadlines = {}
-        for policy in policies:
-            calendar = business_calendar(policy)
-            target = policy.targets[priority.value]
-            deadlines[policy.id] = (
-                due_at(calendar, opened_at, target["reaction_minutes"], []),
-                due_at(calendar, opened_at, target["resolution_minutes"], []),
-            )
-        return deadlines
-
     async def recompute(self, work_order: WorkOrder, now: datetime) -> None:
         """Deadlines, paused time and the next deadline, from the pause records alone.
 
         Everything is derived from the start instant, the policy and the stored pauses, so
         a change of priority, policy or pause history gives exact figures again.
         """
-        policy = await self._policy_of(work_order)
         previous_next_due = work_order.sla_next_due_at
+        if work_order.service_period_id is not None:
+            # Planned maintenance is due by its service period (set when it was opened),
+            # whatever the policy's reaction and resolution targets say.
+            work_order.reaction_due_at = None
+            work_order.sla_next_due_at = (
+                None if work_order.status in _FINISHED else work_order.resolution_due_at
+            )
+            if work_order.sla_next_due_at != previous_next_due:
+                work_order.sla_at_risk_notified_at = None
+            return
+        policy = await self._policy_of(work_order)
         if policy is None:
             work_order.reaction_due_at = work_order.resolution_due_at = None
             work_order.sla_next_due_at = None

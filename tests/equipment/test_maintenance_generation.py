@@ -129,13 +129,20 @@ class TestGenerate:
         assert order.type is WorkOrderType.MAINTENANCE
         assert order.channel is Channel.SCHEDULED
         assert order.contract_id == period.contract_id
-        assert order.reaction_due_at == NOW + timedelta(minutes=60)
+        # Planned work is due by its period (its last open hour, Friday 26 Feb 17:00), not
+        # by the policy's reaction target: no reaction clock starts at generation.
+        period_end = datetime(2027, 2, 26, 17, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+        assert order.reaction_due_at is None
+        assert order.resolution_due_at == period_end
+        assert order.sla_next_due_at == period_end
         assert [s.code for s in order.required_skills] == ["boiler-service"]
         visit = (await session.scalars(select(Visit).where(Visit.work_order_id == order.id))).one()
         assert visit.estimated_minutes == 90
         assert visit.window_starts_at == datetime(
             2026, 12, 1, 8, 0, tzinfo=ZoneInfo("Europe/Berlin")
         )
+        assert visit.window_ends_at == period_end
+        assert visit.weekly_hours == WEEKDAYS
         await session.refresh(period)
         assert period.status is PeriodStatus.SCHEDULED
         assert period.work_order_id == order.id
@@ -214,7 +221,10 @@ class TestSameRulesAsEveryOrder:
         ).one()
         assert phoned_in.sla_policy_id == default.id
         assert planned.sla_policy_id == default.id
-        assert planned.reaction_due_at is not None
+        # Same policy, but due by its period: the phoned-in repair has a reaction clock.
+        assert phoned_in.reaction_due_at is not None
+        assert planned.reaction_due_at is None
+        assert planned.resolution_due_at is not None
         assert planned.number.startswith(f"WO-{NOW.year}-")
         events = (
             await session.scalars(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
@@ -21,6 +22,7 @@ from fsm.workorders.models import (
     WorkOrderStatus,
     WorkOrderType,
 )
+from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_policy, make_site, make_skill
 from tests.fsm.helpers import error_of, invalid_fields, signed_in
 from tests.fsm.wo_helpers import (
@@ -591,6 +593,117 @@ class TestQueue:
         assert (len(first["items"]), first["total"]) == (2, 3)
         assert (len(rest["items"]), rest["total"]) == (1, 3)
         assert sorted(_numbers(first) + _numbers(rest)) == sorted(o.number for o in orders)
+
+
+async def _all_pages(
+    client: httpx.AsyncClient, headers: dict[str, str], **params: Any
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every page of a queue by cursor: the numbers in order, and the pages."""
+    numbers: list[str] = []
+    pages: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await _queue(client, headers, **params, **({"cursor": cursor} if cursor else {}))
+        pages.append(page)
+        numbers.extend(_numbers(page))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return numbers, pages
+
+
+class TestQueueByCursor:
+    async def test_cursor_pages_walk_the_queue_in_order_without_gaps_or_repeats(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+        orders = [await open_order(session) for _ in range(7)]
+        now = utcnow()
+        # Ties on the deadline and orders without one (sorted last, by id).
+        dues = [now + timedelta(hours=2), now + timedelta(hours=1), now + timedelta(hours=2)]
+        for order, due in zip(
+            orders, [*dues, None, None, now + timedelta(hours=3), None], strict=True
+        ):
+            order.sla_next_due_at = due
+        await session.commit()
+
+        for sort in ("sla", "created"):
+            whole = await _queue(client, staff, limit=200, sort=sort)
+            numbers, pages = await _all_pages(client, staff, limit=2, sort=sort)
+
+            assert numbers == _numbers(whole)
+            assert sorted(numbers) == sorted(o.number for o in orders)
+            assert [len(p["items"]) for p in pages] == [2, 2, 2, 1]
+            assert all((p["total"], p["total_exact"]) == (7, True) for p in pages)
+
+    async def test_a_foreign_or_mismatched_cursor_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+        for _ in range(2):
+            await open_order(session)
+        await session.commit()
+        by_sla = (await _queue(client, staff, limit=1))["next_cursor"]
+        assert by_sla is not None
+
+        answers = [
+            await client.get(WORK_ORDERS, params=params, headers=staff)
+            for params in (
+                {"cursor": "not-a-cursor"},
+                {"cursor": by_sla, "sort": "created"},
+                {"cursor": by_sla, "offset": 1},
+            )
+        ]
+
+        # A cursor this server did not give out for this order: start again (409); a cursor
+        # with an offset is a malformed request (422).
+        assert [r.status_code for r in answers] == [409, 409, 422]
+        assert [r.json()["error"]["code"] for r in answers[:2]] == ["unknown_cursor"] * 2
+        assert [r.json()["error"]["details"][0]["field"] for r in answers[:2]] == ["cursor"] * 2
+        assert invalid_fields(answers[2]) == ["offset"]
+
+    async def test_past_a_thousand_matches_the_total_says_at_least(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff = await _staff(client, session)
+        site = await make_site(session)
+        other = await make_site(session)
+        # 1 001 orders at one site, set-based (as a bulk import would), one at another.
+        await session.execute(
+            text(
+                "INSERT INTO work_orders (id, number, client_id, site_id, type, priority, "
+                "channel, status, title) "
+                "SELECT gen_random_uuid(), 'WO-T-' || g, :client, :site, 'repair', 'normal', "
+                "'phone', 'new', 'Bulk ' || g FROM generate_series(1, 1001) g"
+            ),
+            {"client": site.client_id, "site": site.id},
+        )
+        await open_order(session, site=other)
+        await session.commit()
+
+        broad = await _queue(client, staff, site_id=str(site.id))
+        narrow = await _queue(client, staff, site_id=str(other.id))
+
+        assert (broad["total"], broad["total_exact"], len(broad["items"])) == (1000, False, 50)
+        assert broad["next_cursor"] is not None
+        assert (narrow["total"], narrow["total_exact"], narrow["next_cursor"]) == (1, True, None)
+
+    async def test_an_engineer_paging_by_cursor_sees_only_the_work_it_visits(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        staff, _ = await _staff(client, session)
+        engineer, colleague = await make_engineer(session), await make_engineer(session)
+        own = [await open_order(session) for _ in range(3)]
+        for order in own:
+            await plan_visit(session, order, actor=staff, engineer=engineer)
+        for _ in range(3):
+            await plan_visit(session, await open_order(session), actor=staff, engineer=colleague)
+        await session.commit()
+        headers = await login(client, engineer.user)
+
+        numbers, pages = await _all_pages(client, headers, limit=1)
+
+        assert sorted(numbers) == sorted(o.number for o in own)
+        assert all((p["total"], p["total_exact"]) == (3, True) for p in pages)
 
 
 class TestRatingForStaff:
