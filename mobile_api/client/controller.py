@@ -19,7 +19,6 @@ from fsm.auth.guards import requires_client
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from mobile_api.client.assets import ClientAssetService
-from mobile_api.client.pdf import report_pdf
 from mobile_api.client.requests import ClientRequestService
 from mobile_api.client.schemas import (
     CommentBodyIn,
@@ -268,9 +267,9 @@ class ClientRequestController(Controller):
         visit_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The visit report as a PDF to forward, times in the site's zone; 409 until completed."""
-        report = await requests.visit_report(visit_id)
+        report, pdf = await requests.visit_report_pdf(visit_id)
         return Response(
-            report_pdf(report, timezone=report.site_timezone),
+            pdf,
             media_type="application/pdf",
             headers={
                 "Content-Disposition": (
