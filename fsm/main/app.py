@@ -30,6 +30,7 @@ from fsm.settings import Settings, get_settings
 from fsm.storage import ObjectStore
 from fsm.web import EXCEPTION_HANDLERS, provide_db_session, provide_principal
 from mobile_api.plugin import MobileApiPlugin
+from reports.plugin import ReportsPlugin
 
 log = logging.getLogger("fsm")
 
@@ -78,6 +79,7 @@ def create_app(
             ChecklistsPlugin(),
             DispatchPlugin(),
             MobileApiPlugin(),
+            ReportsPlugin(),
         ],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -39,6 +39,9 @@ from mobile_api.client.schemas import (
 from mobile_api.cursor import CursorPage
 from mobile_api.etag import conditional_json
 from mobile_api.idempotency import Idempotency, provide_idempotency
+from reports.controller import FILE_NOTE, FormatParam, Month, parse_month, report_response
+from reports.formats import ReportFormat
+from reports.sla import ClientStatement
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100")]
 Cursor = Annotated[
@@ -255,6 +258,21 @@ class ClientRequestController(Controller):
     ) -> VisitReport:
         """What was done on a completed visit; 409 while it is not completed."""
         return await requests.visit_report(visit_id)
+
+    @get(
+        "/reports/service-levels",
+        operation_id="ClientGetServiceReport",
+        responses={200: ResponseSpec(ClientStatement, description=FILE_NOTE)},
+    )
+    async def get_service_report(
+        self,
+        requests: NamedDependency[ClientRequestService],
+        month: Month = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """The month's service levels of the company's contract: targets met and missed."""
+        statement, tables = await requests.service_report(parse_month(month))
+        return report_response(statement, tables, format, f"service-report-{statement.month}")
 
     @get(
         "/visits/{visit_id:uuid}/report.pdf",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
@@ -15,6 +15,8 @@ from checklists.schemas import run_read
 from checklists.service import ChecklistReads
 from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
+from fsm.clients.models import Client
+from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import InvalidState, field_error
 from fsm.photos.models import CLIENT_STATES, Photo
@@ -61,6 +63,8 @@ from mobile_api.client.schemas import (
     VisitSummary,
 )
 from mobile_api.cursor import decode_cursor
+from reports.formats import Tables
+from reports.sla import ClientStatement, client_statement, client_tables
 
 S = WorkOrderStatus
 V = VisitStatus
@@ -405,6 +409,13 @@ class ClientRequestService(ClientScope):
             wanted.append(report.signature.photo_id)
         images = await self.photos.thumbnails(wanted, viewer=self.viewer)
         return report, report_pdf(report, timezone=report.site_timezone, images=images)
+
+    async def service_report(self, month: date | None) -> tuple[ClientStatement, Tables]:
+        """The company's monthly statement of its service levels, and its tables for files."""
+        statement = await client_statement(self.session, self.client_id, month, as_of=utcnow())
+        client = await self.session.get(Client, self.client_id)
+        assert client is not None  # the signed-in company
+        return statement, client_tables(statement, client.name)
 
     async def _signature(self, visit: Visit) -> ReportSignature | None:
         if visit.signed_by_name is None or visit.signed_at is None:

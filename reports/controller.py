@@ -1,0 +1,88 @@
+"""Reports for the back office: JSON for the API, CSV, XLSX and PDF downloads (staff only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.auth.guards import requires_staff
+from fsm.db import utcnow
+from fsm.schemas import ErrorBody
+from reports.formats import MEDIA_TYPES, ReportFormat, Tables, render
+from reports.sla import SlaStatement, sla_statement, staff_tables
+
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+Month = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=7,
+        max_length=7,
+        pattern=MONTH_PATTERN,
+        description="Calendar month `YYYY-MM` in the client's time zone (default: this month)",
+    ),
+]
+FormatParam = Annotated[
+    ReportFormat,
+    QueryParameter(description="`json` (default), or a `csv`, `xlsx` or `pdf` download"),
+]
+FILE_NOTE = "The report as JSON; with `format`, the CSV, XLSX or PDF file of the same figures"
+
+
+def parse_month(value: str | None) -> date | None:
+    """The first day of a `YYYY-MM` month (checked by the parameter's pattern)."""
+    if value is None:
+        return None
+    return date(int(value[:4]), int(value[5:]), 1)
+
+
+def report_response(
+    body: msgspec.Struct, tables: Tables, fmt: ReportFormat, filename: str
+) -> Response[bytes]:
+    """The JSON answer, or the file download in the asked format."""
+    if fmt is ReportFormat.JSON:
+        return Response(msgspec.json.encode(body), media_type="application/json")
+    return Response(
+        render(tables, fmt),
+        media_type=MEDIA_TYPES[fmt.value],
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt.value}"'},
+    )
+
+
+class ReportController(Controller):
+    """Monthly reports per client, for the back office."""
+
+    path = "/api/v1/reports"
+    tags = ["reports"]
+    guards = [requires_staff]
+
+    @get(
+        "/sla-statement",
+        operation_id="GetSlaStatement",
+        responses={
+            200: ResponseSpec(SlaStatement, description=FILE_NOTE),
+            404: ResponseSpec(ErrorBody, description="No such client"),
+        },
+    )
+    async def get_sla_statement(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        client_id: Annotated[uuid.UUID, QueryParameter(description="The client")],
+        month: Month = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Requests by priority, targets met, every breach with its overrun and pauses."""
+        statement = await sla_statement(db_session, client_id, parse_month(month), as_of=utcnow())
+        return report_response(
+            statement,
+            staff_tables(statement),
+            format,
+            f"sla-statement-{statement.month}",
+        )

@@ -1,0 +1,518 @@
+"""The SLA statement of one client for one month: targets met, and every breach with its
+overrun in business time and its pauses.
+
+The month is cut at the client's midnight (its time zone). A request counts in the month it
+was opened; cancelled requests and requests without a policy are left out. Deadlines are the
+ones the work order's SLA clock stored (fsm.workorders.sla_clock owns them); a target is
+measured once it was met or its deadline passed (`as_of` for work still open). An overrun is
+the business time of the policy's calendar from the deadline to the reaction or resolution
+(or `as_of`), less the paused time within it, so a pause after the deadline does not count
+against us and a weekend with a daylight-saving change counts as closed hours.
+
+The client's version shows its contract's service levels (the targets) instead of our
+priority names, and no pause reasons (they may be internal words).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from equipment.service_periods.periods import add_months
+from fsm.clients.models import Client
+from fsm.errors import NotFound
+from fsm.schemas import Count
+from fsm.sla.calendar import BusinessCalendar, business_minutes_between, paused_business_minutes
+from fsm.sla.models import SlaPolicy
+from fsm.sla.service import business_calendar
+from fsm.workorders.models import Priority, WorkOrder, WorkOrderStatus
+from reports.formats import Table, Tables, local_time
+
+__all__ = [
+    "BreachLine",
+    "ClientBreach",
+    "ClientLevelLine",
+    "ClientStatement",
+    "LevelLine",
+    "PauseLine",
+    "SlaStatement",
+    "client_statement",
+    "sla_statement",
+]
+
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+_PRIORITY_ORDER = {
+    p: n for n, p in enumerate((Priority.CRITICAL, Priority.HIGH, Priority.NORMAL, Priority.LOW))
+}
+
+
+class ClientNotFound(NotFound):
+    """No such client."""
+
+
+class PauseLine(msgspec.Struct, kw_only=True):
+    """One stretch the clock stood still; `reason` for staff only."""
+
+    paused_at: datetime
+    resumed_at: datetime | None
+    business_minutes: Count
+    reason: str | None = None
+
+
+class BreachLine(msgspec.Struct, kw_only=True):
+    """A target missed: by how much business time, and the request's pauses."""
+
+    work_order_id: uuid.UUID
+    number: str
+    title: str
+    priority: Priority
+    target: str  # "reaction" or "resolution"
+    due_at: datetime
+    # None while the work is still not done (the overrun runs to `as_of`).
+    done_at: datetime | None
+    overrun_business_minutes: Count
+    pauses: list[PauseLine]
+
+
+class LevelLine(msgspec.Struct, kw_only=True):
+    """Requests of one priority: how many, and the share of targets met."""
+
+    priority: Priority
+    reaction_minutes: Count
+    resolution_minutes: Count
+    requests: Count
+    reaction_measured: Count
+    reaction_met: Count
+    reaction_met_pct: Percent | None
+    resolution_measured: Count
+    resolution_met: Count
+    resolution_met_pct: Percent | None
+
+
+class SlaStatement(msgspec.Struct, kw_only=True):
+    """The staff's statement of one client and month."""
+
+    client_id: uuid.UUID
+    client_name: str
+    month: str
+    timezone: str
+    as_of: datetime
+    lines: list[LevelLine]
+    breaches: list[BreachLine]
+
+
+class ClientLevelLine(msgspec.Struct, kw_only=True):
+    """Requests under one service level of the client's contract."""
+
+    reaction_minutes: Count
+    resolution_minutes: Count
+    requests: Count
+    reaction_measured: Count
+    reaction_met: Count
+    reaction_met_pct: Percent | None
+    resolution_measured: Count
+    resolution_met: Count
+    resolution_met_pct: Percent | None
+
+
+class ClientBreach(msgspec.Struct, kw_only=True):
+    """A target missed, as the client reads it."""
+
+    request_id: uuid.UUID
+    number: str
+    title: str
+    target: str
+    due_at: datetime
+    done_at: datetime | None
+    overrun_business_minutes: Count
+    pauses: list[PauseLine]
+
+
+class ClientStatement(msgspec.Struct, kw_only=True):
+    """The client's own monthly statement: its service levels, met or missed."""
+
+    month: str
+    timezone: str
+    as_of: datetime
+    service_levels: list[ClientLevelLine]
+    breaches: list[ClientBreach]
+
+
+@dataclass
+class _Tally:
+    requests: int = 0
+    reaction_measured: int = 0
+    reaction_met: int = 0
+    resolution_measured: int = 0
+    resolution_met: int = 0
+
+
+def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants a calendar month starts and ends at in `zone`."""
+    first = month.replace(day=1)
+    return (
+        datetime.combine(first, time(), zone),
+        datetime.combine(add_months(first, 1), time(), zone),
+    )
+
+
+def _pct(met: int, measured: int) -> Percent | None:
+    return round(100 * met / measured, 1) if measured else None
+
+
+def _measure(
+    due: datetime | None, done: datetime | None, as_of: datetime
+) -> tuple[bool, bool] | None:
+    """(measured, met) of one target; None when there is nothing to measure yet."""
+    if due is None:
+        return None
+    if done is not None:
+        return True, done <= due
+    if due < as_of:
+        return True, False
+    return None
+
+
+def _business(
+    cal: BusinessCalendar,
+    start: datetime,
+    end: datetime,
+    pauses: list[tuple[datetime, datetime | None]],
+) -> int:
+    return round(
+        business_minutes_between(cal, start, end) - paused_business_minutes(cal, start, pauses, end)
+    )
+
+
+async def sla_statement(
+    session: AsyncSession, client_id: uuid.UUID, month: date | None, *, as_of: datetime
+) -> SlaStatement:
+    """The statement of `client_id` for the calendar month holding `month` (default: the
+    month `as_of` falls in, in the client's time zone)."""
+    client = await session.get(Client, client_id)
+    if client is None:
+        raise ClientNotFound(f"client {client_id} not found")
+    zone = ZoneInfo(client.timezone)
+    month = month or as_of.astimezone(zone).date()
+    starts_at, ends_at = month_bounds(month, zone)
+    orders = (
+        await session.scalars(
+            select(WorkOrder)
+            .where(
+                WorkOrder.client_id == client.id,
+                WorkOrder.sla_policy_id.is_not(None),
+                WorkOrder.status != WorkOrderStatus.CANCELLED,
+                WorkOrder.created_at >= starts_at,
+                WorkOrder.created_at < ends_at,
+            )
+            .options(selectinload(WorkOrder.pauses))
+            .order_by(WorkOrder.created_at, WorkOrder.id)
+        )
+    ).all()
+    policy_ids = {o.sla_policy_id for o in orders if o.sla_policy_id is not None}
+    policies = (
+        {
+            p.id: p
+            for p in (
+                await session.scalars(select(SlaPolicy).where(SlaPolicy.id.in_(policy_ids)))
+            ).all()
+        }
+        if policy_ids
+        else {}
+    )
+    calendars = {pid: business_calendar(p) for pid, p in policies.items()}
+    tallies: dict[tuple[Priority, int, int], _Tally] = {}
+    breaches: list[BreachLine] = []
+    for order in orders:
+        assert order.sla_policy_id is not None  # filtered above
+        policy, cal = policies[order.sla_policy_id], calendars[order.sla_policy_id]
+        target = policy.targets[order.priority.value]
+        key = (order.priority, int(target["reaction_minutes"]), int(target["resolution_minutes"]))
+        tally = tallies.setdefault(key, _Tally())
+        tally.requests += 1
+        pauses = [(p.paused_at, p.resumed_at) for p in order.pauses]
+        for name, due, done in (
+            ("reaction", order.reaction_due_at, order.first_response_at),
+            ("resolution", order.resolution_due_at, order.resolved_at),
+        ):
+            measured = _measure(due, done, as_of)
+            if measured is None:
+                continue
+            if name == "reaction":
+                tally.reaction_measured += 1
+                tally.reaction_met += measured[1]
+            else:
+                tally.resolution_measured += 1
+                tally.resolution_met += measured[1]
+            if measured[1]:
+                continue
+            assert due is not None  # measured
+            breaches.append(
+                BreachLine(
+                    work_order_id=order.id,
+                    number=order.number,
+                    title=order.title,
+                    priority=order.priority,
+                    target=name,
+                    due_at=due,
+                    done_at=done,
+                    overrun_business_minutes=_business(cal, due, done or as_of, pauses),
+                    pauses=[
+                        PauseLine(
+                            paused_at=p.paused_at,
+                            resumed_at=p.resumed_at,
+                            business_minutes=round(
+                                paused_business_minutes(
+                                    cal,
+                                    p.paused_at,
+                                    [(p.paused_at, p.resumed_at)],
+                                    p.resumed_at or as_of,
+                                )
+                            ),
+                            reason=p.reason,
+                        )
+                        for p in order.pauses
+                    ],
+                )
+            )
+    lines = [
+        LevelLine(
+            priority=priority,
+            reaction_minutes=reaction,
+            resolution_minutes=resolution,
+            requests=t.requests,
+            reaction_measured=t.reaction_measured,
+            reaction_met=t.reaction_met,
+            reaction_met_pct=_pct(t.reaction_met, t.reaction_measured),
+            resolution_measured=t.resolution_measured,
+            resolution_met=t.resolution_met,
+            resolution_met_pct=_pct(t.resolution_met, t.resolution_measured),
+        )
+        for (priority, reaction, resolution), t in sorted(
+            tallies.items(), key=lambda item: (_PRIORITY_ORDER[item[0][0]], item[0][1:])
+        )
+    ]
+    return SlaStatement(
+        client_id=client.id,
+        client_name=client.name,
+        month=month.strftime("%Y-%m"),
+        timezone=client.timezone,
+        as_of=as_of,
+        lines=lines,
+        breaches=breaches,
+    )
+
+
+def client_version(statement: SlaStatement) -> ClientStatement:
+    """What the client reads: service levels by their targets, no priorities, no reasons."""
+    levels: dict[tuple[int, int], _Tally] = {}
+    for line in statement.lines:
+        tally = levels.setdefault((line.reaction_minutes, line.resolution_minutes), _Tally())
+        tally.requests += line.requests
+        tally.reaction_measured += line.reaction_measured
+        tally.reaction_met += line.reaction_met
+        tally.resolution_measured += line.resolution_measured
+        tally.resolution_met += line.resolution_met
+    return ClientStatement(
+        month=statement.month,
+        timezone=statement.timezone,
+        as_of=statement.as_of,
+        service_levels=[
+            ClientLevelLine(
+                reaction_minutes=reaction,
+                resolution_minutes=resolution,
+                requests=t.requests,
+                reaction_measured=t.reaction_measured,
+                reaction_met=t.reaction_met,
+                reaction_met_pct=_pct(t.reaction_met, t.reaction_measured),
+                resolution_measured=t.resolution_measured,
+                resolution_met=t.resolution_met,
+                resolution_met_pct=_pct(t.resolution_met, t.resolution_measured),
+            )
+            for (reaction, resolution), t in sorted(levels.items())
+        ],
+        breaches=[
+            ClientBreach(
+                request_id=b.work_order_id,
+                number=b.number,
+                title=b.title,
+                target=b.target,
+                due_at=b.due_at,
+                done_at=b.done_at,
+                overrun_business_minutes=b.overrun_business_minutes,
+                pauses=[
+                    PauseLine(
+                        paused_at=p.paused_at,
+                        resumed_at=p.resumed_at,
+                        business_minutes=p.business_minutes,
+                    )
+                    for p in b.pauses
+                ],
+            )
+            for b in statement.breaches
+        ],
+    )
+
+
+async def client_statement(
+    session: AsyncSession, client_id: uuid.UUID, month: date | None, *, as_of: datetime
+) -> ClientStatement:
+    """The client's own statement for the month holding `month`."""
+    return client_version(await sla_statement(session, client_id, month, as_of=as_of))
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes / 60:g} h"
+
+
+def staff_tables(statement: SlaStatement) -> Tables:
+    """The staff statement as tables for CSV, XLSX and PDF."""
+    zone = ZoneInfo(statement.timezone)
+    return Tables(
+        title=f"SLA statement {statement.month} - {statement.client_name}",
+        notes=[
+            f"Times in {statement.timezone}; overruns in business minutes, pauses excluded.",
+            f"As of {local_time(statement.as_of, zone)}.",
+        ],
+        tables=[
+            Table(
+                name="Targets met",
+                header=[
+                    "priority",
+                    "reaction target (min)",
+                    "resolution target (min)",
+                    "requests",
+                    "reaction measured",
+                    "reaction met",
+                    "reaction met %",
+                    "resolution measured",
+                    "resolution met",
+                    "resolution met %",
+                ],
+                rows=[
+                    [
+                        line.priority.value,
+                        line.reaction_minutes,
+                        line.resolution_minutes,
+                        line.requests,
+                        line.reaction_measured,
+                        line.reaction_met,
+                        line.reaction_met_pct,
+                        line.resolution_measured,
+                        line.resolution_met,
+                        line.resolution_met_pct,
+                    ]
+                    for line in statement.lines
+                ],
+            ),
+            Table(
+                name="Breaches",
+                header=[
+                    "number",
+                    "title",
+                    "priority",
+                    "target",
+                    "due",
+                    "done",
+                    "overrun (business min)",
+                    "pauses",
+                ],
+                rows=[
+                    [
+                        b.number,
+                        b.title,
+                        b.priority.value,
+                        b.target,
+                        local_time(b.due_at, zone),
+                        local_time(b.done_at, zone),
+                        b.overrun_business_minutes,
+                        _pauses_text(b.pauses, zone, with_reason=True),
+                    ]
+                    for b in statement.breaches
+                ],
+            ),
+        ],
+    )
+
+
+def client_tables(statement: ClientStatement, client_name: str) -> Tables:
+    """The client's statement as tables: service levels, never priorities or reasons."""
+    zone = ZoneInfo(statement.timezone)
+    return Tables(
+        title=f"Service report {statement.month} - {client_name}",
+        notes=[
+            f"Times in {statement.timezone}; overruns in business minutes, pauses excluded.",
+            f"As of {local_time(statement.as_of, zone)}.",
+        ],
+        tables=[
+            Table(
+                name="Service levels",
+                header=[
+                    "reaction within",
+                    "resolution within",
+                    "requests",
+                    "reactions in time",
+                    "reactions measured",
+                    "reaction %",
+                    "resolutions in time",
+                    "resolutions measured",
+                    "resolution %",
+                ],
+                rows=[
+                    [
+                        _hours(level.reaction_minutes),
+                        _hours(level.resolution_minutes),
+                        level.requests,
+                        level.reaction_met,
+                        level.reaction_measured,
+                        level.reaction_met_pct,
+                        level.resolution_met,
+                        level.resolution_measured,
+                        level.resolution_met_pct,
+                    ]
+                    for level in statement.service_levels
+                ],
+            ),
+            Table(
+                name="Missed targets",
+                header=[
+                    "number",
+                    "title",
+                    "target",
+                    "due",
+                    "done",
+                    "overrun (business min)",
+                    "pauses",
+                ],
+                rows=[
+                    [
+                        b.number,
+                        b.title,
+                        b.target,
+                        local_time(b.due_at, zone),
+                        local_time(b.done_at, zone),
+                        b.overrun_business_minutes,
+                        _pauses_text(b.pauses, zone, with_reason=False),
+                    ]
+                    for b in statement.breaches
+                ],
+            ),
+        ],
+    )
+
+
+def _pauses_text(pauses: Sequence[PauseLine], zone: ZoneInfo, *, with_reason: bool) -> str:
+    return "; ".join(
+        f"{local_time(p.paused_at, zone)} - {local_time(p.resumed_at, zone) or 'open'}"
+        f" ({p.business_minutes} min)" + (f" {p.reason}" if with_reason and p.reason else "")
+        for p in pauses
+    )
