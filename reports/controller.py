@@ -17,6 +17,7 @@ from fsm.auth.guards import requires_staff
 from fsm.db import utcnow
 from fsm.schemas import ErrorBody
 from reports.formats import MEDIA_TYPES, ReportFormat, Tables, render
+from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
 from reports.sla import SlaStatement, sla_statement, staff_tables
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -85,4 +86,34 @@ class ReportController(Controller):
             staff_tables(statement),
             format,
             f"sla-statement-{statement.month}",
+        )
+
+    @get(
+        "/maintenance-compliance",
+        operation_id="GetMaintenanceCompliance",
+        responses={200: ResponseSpec(MaintenanceCompliance, description=FILE_NOTE)},
+    )
+    async def get_maintenance_compliance(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: Month = None,
+        client_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this client's contracts")
+        ] = None,
+        contract_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this one")
+        ] = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Service periods ending in the month per contract: on time, late, missed, open."""
+        now = utcnow()
+        report = await maintenance_compliance(
+            db_session,
+            parse_month(month) or now.date(),
+            now=now,
+            client_id=client_id,
+            contract_id=contract_id,
+        )
+        return report_response(
+            report, compliance_tables(report), format, f"maintenance-compliance-{report.month}"
         )

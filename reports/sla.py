@@ -4,7 +4,8 @@ overrun in business time and its pauses.
 The month is cut at the client's midnight (its time zone). A request counts in the month it
 was opened; cancelled requests and requests without a policy are left out. Deadlines are the
 ones the work order's SLA clock stored (fsm.workorders.sla_clock owns them); a target is
-measured once it was met or its deadline passed (`as_of` for work still open). An overrun is
+measured once it was met or its deadline passed (`as_of` for work still open); work resolved
+or closed without a recorded reaction reacted when it was resolved (or closed). An overrun is
 the business time of the policy's calendar from the deadline to the reaction or resolution
 (or `as_of`), less the paused time within it, so a pause after the deadline does not count
 against us and a weekend with a daylight-saving change counts as closed hours.
@@ -23,9 +24,8 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from equipment.service_periods.periods import add_months
 from fsm.clients.models import Client
@@ -34,7 +34,7 @@ from fsm.schemas import Count
 from fsm.sla.calendar import BusinessCalendar, business_minutes_between, paused_business_minutes
 from fsm.sla.models import SlaPolicy
 from fsm.sla.service import business_calendar
-from fsm.workorders.models import Priority, WorkOrder, WorkOrderStatus
+from fsm.workorders.models import Priority, SlaPause, WorkOrder, WorkOrderStatus
 from reports.formats import Table, Tables, local_time
 
 __all__ = [
@@ -197,28 +197,53 @@ async def sla_statement(
     session: AsyncSession, client_id: uuid.UUID, month: date | None, *, as_of: datetime
 ) -> SlaStatement:
     """The statement of `client_id` for the calendar month holding `month` (default: the
-    month `as_of` falls in, in the client's time zone)."""
+    month `as_of` falls in, in the client's time zone).
+
+    The counts are one aggregate over the month's requests (index on client and creation
+    time); only the breached requests are loaded, with their pauses, to measure overruns.
+    """
     client = await session.get(Client, client_id)
     if client is None:
         raise ClientNotFound(f"client {client_id} not found")
     zone = ZoneInfo(client.timezone)
     month = month or as_of.astimezone(zone).date()
     starts_at, ends_at = month_bounds(month, zone)
-    orders = (
-        await session.scalars(
-            select(WorkOrder)
-            .where(
-                WorkOrder.client_id == client.id,
-                WorkOrder.sla_policy_id.is_not(None),
-                WorkOrder.status != WorkOrderStatus.CANCELLED,
-                WorkOrder.created_at >= starts_at,
-                WorkOrder.created_at < ends_at,
+    in_month = (
+        WorkOrder.client_id == client.id,
+        WorkOrder.sla_policy_id.is_not(None),
+        WorkOrder.status != WorkOrderStatus.CANCELLED,
+        WorkOrder.created_at >= starts_at,
+        WorkOrder.created_at < ends_at,
+    )
+    reaction_end = func.coalesce(
+        WorkOrder.first_response_at, WorkOrder.resolved_at, WorkOrder.closed_at
+    )
+    reaction_measured = and_(
+        WorkOrder.reaction_due_at.is_not(None),
+        or_(reaction_end.is_not(None), WorkOrder.reaction_due_at < as_of),
+    )
+    reaction_met = reaction_end <= WorkOrder.reaction_due_at
+    resolution_measured = and_(
+        WorkOrder.resolution_due_at.is_not(None),
+        or_(WorkOrder.resolved_at.is_not(None), WorkOrder.resolution_due_at < as_of),
+    )
+    resolution_met = WorkOrder.resolved_at <= WorkOrder.resolution_due_at
+    counts = (
+        await session.execute(
+            select(
+                WorkOrder.priority,
+                WorkOrder.sla_policy_id,
+                func.count(),
+                func.count().filter(reaction_measured),
+                func.count().filter(reaction_met),
+                func.count().filter(resolution_measured),
+                func.count().filter(resolution_met),
             )
-            .options(selectinload(WorkOrder.pauses))
-            .order_by(WorkOrder.created_at, WorkOrder.id)
+            .where(*in_month)
+            .group_by(WorkOrder.priority, WorkOrder.sla_policy_id)
         )
     ).all()
-    policy_ids = {o.sla_policy_id for o in orders if o.sla_policy_id is not None}
+    policy_ids = {row[1] for row in counts}
     policies = (
         {
             p.id: p
@@ -229,43 +254,93 @@ async def sla_statement(
         if policy_ids
         else {}
     )
-    calendars = {pid: business_calendar(p) for pid, p in policies.items()}
     tallies: dict[tuple[Priority, int, int], _Tally] = {}
-    breaches: list[BreachLine] = []
-    for order in orders:
-        assert order.sla_policy_id is not None  # filtered above
-        policy, cal = policies[order.sla_policy_id], calendars[order.sla_policy_id]
-        target = policy.targets[order.priority.value]
-        key = (order.priority, int(target["reaction_minutes"]), int(target["resolution_minutes"]))
+    for priority, policy_id, total, r_measured, r_met, s_measured, s_met in counts:
+        assert policy_id is not None  # filtered by in_month
+        target = policies[policy_id].targets[priority.value]
+        key = (priority, int(target["reaction_minutes"]), int(target["resolution_minutes"]))
         tally = tallies.setdefault(key, _Tally())
-        tally.requests += 1
-        pauses = [(p.paused_at, p.resumed_at) for p in order.pauses]
-        for name, due, done in (
-            ("reaction", order.reaction_due_at, order.first_response_at),
-            ("resolution", order.resolution_due_at, order.resolved_at),
+        tally.requests += total
+        tally.reaction_measured += r_measured
+        tally.reaction_met += r_met
+        tally.resolution_measured += s_measured
+        tally.resolution_met += s_met
+    breached = (
+        await session.execute(
+            select(
+                WorkOrder.id,
+                WorkOrder.number,
+                WorkOrder.title,
+                WorkOrder.priority,
+                WorkOrder.sla_policy_id,
+                WorkOrder.reaction_due_at,
+                reaction_end,
+                WorkOrder.resolution_due_at,
+                WorkOrder.resolved_at,
+                and_(reaction_measured, or_(reaction_end.is_(None), ~reaction_met)),
+                and_(
+                    resolution_measured,
+                    or_(WorkOrder.resolved_at.is_(None), ~resolution_met),
+                ),
+            )
+            .where(
+                *in_month,
+                or_(
+                    and_(reaction_measured, or_(reaction_end.is_(None), ~reaction_met)),
+                    and_(
+                        resolution_measured,
+                        or_(WorkOrder.resolved_at.is_(None), ~resolution_met),
+                    ),
+                ),
+            )
+            .order_by(WorkOrder.created_at, WorkOrder.id)
+        )
+    ).all()
+    pauses_of: dict[uuid.UUID, list[SlaPause]] = {}
+    if breached:
+        for pause in (
+            await session.scalars(
+                select(SlaPause)
+                .where(SlaPause.work_order_id.in_([row[0] for row in breached]))
+                .order_by(SlaPause.paused_at)
+            )
+        ).all():
+            pauses_of.setdefault(pause.work_order_id, []).append(pause)
+    calendars = {pid: business_calendar(p) for pid, p in policies.items()}
+    breaches: list[BreachLine] = []
+    for (
+        order_id,
+        number,
+        title,
+        priority,
+        policy_id,
+        reaction_due,
+        reacted,
+        resolution_due,
+        resolved,
+        reaction_missed,
+        resolution_missed,
+    ) in breached:
+        assert policy_id is not None  # filtered by in_month
+        cal = calendars[policy_id]
+        pauses = pauses_of.get(order_id, [])
+        spans = [(p.paused_at, p.resumed_at) for p in pauses]
+        for name, missed, due, done in (
+            ("reaction", reaction_missed, reaction_due, reacted),
+            ("resolution", resolution_missed, resolution_due, resolved),
         ):
-            measured = _measure(due, done, as_of)
-            if measured is None:
+            if not missed or due is None:
                 continue
-            if name == "reaction":
-                tally.reaction_measured += 1
-                tally.reaction_met += measured[1]
-            else:
-                tally.resolution_measured += 1
-                tally.resolution_met += measured[1]
-            if measured[1]:
-                continue
-            assert due is not None  # measured
             breaches.append(
                 BreachLine(
-                    work_order_id=order.id,
-                    number=order.number,
-                    title=order.title,
-                    priority=order.priority,
+                    work_order_id=order_id,
+                    number=number,
+                    title=title,
+                    priority=priority,
                     target=name,
                     due_at=due,
                     done_at=done,
-                    overrun_business_minutes=_business(cal, due, done or as_of, pauses),
+                    overrun_business_minutes=_business(cal, due, done or as_of, spans),
                     pauses=[
                         PauseLine(
                             paused_at=p.paused_at,
@@ -280,7 +355,7 @@ async def sla_statement(
                             ),
                             reason=p.reason,
                         )
-                        for p in order.pauses
+                        for p in pauses
                     ],
                 )
             )
