@@ -18,6 +18,7 @@ from fsm.db import utcnow
 from fsm.schemas import ErrorBody
 from reports.formats import MEDIA_TYPES, ReportFormat, Tables, render
 from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
+from reports.satisfaction import Satisfaction, satisfaction, satisfaction_tables
 from reports.sla import SlaStatement, sla_statement, staff_tables
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -116,4 +117,32 @@ class ReportController(Controller):
         )
         return report_response(
             report, compliance_tables(report), format, f"maintenance-compliance-{report.month}"
+        )
+
+    @get(
+        "/satisfaction",
+        operation_id="GetSatisfaction",
+        responses={200: ResponseSpec(Satisfaction, description=FILE_NOTE)},
+    )
+    async def get_satisfaction(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: Month = None,
+        client_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this client")
+        ] = None,
+        engineer_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this engineer's work")
+        ] = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Ratings per client and engineer with the trend, and the low ones with requests."""
+        report = await satisfaction(
+            db_session,
+            parse_month(month) or utcnow().date(),
+            client_id=client_id,
+            engineer_id=engineer_id,
+        )
+        return report_response(
+            report, satisfaction_tables(report), format, f"satisfaction-{report.month}"
         )
