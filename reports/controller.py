@@ -7,16 +7,17 @@ from datetime import date
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.auth.guards import requires_staff
+from fsm.auth.guards import requires_admin, requires_staff
 from fsm.db import utcnow
 from fsm.schemas import ErrorBody
 from reports.formats import MEDIA_TYPES, ReportFormat, Tables, render
+from reports.labour import CostRate, LabourMargin, labour_margin, labour_tables, set_cost_rate
 from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
 from reports.satisfaction import Satisfaction, satisfaction, satisfaction_tables
 from reports.sla import SlaStatement, sla_statement, staff_tables
@@ -146,3 +147,46 @@ class ReportController(Controller):
         return report_response(
             report, satisfaction_tables(report), format, f"satisfaction-{report.month}"
         )
+
+    @get(
+        "/labour-margin",
+        operation_id="GetLabourMargin",
+        responses={200: ResponseSpec(LabourMargin, description=FILE_NOTE)},
+    )
+    async def get_labour_margin(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: Month = None,
+        client_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this client's contracts")
+        ] = None,
+        contract_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this contract")
+        ] = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Labour minutes at each engineer's cost rate against what each contract bills."""
+        report = await labour_margin(
+            db_session,
+            parse_month(month) or utcnow().date(),
+            client_id=client_id,
+            contract_id=contract_id,
+        )
+        return report_response(
+            report, labour_tables(report), format, f"labour-margin-{report.month}"
+        )
+
+    @put(
+        "/cost-rates/{engineer_id:uuid}",
+        operation_id="SetEngineerCostRate",
+        guards=[requires_admin],
+        responses={404: ResponseSpec(ErrorBody, description="No such engineer")},
+    )
+    async def set_engineer_cost_rate(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        engineer_id: FromPath[uuid.UUID],
+        data: JSONBody[CostRate],
+    ) -> CostRate:
+        """An engineer's labour cost per hour, in cents (admin; read by the margin report)."""
+        return await set_cost_rate(db_session, engineer_id, data.cost_rate_cents)

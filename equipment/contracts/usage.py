@@ -41,6 +41,8 @@ class UsageLine(msgspec.Struct, kw_only=True):
     work_order_id: uuid.UUID
     work_order_number: str
     completed_at: datetime
+    # The day it was done at the client (its time zone): the day billing counts.
+    completed_day: date
     labour_minutes: Count
     is_covered: bool
     # A repair on a unit under warranty that day: listed, never billed.
@@ -154,6 +156,7 @@ async def contract_usage(
             work_order_id=visit.work_order_id,
             work_order_number=number,
             completed_at=visit.completed_at,
+            completed_day=day,
             labour_minutes=visit.labour_minutes or 0,
             is_covered=contract_id == contract.id,
             is_warranty=kind is WorkOrderType.REPAIR

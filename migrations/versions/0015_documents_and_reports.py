@@ -1,4 +1,5 @@
-"""Documents and reports: the client's signature on a visit, the client's time zone
+"""Documents and reports: the client's signature on a visit, the client's time zone, the
+engineer's cost rate
 
 Revision ID: 0015
 Revises: 0011
@@ -38,6 +39,7 @@ def upgrade() -> None:
         "clients",
         sa.Column("timezone", sa.String(length=64), server_default="UTC", nullable=False),
     )
+    op.add_column("engineers", sa.Column("cost_rate_cents", sa.Integer(), nullable=True))
     # A client's zone until someone sets it: the zone of its first site.
     op.execute(
         """
@@ -54,6 +56,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_column("clients", "timezone")
+    op.drop_column("engineers", "cost_rate_cents")
     op.drop_constraint(op.f("ck_visits_signature_has_name_and_time"), "visits", type_="check")
     op.drop_constraint(op.f("fk_visits_signature_photo_id_photos"), "visits", type_="foreignkey")
     op.drop_column("visits", "signed_at")
