@@ -16,6 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_admin, requires_staff
 from fsm.db import utcnow
 from fsm.schemas import ErrorBody
+from reports.first_time_fix import (
+    FirstTimeFix,
+    first_time_fix,
+    first_time_fix_tables,
+)
 from reports.formats import MEDIA_TYPES, ReportFormat, Tables, render
 from reports.labour import CostRate, LabourMargin, labour_margin, labour_tables, set_cost_rate
 from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
@@ -190,3 +195,35 @@ class ReportController(Controller):
     ) -> CostRate:
         """An engineer's labour cost per hour, in cents (admin; read by the margin report)."""
         return await set_cost_rate(db_session, engineer_id, data.cost_rate_cents)
+
+    @get(
+        "/first-time-fix",
+        operation_id="GetFirstTimeFix",
+        responses={200: ResponseSpec(FirstTimeFix, description=FILE_NOTE)},
+    )
+    async def get_first_time_fix(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: Month = None,
+        follow_up_days: Annotated[
+            int, QueryParameter(ge=1, le=365, description="No follow-up within this many days")
+        ] = 30,
+        client_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this client")
+        ] = None,
+        engineer_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this engineer's work")
+        ] = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Requests resolved at the first visit, per engineer, equipment model, work type."""
+        report = await first_time_fix(
+            db_session,
+            parse_month(month) or utcnow().date(),
+            follow_up_days=follow_up_days,
+            client_id=client_id,
+            engineer_id=engineer_id,
+        )
+        return report_response(
+            report, first_time_fix_tables(report), format, f"first-time-fix-{report.month}"
+        )
