@@ -22,6 +22,7 @@ from reports.first_time_fix import (
     first_time_fix_tables,
 )
 from reports.formats import MEDIA_TYPES, ReportFormat, Tables, render
+from reports.funnel import Funnel, funnel, funnel_tables
 from reports.labour import CostRate, LabourMargin, labour_margin, labour_tables, set_cost_rate
 from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
 from reports.satisfaction import Satisfaction, satisfaction, satisfaction_tables
@@ -227,3 +228,24 @@ class ReportController(Controller):
         return report_response(
             report, first_time_fix_tables(report), format, f"first-time-fix-{report.month}"
         )
+
+    @get(
+        "/support-funnel",
+        operation_id="GetSupportFunnel",
+        responses={200: ResponseSpec(Funnel, description=FILE_NOTE)},
+    )
+    async def get_support_funnel(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        month: Month = None,
+        client_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this client (days in its zone)")
+        ] = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Requests by channel and stage, reaction times, backlog by age and by day."""
+        now = utcnow()
+        report = await funnel(
+            db_session, parse_month(month) or now.date(), now=now, client_id=client_id
+        )
+        return report_response(report, funnel_tables(report), format, f"funnel-{report.month}")
