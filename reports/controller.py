@@ -27,6 +27,7 @@ from reports.labour import CostRate, LabourMargin, labour_margin, labour_tables,
 from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
 from reports.satisfaction import Satisfaction, satisfaction, satisfaction_tables
 from reports.sla import SlaStatement, sla_statement, staff_tables
+from reports.utilisation import Utilisation, utilisation, utilisation_tables
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 Month = Annotated[
@@ -249,3 +250,24 @@ class ReportController(Controller):
             db_session, parse_month(month) or now.date(), now=now, client_id=client_id
         )
         return report_response(report, funnel_tables(report), format, f"funnel-{report.month}")
+
+    @get(
+        "/utilisation",
+        operation_id="GetUtilisation",
+        responses={200: ResponseSpec(Utilisation, description=FILE_NOTE)},
+    )
+    async def get_utilisation(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        from_: Annotated[date, QueryParameter(name="from", description="First day")],
+        to: Annotated[date, QueryParameter(description="Last day (inclusive), 62 days at most")],
+        engineer_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only this engineer")
+        ] = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """Shift minutes split into travel, on site and idle, per engineer, day and week."""
+        report = await utilisation(db_session, from_, to, engineer_id=engineer_id)
+        return report_response(
+            report, utilisation_tables(report), format, f"utilisation-{from_}-{to}"
+        )
