@@ -26,7 +26,8 @@ from reports.funnel import Funnel, funnel, funnel_tables
 from reports.labour import CostRate, LabourMargin, labour_margin, labour_tables, set_cost_rate
 from reports.maintenance import MaintenanceCompliance, compliance_tables, maintenance_compliance
 from reports.satisfaction import Satisfaction, satisfaction, satisfaction_tables
-from reports.sla import SlaStatement, sla_statement, staff_tables
+from reports.sla import SlaStatement, sla_statement
+from reports.sla_files import staff_tables
 from reports.utilisation import Utilisation, utilisation, utilisation_tables
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import uuid
 from bisect import bisect_right
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -41,7 +40,6 @@ from fsm.sla.calendar import (
 from fsm.sla.models import SlaPolicy
 from fsm.sla.service import business_calendar
 from fsm.workorders.models import Priority, SlaPause, WorkOrder, WorkOrderStatus
-from reports.formats import Table, Tables, local_time
 
 __all__ = [
     "BreachLine",
@@ -492,151 +490,3 @@ async def client_statement(
 ) -> ClientStatement:
     """The client's own statement for the month holding `month`."""
     return client_version(await sla_statement(session, client_id, month, as_of=as_of))
-
-
-def _hours(minutes: int) -> str:
-    return f"{minutes / 60:g} h"
-
-
-def staff_tables(statement: SlaStatement) -> Tables:
-    """The staff statement as tables for CSV, XLSX and PDF."""
-    zone = ZoneInfo(statement.timezone)
-    return Tables(
-        title=f"SLA statement {statement.month} - {statement.client_name}",
-        notes=[
-            f"Times in {statement.timezone}; overruns in business minutes, pauses excluded.",
-            f"As of {local_time(statement.as_of, zone)}.",
-        ],
-        tables=[
-            Table(
-                name="Targets met",
-                header=[
-                    "priority",
-                    "reaction target (min)",
-                    "resolution target (min)",
-                    "requests",
-                    "reaction measured",
-                    "reaction met",
-                    "reaction met %",
-                    "resolution measured",
-                    "resolution met",
-                    "resolution met %",
-                ],
-                rows=[
-                    [
-                        line.priority.value,
-                        line.reaction_minutes,
-                        line.resolution_minutes,
-                        line.requests,
-                        line.reaction_measured,
-                        line.reaction_met,
-                        line.reaction_met_pct,
-                        line.resolution_measured,
-                        line.resolution_met,
-                        line.resolution_met_pct,
-                    ]
-                    for line in statement.lines
-                ],
-            ),
-            Table(
-                name="Breaches",
-                header=[
-                    "number",
-                    "title",
-                    "priority",
-                    "target",
-                    "due",
-                    "done",
-                    "overrun (business min)",
-                    "pauses",
-                ],
-                rows=[
-                    [
-                        b.number,
-                        b.title,
-                        b.priority.value,
-                        b.target,
-                        local_time(b.due_at, zone),
-                        local_time(b.done_at, zone),
-                        b.overrun_business_minutes,
-                        _pauses_text(b.pauses, zone, with_reason=True),
-                    ]
-                    for b in statement.breaches
-                ],
-            ),
-        ],
-    )
-
-
-def client_tables(statement: ClientStatement, client_name: str) -> Tables:
-    """The client's statement as tables: service levels, never priorities or reasons."""
-    zone = ZoneInfo(statement.timezone)
-    return Tables(
-        title=f"Service report {statement.month} - {client_name}",
-        notes=[
-            f"Times in {statement.timezone}; overruns in business minutes, pauses excluded.",
-            f"As of {local_time(statement.as_of, zone)}.",
-        ],
-        tables=[
-            Table(
-                name="Service levels",
-                header=[
-                    "reaction within",
-                    "resolution within",
-                    "requests",
-                    "reactions in time",
-                    "reactions measured",
-                    "reaction %",
-                    "resolutions in time",
-                    "resolutions measured",
-                    "resolution %",
-                ],
-                rows=[
-                    [
-                        _hours(level.reaction_minutes),
-                        _hours(level.resolution_minutes),
-                        level.requests,
-                        level.reaction_met,
-                        level.reaction_measured,
-                        level.reaction_met_pct,
-                        level.resolution_met,
-                        level.resolution_measured,
-                        level.resolution_met_pct,
-                    ]
-                    for level in statement.service_levels
-                ],
-            ),
-            Table(
-                name="Missed targets",
-                header=[
-                    "number",
-                    "title",
-                    "target",
-                    "due",
-                    "done",
-                    "overrun (business min)",
-                    "pauses",
-                ],
-                rows=[
-                    [
-                        b.number,
-                        b.title,
-                        b.target,
-                        local_time(b.due_at, zone),
-                        local_time(b.done_at, zone),
-                        b.overrun_business_minutes,
-                        _pauses_text(b.pauses, zone, with_reason=False),
-                    ]
-                    for b in statement.breaches
-                ],
-            ),
-        ],
-    )
-
-
-def _pauses_text(pauses: Sequence[PauseLine], zone: ZoneInfo, *, with_reason: bool) -> str:
-    return "; ".join(
-        f"{local_time(p.paused_at, zone)} - {local_time(p.resumed_at, zone) or 'open'}"
-        f" ({p.business_minutes} min)" + (f" {p.reason}" if with_reason and p.reason else "")
-        for p in pauses
-    )

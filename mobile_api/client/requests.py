@@ -64,7 +64,8 @@ from mobile_api.client.schemas import (
 )
 from mobile_api.cursor import decode_cursor
 from reports.formats import Tables
-from reports.sla import ClientStatement, client_statement, client_tables
+from reports.sla import ClientStatement, client_statement
+from reports.sla_files import client_tables
 
 S = WorkOrderStatus
 V = VisitStatus
