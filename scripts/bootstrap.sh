@@ -41,6 +41,15 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
 fi
 
+# Documents embed DejaVu (Unicode: Latin, Cyrillic, Greek); the tests render PDF pages with
+# poppler's pdftoppm to see they are not blank.
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || ! command -v pdftoppm >/dev/null; then
+  echo "installing fonts-dejavu-core and poppler-utils (Debian)..." >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core \
+    poppler-utils >/dev/null
+fi
+
 stamp=.venv/.fieldline-deps
 wanted=$(cat pyproject.toml constraints.txt requirements/seaweedfs.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then

@@ -1,21 +1,34 @@
-"""Contract usage: labour used against what is included, and the work to bill, per period."""
+"""Contract usage: labour used against what is included, and the work to bill, per period.
+
+Each piece of work is counted once. Work under a contract counts on that contract. Work no
+contract covers is billed on exactly one of the client's contracts: the one in force on the
+day it was done (by the client's calendar) that started first (then by number), so a
+client with two contracts is not billed twice. Repairs on a unit under its manufacturer's
+warranty that day are listed but not billed, nor counted against the included minutes.
+Periods and days are cut in the client's time zone, not UTC: a visit completed at 23:30 in
+Berlin on the last day of March belongs to March.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
-from equipment.contracts.models import BillingPeriod, Contract
+from equipment.contracts.models import BillingPeriod, Contract, ContractStatus
+from equipment.equipment.models import Equipment
 from equipment.service_periods.periods import add_months
+from fsm.clients.models import Client
 from fsm.errors import field_error
 from fsm.schemas import BigCount, Count
 from fsm.visits.models import Visit, VisitStatus
-from fsm.workorders.models import WorkOrder
+from fsm.workorders.models import WorkOrder, WorkOrderType
 
 _MONTHS = {BillingPeriod.MONTH: 1, BillingPeriod.QUARTER: 3, BillingPeriod.YEAR: 12}
 MAX_DAYS = 3 * 366
@@ -28,8 +41,12 @@ class UsageLine(msgspec.Struct, kw_only=True):
     work_order_id: uuid.UUID
     work_order_number: str
     completed_at: datetime
+    # The day it was done at the client (its time zone): the day billing counts.
+    completed_day: date
     labour_minutes: Count
     is_covered: bool
+    # A repair on a unit under warranty that day: listed, never billed.
+    is_warranty: bool = False
 
 
 class PeriodUsage(msgspec.Struct, kw_only=True):
@@ -42,6 +59,7 @@ class PeriodUsage(msgspec.Struct, kw_only=True):
     excess_minutes: BigCount
     outside_minutes: BigCount
     outside_visits: Count
+    warranty_minutes: BigCount
     billable_minutes: BigCount
     billable_cents: BigCount
     lines: list[UsageLine]
@@ -53,6 +71,8 @@ class ContractUsage(msgspec.Struct, kw_only=True):
     contract_id: uuid.UUID
     contract_number: str
     currency: str
+    # The client's zone the periods are cut in.
+    timezone: str
     hourly_rate_cents: Count
     callout_fee_cents: Count
     periods: list[PeriodUsage]
@@ -87,14 +107,24 @@ async def contract_usage(
     if (end - start).days > MAX_DAYS:
         raise field_error("to", f"at most {MAX_DAYS} days per request")
     periods = list(billing_periods(contract, start, end))
+    client = await session.get(Client, contract.client_id)
+    assert client is not None  # contracts.client_id is a foreign key
+    zone = ZoneInfo(client.timezone)
     if not periods:
-        return _usage(contract, [])
-    range_start = datetime.combine(periods[0][0], time(), UTC)
-    range_end = datetime.combine(periods[-1][1] + timedelta(days=1), time(), UTC)
+        return _usage(contract, zone, [])
+    range_start = datetime.combine(periods[0][0], time(), zone)
+    range_end = datetime.combine(periods[-1][1] + timedelta(days=1), time(), zone)
     rows = (
         await session.execute(
-            select(Visit, WorkOrder.number, WorkOrder.contract_id)
+            select(
+                Visit,
+                WorkOrder.number,
+                WorkOrder.contract_id,
+                WorkOrder.type,
+                Equipment.warranty_ends_on,
+            )
             .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+            .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
             .where(
                 WorkOrder.client_id == contract.client_id,
                 or_(WorkOrder.contract_id == contract.id, WorkOrder.contract_id.is_(None)),
@@ -105,22 +135,41 @@ async def contract_usage(
             .order_by(Visit.completed_at, Visit.id)
         )
     ).all()
+    siblings = (
+        await session.scalars(
+            select(Contract)
+            .where(
+                Contract.client_id == contract.client_id,
+                Contract.status != ContractStatus.DRAFT,
+            )
+            .options(lazyload(Contract.coverages))
+        )
+    ).all()
+    lines: list[tuple[date, UsageLine]] = []
+    for visit, number, contract_id, kind, warranty_ends_on in rows:
+        assert visit.completed_at is not None  # completed visits are stamped
+        day = visit.completed_at.astimezone(zone).date()
+        if contract_id is None and bills_uncovered_work(siblings, day) != contract.id:
+            continue  # another contract of the client bills it
+        line = UsageLine(
+            visit_id=visit.id,
+            work_order_id=visit.work_order_id,
+            work_order_number=number,
+            completed_at=visit.completed_at,
+            completed_day=day,
+            labour_minutes=visit.labour_minutes or 0,
+            is_covered=contract_id == contract.id,
+            is_warranty=kind is WorkOrderType.REPAIR
+            and warranty_ends_on is not None
+            and day <= warranty_ends_on,
+        )
+        lines.append((day, line))
     result = []
     for first, last in periods:
-        lines = [
-            UsageLine(
-                visit_id=visit.id,
-                work_order_id=visit.work_order_id,
-                work_order_number=number,
-                completed_at=visit.completed_at,
-                labour_minutes=visit.labour_minutes or 0,
-                is_covered=contract_id == contract.id,
-            )
-            for visit, number, contract_id in rows
-            if visit.completed_at is not None and first <= visit.completed_at.date() <= last
-        ]
-        used = sum(line.labour_minutes for line in lines if line.is_covered)
-        outside = [line for line in lines if not line.is_covered]
+        inside = [line for day, line in lines if first <= day <= last]
+        billed = [line for line in inside if not line.is_warranty]
+        used = sum(line.labour_minutes for line in billed if line.is_covered)
+        outside = [line for line in billed if not line.is_covered]
         outside_minutes = sum(line.labour_minutes for line in outside)
         excess = max(0, used - contract.included_labour_minutes)
         billable = excess + outside_minutes
@@ -133,21 +182,32 @@ async def contract_usage(
                 excess_minutes=excess,
                 outside_minutes=outside_minutes,
                 outside_visits=len(outside),
+                warranty_minutes=sum(line.labour_minutes for line in inside if line.is_warranty),
                 billable_minutes=billable,
                 # Rates are per hour; round half up to the cent.
                 billable_cents=(billable * contract.hourly_rate_cents + 30) // 60
                 + len(outside) * contract.callout_fee_cents,
-                lines=lines,
+                lines=inside,
             )
         )
-    return _usage(contract, result)
+    return _usage(contract, zone, result)
 
 
-def _usage(contract: Contract, periods: list[PeriodUsage]) -> ContractUsage:
+def bills_uncovered_work(contracts: Sequence[Contract], day: date) -> uuid.UUID | None:
+    """The one contract that bills a client's uncovered work done on `day` (local date):
+    in force that day, the earliest started, then by number; None when none is."""
+    in_force = [c for c in contracts if c.valid_from <= day <= c.valid_to]
+    if not in_force:
+        return None
+    return min(in_force, key=lambda c: (c.valid_from, c.number)).id
+
+
+def _usage(contract: Contract, zone: ZoneInfo, periods: list[PeriodUsage]) -> ContractUsage:
     return ContractUsage(
         contract_id=contract.id,
         contract_number=contract.number,
         currency=contract.currency,
+        timezone=zone.key,
         hourly_rate_cents=contract.hourly_rate_cents,
         callout_fee_cents=contract.callout_fee_cents,
         periods=periods,

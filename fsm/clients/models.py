@@ -31,6 +31,8 @@ class Client(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(50))
     notes: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # IANA zone its billing periods and monthly reports are cut in.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     contacts: Mapped[list[ClientContact]] = relationship(
         back_populates="client",

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from fsm.auth.principal import Principal
 from fsm.clients.models import Client, ClientContact
 from fsm.schemas import Email, Name, OptionalText, Phone
+
+Timezone = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, description="IANA zone, e.g. Europe/Berlin")
+]
 
 
 class ContactCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -42,6 +47,8 @@ class ClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone: Phone | None = None
     notes: OptionalText | None = None
     contacts: list[ContactCreate] = msgspec.field(default_factory=list)
+    # Billing periods and monthly reports are cut in this zone.
+    timezone: Timezone = "UTC"
 
 
 class ClientUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -53,6 +60,7 @@ class ClientUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone: Phone | msgspec.UnsetType | None = msgspec.UNSET
     notes: OptionalText | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
+    timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
 
 
 class ClientRead(msgspec.Struct, kw_only=True):
@@ -67,6 +75,7 @@ class ClientRead(msgspec.Struct, kw_only=True):
     contacts: list[ContactRead]
     created_at: datetime
     notes: str | None = None
+    timezone: str = "UTC"
 
 
 def contact_read(contact: ClientContact) -> ContactRead:
@@ -95,4 +104,5 @@ def client_read(client: Client, *, viewer: Principal) -> ClientRead:
         ],
         created_at=client.created_at,
         notes=client.notes if viewer.is_staff else None,
+        timezone=client.timezone,
     )

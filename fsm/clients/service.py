@@ -16,6 +16,7 @@ from fsm.clients.schemas import ClientCreate, ClientUpdate, ContactCreate
 from fsm.db import like_pattern
 from fsm.errors import Conflict, NotFound
 from fsm.pagination import Page, PageRequest
+from fsm.schemas import check_timezone
 
 
 class ClientNotFound(NotFound):
@@ -75,7 +76,9 @@ class ClientService:
 
     async def create(self, data: ClientCreate) -> Client:
         """Register a client with its contacts."""
+        check_timezone(data.timezone)
         client = Client(
+            timezone=data.timezone,
             name=data.name.strip(),
             tax_id=data.tax_id,
             email=data.email,
@@ -92,6 +95,8 @@ class ClientService:
     ) -> Client:
         """Change the given fields of a client."""
         client = await self.get(client_id, viewer=viewer)
+        if data.timezone is not msgspec.UNSET:
+            check_timezone(data.timezone)
         for name, value in msgspec.structs.asdict(data).items():
             if value is not msgspec.UNSET:
                 setattr(client, name, value.strip() if name == "name" else value)

@@ -45,6 +45,9 @@ class Engineer(IdMixin, TimestampMixin, Base):
     max_visits_per_day: Mapped[int] = mapped_column(default=8, server_default="8")
     last_location: Mapped[WKBElement | None] = mapped_column(point_column_type())
     last_location_at: Mapped[datetime | None]
+    # What an hour of this engineer's labour costs us, in cents; staff only, never shown to
+    # clients or engineers (the labour cost and margin report reads it).
+    cost_rate_cents: Mapped[int | None]
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     skills: Mapped[list[Skill]] = relationship(

@@ -38,6 +38,7 @@ from fsm.web import (
     unit_of_work,
 )
 from mobile_api.plugin import MobileApiPlugin
+from reports.plugin import ReportsPlugin
 
 log = logging.getLogger("fsm")
 
@@ -86,6 +87,7 @@ def create_app(
             ChecklistsPlugin(),
             DispatchPlugin(),
             MobileApiPlugin(),
+            ReportsPlugin(),
         ],
         dependencies={
             "db_session": Provide(provide_db_session),

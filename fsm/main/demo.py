@@ -141,6 +141,7 @@ async def load_demo(
             email=f"service@client{n + 1}.{DEMO_DOMAIN}",
             phone=f"+49 30 {rng.randint(1000000, 9999999)}",
             notes="Pays late; call the facility manager first." if n % 5 == 0 else None,
+            timezone=CITY_TIMEZONE,
             contacts=[
                 ClientContact(
                     name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",

@@ -466,6 +466,34 @@ class PhotoService:
         await self.session.flush()
         return photo
 
+    async def thumbnails(
+        self, photo_ids: Sequence[uuid.UUID], *, viewer: Principal
+    ) -> dict[uuid.UUID, bytes]:
+        """Thumbnail JPEGs by photo id, for documents that embed them; a client gets only
+        verified photos of its own company shown to it, others are left out."""
+        if not photo_ids:
+            return {}
+        stmt = select(Photo).where(
+            Photo.id.in_(photo_ids),
+            Photo.state.in_(CLIENT_STATES),
+            Photo.thumbnail_key.is_not(None),
+        )
+        if viewer.is_client:
+            stmt = stmt.join(WorkOrder, WorkOrder.id == Photo.work_order_id).where(
+                WorkOrder.client_id == viewer.client_id, Photo.is_client_visible.is_(True)
+            )
+        elif not viewer.is_staff:
+            return {}
+        images: dict[uuid.UUID, bytes] = {}
+        for photo in (await self.session.scalars(stmt)).all():
+            assert photo.thumbnail_key is not None  # filtered above
+            try:
+                with storage_calls():
+                    images[photo.id] = await self.store.get(photo.thumbnail_key)
+            except ObjectMissing:
+                continue  # the document says the photo is there, without its image
+        return images
+
     def links(self, photo: Photo) -> PhotoLinks:
         """Presigned GET URLs of the original and the thumbnail, once they exist."""
         ttl = self.settings.download_url_ttl_s

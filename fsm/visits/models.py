@@ -64,6 +64,9 @@ class Visit(IdMixin, TimestampMixin, Base):
         # An engineer's day: their visits by planned start.
         Index("ix_visits_engineer_id_planned_start_at", "engineer_id", "planned_start_at"),
         Index("ix_visits_status_window_starts_at", "status", "window_starts_at"),
+        CheckConstraint(
+            "(signed_by_name IS NULL) = (signed_at IS NULL)", name="signature_has_name_and_time"
+        ),
     )
 
     work_order_id: Mapped[uuid.UUID] = mapped_column(
@@ -88,6 +91,12 @@ class Visit(IdMixin, TimestampMixin, Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     # What the engineer wrote for the client on completion; the internal note never is.
     client_summary: Mapped[str | None] = mapped_column(String(2000))
+    # The client's signature at completion: an image through the photo flow, who and when.
+    signature_photo_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("photos.id", ondelete="SET NULL", use_alter=True)
+    )
+    signed_by_name: Mapped[str | None] = mapped_column(String(200))
+    signed_at: Mapped[datetime | None]
     # Bumped on every change; a dispatch plan built on an older version is refused.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 

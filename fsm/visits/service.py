@@ -19,6 +19,7 @@ from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error, reference_error
 from fsm.geo import GeoPoint, to_db_point
 from fsm.pagination import Page, PageRequest
+from fsm.photos.models import EVIDENCE_STATES, Photo
 from fsm.sites.models import Site
 from fsm.skills.service import SkillService
 from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
@@ -82,6 +83,15 @@ class VisitDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientSignature:
+    """The client's signature at completion: a photo of this visit, who signed, and when."""
+
+    photo_id: uuid.UUID
+    signer_name: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     """A status change as reported from the field or the back office."""
 
@@ -92,6 +102,8 @@ class StatusReport:
     labour_minutes: int | None = None
     # Shown to the client on the visit report (completion only); `note` stays internal.
     client_summary: str | None = None
+    # Completion only: the signature shows on the client's visit report.
+    signature: ClientSignature | None = None
 
 
 class VisitService:
@@ -307,6 +319,8 @@ class VisitService:
             if report.labour_minutes is not None:
                 visit.labour_minutes = report.labour_minutes
             visit.client_summary = report.client_summary
+            if report.signature is not None:
+                await self._sign(visit, report.signature)
         if report.status is V.CANCELLED:
             visit.cancel_reason = report.note
         visit.status = report.status
@@ -399,6 +413,20 @@ class VisitService:
         await self.session.flush()
         await self.work_orders.follow_visits(work_order, actor=actor)
         return visit, follow_up
+
+    async def _sign(self, visit: Visit, signature: ClientSignature) -> None:
+        """Record the client's signature; its image becomes visible to the client."""
+        photo = await self.session.scalar(
+            select(Photo)
+            .where(Photo.id == signature.photo_id, Photo.visit_id == visit.id)
+            .with_for_update()
+        )
+        if photo is None or photo.state not in EVIDENCE_STATES:
+            raise field_error("signature.photo_id", "must be an uploaded photo of this visit")
+        photo.is_client_visible = True
+        visit.signature_photo_id = photo.id
+        visit.signed_by_name = signature.signer_name
+        visit.signed_at = signature.signed_at
 
     async def _check_completable(self, visit: Visit, report: StatusReport) -> None:
         """Refuse to complete a visit with no labour time or an unfinished checklist."""

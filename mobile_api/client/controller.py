@@ -19,7 +19,6 @@ from fsm.auth.guards import requires_client
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from mobile_api.client.assets import ClientAssetService
-from mobile_api.client.pdf import report_pdf
 from mobile_api.client.requests import ClientRequestService
 from mobile_api.client.schemas import (
     CommentBodyIn,
@@ -40,6 +39,9 @@ from mobile_api.client.schemas import (
 from mobile_api.cursor import CursorPage
 from mobile_api.etag import conditional_json
 from mobile_api.idempotency import Idempotency, provide_idempotency
+from reports.controller import FILE_NOTE, FormatParam, Month, parse_month, report_response
+from reports.formats import ReportFormat
+from reports.sla import ClientStatement
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100")]
 Cursor = Annotated[
@@ -258,6 +260,21 @@ class ClientRequestController(Controller):
         return await requests.visit_report(visit_id)
 
     @get(
+        "/reports/service-levels",
+        operation_id="ClientGetServiceReport",
+        responses={200: ResponseSpec(ClientStatement, description=FILE_NOTE)},
+    )
+    async def get_service_report(
+        self,
+        requests: NamedDependency[ClientRequestService],
+        month: Month = None,
+        format: FormatParam = ReportFormat.JSON,
+    ) -> Response[bytes]:
+        """The month's service levels of the company's contract: targets met and missed."""
+        statement, tables = await requests.service_report(parse_month(month))
+        return report_response(statement, tables, format, f"service-report-{statement.month}")
+
+    @get(
         "/visits/{visit_id:uuid}/report.pdf",
         operation_id="ClientGetVisitReportPdf",
         media_type="application/pdf",
@@ -268,9 +285,9 @@ class ClientRequestController(Controller):
         visit_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The visit report as a PDF to forward, times in the site's zone; 409 until completed."""
-        report = await requests.visit_report(visit_id)
+        report, pdf = await requests.visit_report_pdf(visit_id)
         return Response(
-            report_pdf(report, timezone=report.site_timezone),
+            pdf,
             media_type="application/pdf",
             headers={
                 "Content-Disposition": (

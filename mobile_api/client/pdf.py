@@ -1,25 +1,25 @@
-"""The visit report as a PDF a client can forward: plain text pages, no library needed.
+"""The visit report as a PDF a client can forward, in whatever language it was written.
 
-PDF 1.4 with the standard Helvetica fonts (every reader has them) in WinAnsi encoding;
-characters outside it print as "?". Photos are listed, not embedded: their links expire.
+Built on `fsm.documents` (fpdf2 with an embedded Unicode font). Times are shown in the
+site's zone and say which; the client's signature and the shared photos are embedded from
+their thumbnails (the links in the JSON report expire, a forwarded PDF must not).
 """
 
 from __future__ import annotations
 
-import textwrap
+import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 
+from fsm.documents import Document
 from mobile_api.client.schemas import VisitReport
 
-PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
-MARGIN = 56
-LINE_HEIGHT = 14
-WRAP_AT = 92  # characters of 10 pt Helvetica across the text width
-LINES_PER_PAGE = (PAGE_HEIGHT - 2 * MARGIN) // LINE_HEIGHT
+PHOTO_WIDTH_MM = 80
+SIGNATURE_WIDTH_MM = 60
 
 
 def _when(value: datetime | None, zone: ZoneInfo) -> str:
@@ -52,126 +52,60 @@ def _answer_text(item: dict[str, Any]) -> str:
     return text
 
 
-def report_lines(report: VisitReport, *, timezone: str = "UTC") -> list[tuple[str, str]]:
-    """The report as (style, text) lines; style is "title", "heading" or "text"."""
+def report_pdf(
+    report: VisitReport,
+    *,
+    timezone: str = "UTC",
+    images: Mapping[uuid.UUID, bytes] | None = None,
+) -> bytes:
+    """The visit report as a PDF; `images` are thumbnail bytes by photo id (signature too)."""
     zone = ZoneInfo(timezone)
-    lines: list[tuple[str, str]] = [
-        ("title", f"Visit report - {report.request_number}"),
-        ("text", report.request_title),
-        ("text", ""),
-        ("text", f"Site: {report.site_name}"),
-        ("text", f"Engineer: {report.engineer_first_name or '-'}"),
-        ("text", f"Arrived: {_when(report.arrived_at, zone)}"),
-        ("text", f"Completed: {_when(report.completed_at, zone)}"),
-        (
-            "text",
-            "Labour: "
-            + (f"{report.labour_minutes} minutes" if report.labour_minutes is not None else "-"),
-        ),
-        ("text", f"Times shown in {timezone}."),
-    ]
-    if report.client_summary:
-        lines += [("text", ""), ("heading", "Work done")]
-        lines += [("text", line) for line in _wrap(report.client_summary)]
-    if report.trail:
-        lines += [("text", ""), ("heading", "Progress")]
-        lines += [
-            ("text", f"{_when(step.occurred_at, zone)}  {step.status.value.replace('_', ' ')}")
-            for step in report.trail
-        ]
-    checklist = msgspec.to_builtins(report.checklist) if report.checklist is not None else None
-    if checklist:
-        lines += [
-            ("text", ""),
-            ("heading", f"Checklist: {checklist['template_name']} (v{checklist['version']})"),
-        ]
-        for section in checklist.get("sections", []):
-            lines.append(("text", section["title"]))
-            for item in section["items"]:
-                lines += [
-                    ("text", f"    {line}")
-                    for line in _wrap(f"{item['label']}: {_answer_text(item)}", width=WRAP_AT - 4)
-                ]
-    lines += [("text", ""), ("text", f"Photos: {len(report.photos)} (in the app)")]
-    return lines
-
-
-def _wrap(text: str, *, width: int = WRAP_AT) -> list[str]:
-    out: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        out += textwrap.wrap(paragraph, width=width) or [""]
-    return out
-
-
-def _pdf_string(text: str) -> bytes:
-    raw = text.encode("cp1252", errors="replace")
-    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
-
-
-def _page_stream(lines: list[tuple[str, str]]) -> bytes:
-    parts = [b"BT", f"{MARGIN} {PAGE_HEIGHT - MARGIN} Td".encode()]
-    for style, text in lines:
-        font, size = {"title": ("F2", 16), "heading": ("F2", 12)}.get(style, ("F1", 10))
-        parts.append(f"/{font} {size} Tf".encode())
-        parts.append(_pdf_string(text) + b" Tj")
-        parts.append(f"0 -{LINE_HEIGHT} Td".encode())
-    parts.append(b"ET")
-    return b"\n".join(parts)
-
-
-def render_pdf(lines: list[tuple[str, str]]) -> bytes:
-    """A PDF of the lines, as many pages as they need."""
-    pages = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)]
-    pages = pages or [[]]
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    catalog = add(b"")  # filled in below, once the page tree's number is known
-    page_tree = add(b"")
-    regular = add(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    )
-    bold = add(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
-    )
-    kids: list[int] = []
-    for page_lines in pages:
-        stream = _page_stream(page_lines)
-        content = add(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
-        kids.append(
-            add(
-                (
-                    f"<< /Type /Page /Parent {page_tree} 0 R "
-                    f"/MediaBox [0 0 {PAGE_WIDTH} {PAGE_HEIGHT}] "
-                    f"/Resources << /Font << /F1 {regular} 0 R /F2 {bold} 0 R >> >> "
-                    f"/Contents {content} 0 R >>"
-                ).encode()
+    images = images or {}
+    doc = Document(f"Visit report - {report.request_number}")
+    doc.title(f"Visit report - {report.request_number}")
+    doc.text(report.request_title)
+    doc.space(3)
+    labour = f"{report.labour_minutes} minutes" if report.labour_minutes is not None else "-"
+    doc.text(
+        "\n".join(
+            (
+                f"Site: {report.site_name}",
+                f"Engineer: {report.engineer_first_name or '-'}",
+                f"Arrived: {_when(report.arrived_at, zone)}",
+                f"Completed: {_when(report.completed_at, zone)}",
+                f"Labour: {labour}",
+                f"Times shown in {timezone}.",
             )
         )
-    objects[catalog - 1] = f"<< /Type /Catalog /Pages {page_tree} 0 R >>".encode()
-    objects[page_tree - 1] = (
-        f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>"
-    ).encode()
-
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets: list[int] = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref_at = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root {catalog} 0 R >>\n"
-        f"startxref\n{xref_at}\n%%EOF\n"
-    ).encode()
-    return bytes(out)
-
-
-def report_pdf(report: VisitReport, *, timezone: str = "UTC") -> bytes:
-    """The visit report as a PDF."""
-    return render_pdf(report_lines(report, timezone=timezone))
+    )
+    if report.client_summary:
+        doc.heading("Work done")
+        doc.text(report.client_summary)
+    if report.trail:
+        doc.heading("Progress")
+        doc.text(
+            "\n".join(
+                f"{_when(step.occurred_at, zone)}  {step.status.value.replace('_', ' ')}"
+                for step in report.trail
+            )
+        )
+    checklist = msgspec.to_builtins(report.checklist) if report.checklist is not None else None
+    if checklist:
+        doc.heading(f"Checklist: {checklist['template_name']} (v{checklist['version']})")
+        for section in checklist.get("sections", []):
+            doc.text(section["title"])
+            doc.text(
+                "\n".join(f"    {item['label']}: {_answer_text(item)}" for item in section["items"])
+            )
+    if report.signature is not None:
+        signature = report.signature
+        doc.heading("Signed for the client")
+        if signature.photo_id in images:
+            doc.image(images[signature.photo_id], width_mm=SIGNATURE_WIDTH_MM)
+        doc.text(f"{signature.signer_name}, {_when(signature.signed_at, zone)}")
+    doc.heading(f"Photos: {len(report.photos)}")
+    for photo in report.photos:
+        if photo.id in images:
+            taken = f"taken {_when(photo.taken_at, zone)}" if photo.taken_at else None
+            doc.image(images[photo.id], width_mm=PHOTO_WIDTH_MM, caption=taken)
+    return doc.pdf()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
@@ -15,9 +15,11 @@ from checklists.schemas import run_read
 from checklists.service import ChecklistReads
 from equipment.equipment.models import Equipment
 from fsm.auth.principal import Principal
+from fsm.clients.models import Client
+from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import InvalidState, field_error, reference_error
-from fsm.photos.models import CLIENT_STATES
+from fsm.photos.models import CLIENT_STATES, Photo
 from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
@@ -41,6 +43,7 @@ from fsm.workorders.service import (
     events_visible_to,
 )
 from mobile_api.client.common import ClientScope, Slice, first_name, page_of, visit_summaries
+from mobile_api.client.pdf import report_pdf
 from mobile_api.client.schemas import (
     CommentItem,
     EngineerOnRequest,
@@ -48,6 +51,7 @@ from mobile_api.client.schemas import (
     EtaSource,
     RatingRead,
     ReportPhoto,
+    ReportSignature,
     RequestCreate,
     RequestDetail,
     RequestItem,
@@ -59,6 +63,9 @@ from mobile_api.client.schemas import (
     VisitSummary,
 )
 from mobile_api.cursor import decode_cursor
+from reports.formats import Tables
+from reports.sla import ClientStatement, client_statement
+from reports.sla_files import client_tables
 
 S = WorkOrderStatus
 V = VisitStatus
@@ -391,17 +398,55 @@ class ClientRequestService(ClientScope):
             client_summary=visit.client_summary,
             trail=trail,
             checklist=run_read(run, audience="client") if run is not None else None,
-            photos=await self._report_photos(order.id, visit.id),
+            photos=await self._report_photos(order.id, visit.id, visit.signature_photo_id),
+            signature=await self._signature(visit),
+        )
+
+    async def visit_report_pdf(self, visit_id: uuid.UUID) -> tuple[VisitReport, bytes]:
+        """The visit report and its PDF, the signature and shared photos embedded."""
+        report = await self.visit_report(visit_id)
+        wanted = [photo.id for photo in report.photos]
+        if report.signature is not None:
+            wanted.append(report.signature.photo_id)
+        images = await self.photos.thumbnails(wanted, viewer=self.viewer)
+        return report, report_pdf(report, timezone=report.site_timezone, images=images)
+
+    async def service_report(self, month: date | None) -> tuple[ClientStatement, Tables]:
+        """The company's monthly statement of its service levels, and its tables for files."""
+        statement = await client_statement(self.session, self.client_id, month, as_of=utcnow())
+        client = await self.session.get(Client, self.client_id)
+        assert client is not None  # the signed-in company
+        return statement, client_tables(statement, client.name)
+
+    async def _signature(self, visit: Visit) -> ReportSignature | None:
+        if visit.signed_by_name is None or visit.signed_at is None:
+            return None
+        photo = (
+            await self.session.get(Photo, visit.signature_photo_id)
+            if visit.signature_photo_id is not None
+            else None
+        )
+        if photo is None:
+            return None
+        shown = photo.state in CLIENT_STATES
+        return ReportSignature(
+            photo_id=photo.id,
+            signer_name=visit.signed_by_name,
+            signed_at=visit.signed_at,
+            url=self.photos.links(photo).thumbnail_url if shown else None,
         )
 
     async def _report_photos(
-        self, work_order_id: uuid.UUID, visit_id: uuid.UUID
+        self, work_order_id: uuid.UUID, visit_id: uuid.UUID, signature_id: uuid.UUID | None
     ) -> list[ReportPhoto]:
-        """The visit's photos the client may see (verified and shared), as download links."""
+        """The visit's photos the client may see (verified and shared), as download links;
+        the signature is shown as such, not among them."""
         photos = await self.photos.list_for_work_order(work_order_id, viewer=self.viewer)
         items = []
         for photo in photos:
             if photo.visit_id != visit_id or photo.state not in CLIENT_STATES:
+                continue
+            if photo.id == signature_id:
                 continue
             links = self.photos.links(photo)
             if links.original_url is None:

@@ -319,6 +319,16 @@ class ReportPhoto(msgspec.Struct, kw_only=True):
     taken_at: datetime | None
 
 
+class ReportSignature(msgspec.Struct, kw_only=True):
+    """Who signed for the client at completion, when, and the signature image's link."""
+
+    photo_id: uuid.UUID
+    signer_name: str
+    signed_at: datetime
+    # Null until the image is checked (thumbnailed); the name and time stand without it.
+    url: str | None
+
+
 class VisitReport(msgspec.Struct, kw_only=True):
     """What was done on a visit: times, who, labour, the engineer's summary, checks, photos."""
 
@@ -340,3 +350,4 @@ class VisitReport(msgspec.Struct, kw_only=True):
     trail: list[TrailStep]
     checklist: Any | None
     photos: list[ReportPhoto]
+    signature: ReportSignature | None = None

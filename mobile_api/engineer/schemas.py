@@ -168,6 +168,15 @@ class CannotCompleteReason(enum.StrEnum):
     OTHER = "other"
 
 
+class SignatureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The client's signature: an image uploaded as a photo of this visit, who, and when."""
+
+    photo_id: uuid.UUID
+    signer_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
+    # When they signed; defaults to the completion's device time (or the server's).
+    signed_at: AwareDatetime | None = None
+
+
 class StatusRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A status move with the device's time and position.
 
@@ -184,6 +193,8 @@ class StatusRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: CannotCompleteReason | None = None
     note: Note | None = None
     client_summary: ClientSummary | None = None
+    # With `completed`: the client signed for the work (it shows on the visit report).
+    signature: SignatureIn | None = None
 
 
 class LocationPing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -18,7 +18,7 @@ from fsm.errors import field_error
 from fsm.geo import GeoPoint, from_db_point, to_db_point
 from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.schemas import status_event_read
-from fsm.visits.service import StatusReport, VisitNotFound, VisitService
+from fsm.visits.service import ClientSignature, StatusReport, VisitNotFound, VisitService
 from mobile_api.cursor import decode_cursor, encode_cursor
 from mobile_api.engineer.models import EngineerChange
 from mobile_api.engineer.queries import EngineerReads, comment_read, local_today
@@ -187,6 +187,7 @@ class EngineerApp:
             note=data.note,
             labour_minutes=data.labour_minutes,
             client_summary=data.client_summary.strip() if data.client_summary else None,
+            signature=_signature(data),
         )
         if data.status is FieldStatus.CANNOT_COMPLETE:
             assert data.reason is not None  # checked above
@@ -409,8 +410,27 @@ def _check_status_request(data: StatusRequest) -> None:
         raise field_error("labour_minutes", "goes only with completed")
     if data.client_summary is not None and data.status is not FieldStatus.COMPLETED:
         raise field_error("client_summary", "goes only with completed")
+    if data.signature is not None and data.status is not FieldStatus.COMPLETED:
+        raise field_error("signature", "goes only with completed")
+    if (
+        data.signature is not None
+        and data.signature.signed_at is not None
+        and data.signature.signed_at > utcnow() + CLOCK_SKEW
+    ):
+        raise field_error("signature.signed_at", "is ahead of the server's clock")
     if data.device_at is not None and data.device_at > utcnow() + CLOCK_SKEW:
         raise field_error("device_at", "is ahead of the server's clock; check the phone's time")
+
+
+def _signature(data: StatusRequest) -> ClientSignature | None:
+    """The signature as the visit service records it, timed by the device when not given."""
+    if data.signature is None:
+        return None
+    return ClientSignature(
+        photo_id=data.signature.photo_id,
+        signer_name=data.signature.signer_name.strip(),
+        signed_at=data.signature.signed_at or data.device_at or utcnow(),
+    )
 
 
 async def purge_change_feed(

@@ -36,6 +36,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/requests/{order}/rating", {"score": 4}),
     ("GET", "/visits/{visit}/report", None),
     ("GET", "/visits/{visit}/report.pdf", None),
+    ("GET", "/reports/service-levels", None),
+    ("GET", "/reports/service-levels?format=pdf", None),
 ]
 # The endpoints naming one object in their path: another company's answers like a stranger's.
 OBJECT_ENDPOINTS = [e for e in ENDPOINTS if "{" in e[1]]

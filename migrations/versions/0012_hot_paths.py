@@ -6,7 +6,7 @@ waiting for a reaction by next deadline (partial), the id as the keyset tie-brea
 may start (planned maintenance on the contract's preferred weekdays and hours the site is
 open).
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-02 18:00:00
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0014"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

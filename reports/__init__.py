@@ -1,0 +1,1 @@
+"""Reports a service company sends and reads: the monthly SLA statement, first of them."""

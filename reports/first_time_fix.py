@@ -1,0 +1,189 @@
+"""First-time fix rate per engineer, equipment model and work type.
+
+A request resolved in the month (at the client, its time zone) was fixed the first time when
+one visit went on site for it, it was never reopened, and no new request for the same unit
+was opened within `follow_up_days` of its resolution. The engineer is the one of its last
+completed visit; requests without equipment count for the engineer and the work type only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+import msgspec
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from equipment.equipment.models import Equipment, EquipmentModel
+from equipment.service_periods.periods import add_months
+from fsm.clients.models import Client
+from fsm.engineers.models import Engineer
+from fsm.schemas import Count
+from fsm.users.models import User
+from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.models import WorkOrder
+from reports.formats import Table, Tables
+from reports.sla import Percent
+
+__all__ = ["FirstTimeFix", "FixGroup", "first_time_fix", "first_time_fix_tables"]
+
+FollowUpDays = Annotated[int, msgspec.Meta(ge=1, le=365)]
+
+
+class FixGroup(msgspec.Struct, kw_only=True):
+    """Requests resolved for one engineer, model or work type, and how many at once."""
+
+    key: str
+    name: str
+    resolved: Count
+    fixed_first_time: Count
+    rate_pct: Percent | None
+
+
+class FirstTimeFix(msgspec.Struct, kw_only=True):
+    """First-time fix rates of a month, three ways."""
+
+    month: str
+    follow_up_days: Count
+    engineers: list[FixGroup]
+    equipment_models: list[FixGroup]
+    work_types: list[FixGroup]
+
+
+async def first_time_fix(
+    session: AsyncSession,
+    month: date,
+    *,
+    follow_up_days: int = 30,
+    client_id: uuid.UUID | None = None,
+    engineer_id: uuid.UUID | None = None,
+) -> FirstTimeFix:
+    """First-time fix rates of the requests resolved in the calendar month of `month`."""
+    first = datetime.combine(month.replace(day=1), datetime.min.time())
+    following = datetime.combine(add_months(month.replace(day=1), 1), datetime.min.time())
+    local_resolved = func.timezone(Client.timezone, WorkOrder.resolved_at)
+    on_site_visits = (
+        select(func.count(func.distinct(VisitStatusEvent.visit_id)))
+        .join(Visit, Visit.id == VisitStatusEvent.visit_id)
+        .where(
+            Visit.work_order_id == WorkOrder.id, VisitStatusEvent.to_status == VisitStatus.ON_SITE
+        )
+        .scalar_subquery()
+    )
+    engineer_of = (
+        select(Visit.engineer_id)
+        .where(Visit.work_order_id == WorkOrder.id, Visit.status == VisitStatus.COMPLETED)
+        .order_by(Visit.completed_at.desc(), Visit.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    later = aliased(WorkOrder)
+    follow_up = (
+        select(later.id)
+        .where(
+            later.equipment_id == WorkOrder.equipment_id,
+            later.id != WorkOrder.id,
+            later.created_at > WorkOrder.resolved_at,
+            later.created_at <= WorkOrder.resolved_at + timedelta(days=follow_up_days),
+        )
+        .exists()
+    )
+    stmt = (
+        select(
+            WorkOrder.type,
+            EquipmentModel.id,
+            EquipmentModel.manufacturer,
+            EquipmentModel.model,
+            engineer_of.label("engineer_id"),
+            and_(on_site_visits == 1, WorkOrder.reopen_count == 0, ~follow_up),
+        )
+        .join(Client, Client.id == WorkOrder.client_id)
+        .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
+        .outerjoin(EquipmentModel, EquipmentModel.id == Equipment.model_id)
+        .where(
+            WorkOrder.resolved_at.is_not(None),
+            local_resolved >= first,
+            local_resolved < following,
+        )
+    )
+    if client_id is not None:
+        stmt = stmt.where(WorkOrder.client_id == client_id)
+    rows = (await session.execute(stmt)).all()
+    if engineer_id is not None:
+        rows = [row for row in rows if row[4] == engineer_id]
+    engineer_ids = {row[4] for row in rows if row[4] is not None}
+    names = (
+        dict(
+            (
+                await session.execute(
+                    select(Engineer.id, User.full_name)
+                    .join(User, User.id == Engineer.user_id)
+                    .where(Engineer.id.in_(engineer_ids))
+                )
+            ).all()
+        )
+        if engineer_ids
+        else {}
+    )
+    by_engineer: dict[str, list[bool]] = {}
+    by_model: dict[str, list[bool]] = {}
+    by_type: dict[str, list[bool]] = {}
+    labels: dict[str, str] = {}
+    for kind, model_id, maker, model, engineer, fixed in rows:
+        by_type.setdefault(kind.value, []).append(bool(fixed))
+        labels[kind.value] = kind.value
+        if model_id is not None:
+            by_model.setdefault(str(model_id), []).append(bool(fixed))
+            labels[str(model_id)] = f"{maker} {model}"
+        if engineer is not None:
+            by_engineer.setdefault(str(engineer), []).append(bool(fixed))
+            labels[str(engineer)] = names.get(engineer, "")
+    return FirstTimeFix(
+        month=first.strftime("%Y-%m"),
+        follow_up_days=follow_up_days,
+        engineers=_groups(by_engineer.items(), labels),
+        equipment_models=_groups(by_model.items(), labels),
+        work_types=_groups(by_type.items(), labels),
+    )
+
+
+def _groups(items: Iterable[tuple[str, list[bool]]], labels: dict[str, str]) -> list[FixGroup]:
+    return sorted(
+        (
+            FixGroup(
+                key=key,
+                name=labels[key],
+                resolved=len(fixes),
+                fixed_first_time=sum(fixes),
+                rate_pct=round(100 * sum(fixes) / len(fixes), 1),
+            )
+            for key, fixes in items
+        ),
+        key=lambda g: g.name,
+    )
+
+
+def first_time_fix_tables(report: FirstTimeFix) -> Tables:
+    """The first-time fix report as tables."""
+    header = ["name", "resolved", "fixed first time", "rate %"]
+
+    def table(name: str, groups: list[FixGroup]) -> Table:
+        return Table(
+            name=name,
+            header=header,
+            rows=[[g.name, g.resolved, g.fixed_first_time, g.rate_pct] for g in groups],
+        )
+
+    return Tables(
+        title=f"First-time fix rate {report.month}",
+        notes=[f"No follow-up request for the unit within {report.follow_up_days} days."],
+        tables=[
+            table("Engineers", report.engineers),
+            table("Equipment models", report.equipment_models),
+            table("Work types", report.work_types),
+        ],
+    )
