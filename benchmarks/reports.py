@@ -111,7 +111,7 @@ async def run(database_url: str, rows: int, repeats: int) -> None:
     this_month = date(now.year, now.month, 1)
     months = [add_months(this_month, -1), add_months(this_month, -2)]
     try:
-        seconds = await fill(factory, rows)
+        seconds = await fill(engine, factory, rows)
         await prepare(factory)
         print(f"filled {rows:,} work orders in {seconds:.1f} s")
         usual, large = _uuid("client7"), _uuid("client1")
