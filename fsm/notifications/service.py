@@ -281,7 +281,8 @@ async def _message(
     # Machines, not people, write these: auto-responders must not answer them.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Fieldline-Event"] = kind.value
-    message["Content-Language"] = delivery.language
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
+    # After the content: setting it replaces every Content-* header.
+    message["Content-Language"] = delivery.language
     return message

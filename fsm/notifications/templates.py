@@ -47,7 +47,7 @@ _TEMPLATES: dict[str, dict[EventKind, tuple[str, tuple[str, ...]]]] = {
         EventKind.VISIT_SCHEDULED: (
             "Visit scheduled for $number on $date",
             (
-                "A visit for your request $number “$title” is scheduled on $date, between $window.",
+                "A visit for your request $number “$title” is scheduled on $date, $window.",
                 "Engineer: $engineer.",
             ),
         ),
@@ -117,7 +117,7 @@ _TEMPLATES: dict[str, dict[EventKind, tuple[str, tuple[str, ...]]]] = {
         EventKind.VISIT_SCHEDULED: (
             "Визит по заявке $number назначен на $date",
             (
-                "Визит по вашей заявке $number «$title» назначен на $date, с $window.",
+                "Визит по вашей заявке $number «$title» назначен на $date, в интервале $window.",
                 "Инженер: $engineer.",
             ),
         ),
