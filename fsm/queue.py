@@ -37,12 +37,18 @@ def conninfo(database: DatabaseSettings) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def create_queue_app(database: DatabaseSettings, *, pool_size: int = 4) -> procrastinate.App:
-    """A procrastinate app on our database (open it with `open_async()` before use)."""
+def create_queue_app(
+    database: DatabaseSettings, *, pool_size: int = 4, min_size: int = 1
+) -> procrastinate.App:
+    """A procrastinate app on our database (open it with `open_async()` before use).
+
+    `min_size=0` opens without connecting, so an API process starts while the database is
+    down and defers once it is back.
+    """
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo(database),
         kwargs={"application_name": "fieldline-queue"},
-        min_size=1,
+        min_size=min_size,
         max_size=pool_size,
     )
     return procrastinate.App(connector=connector)

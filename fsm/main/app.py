@@ -58,7 +58,7 @@ def create_app(
             app.state.object_store = ObjectStore(settings.s3)
         async with AsyncExitStack() as stack:
             if app.state.get("job_queue") is None:
-                queue_app = create_queue_app(settings.database, pool_size=2)
+                queue_app = create_queue_app(settings.database, pool_size=2, min_size=0)
                 await stack.enter_async_context(queue_app.open_async())
                 app.state.job_queue = ProcrastinateQueue(queue_app)
             try:

@@ -12,6 +12,7 @@ import email
 import email.policy
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class Received:
     sender: str
     recipients: tuple[str, ...]
     message: EmailMessage
+    received_at: datetime
 
     def body(self, subtype: str) -> str:
         """The text of the `plain` or `html` part."""
@@ -61,6 +63,7 @@ class MailSink:
                 sender=str(envelope.mail_from),
                 recipients=tuple(envelope.rcpt_tos),
                 message=message,
+                received_at=datetime.now(UTC),
             )
         )
         if self.directory is not None:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fsm.db import create_engine, create_session_factory, session_scope, utcnow
 from fsm.main import scheduler
-from fsm.notifications.service import MailNotSent, pending_deliveries, relay, send_delivery
+from fsm.notifications.service import MailNotSent, pending_deliveries, relay, send_deliveries
 from fsm.outbox import CHANNEL
 from fsm.photos.jobs import THUMBNAIL_TASK, make_thumbnail
 from fsm.queue import conninfo, create_queue_app
@@ -38,6 +39,8 @@ from fsm.storage import ObjectStore
 log = logging.getLogger("fsm.worker")
 
 SEND_MAIL = "fsm.send_mail"
+# Mails per send job: several workers share a burst, each over one connection.
+SEND_BATCH = 20
 
 
 @dataclass
@@ -71,9 +74,9 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
         name=SEND_MAIL,
         retry=RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={MailNotSent}),
     )
-    async def send_mail(delivery_id: int) -> None:
+    async def send_mail(delivery_ids: list[int]) -> None:
         rt = _rt()
-        await send_delivery(rt.factory, rt.settings.mail, delivery_id)
+        await send_deliveries(rt.factory, rt.settings.mail, delivery_ids)
 
     @app.periodic(cron="* * * * *", periodic_id="mail_sweep")
     @app.task(name="fsm.mail_sweep", queueing_lock="fsm.mail_sweep")
@@ -84,8 +87,7 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
             stuck = await pending_deliveries(
                 session, created_before=utcnow() - timedelta(minutes=1)
             )
-        for delivery_id in stuck:
-            await rt.queue.configure_task(name=SEND_MAIL).defer_async(delivery_id=delivery_id)
+        await _defer_sends(rt, stuck)
 
     @app.periodic(cron="* * * * *", periodic_id="sla_watch")
     @app.task(name="fsm.sla_watch", queueing_lock="fsm.sla_watch")
@@ -133,10 +135,15 @@ async def relay_and_defer(rt: Runtime) -> int:
         ids = await relay(rt.factory)
         if not ids:
             return total
-        send = rt.queue.configure_task(name=SEND_MAIL)
-        for delivery_id in ids:
-            await send.defer_async(delivery_id=delivery_id)
+        await _defer_sends(rt, ids)
         total += len(ids)
+
+
+async def _defer_sends(rt: Runtime, ids: Sequence[int]) -> None:
+    """Send jobs of up to `SEND_BATCH` mails each (one SMTP connection per job)."""
+    send = rt.queue.configure_task(name=SEND_MAIL)
+    for start in range(0, len(ids), SEND_BATCH):
+        await send.defer_async(delivery_ids=list(ids[start : start + SEND_BATCH]))
 
 
 async def _relay_loop(rt: Runtime, wake: asyncio.Event, *, poll_s: float) -> None:

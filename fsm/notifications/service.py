@@ -12,7 +12,7 @@ position, so every event becomes its deliveries exactly once. Who gets what:
 A user's preference for a kind (`notification_preferences`) turns its mail off or on;
 without one, mail is on. Only active users with an address are written to.
 
-Sending (`send_delivery`) locks the delivery row (SKIP LOCKED), sends, and marks it sent
+Sending (`send_deliveries`) locks the delivery row (SKIP LOCKED), sends, and marks it sent
 in one transaction: two workers never send one delivery, and a worker killed mid-send
 leaves it pending for the retry. The SMTP exchange is the only thing not undone by a
 crash: a crash after the server accepted the message and before the commit sends it again,
@@ -182,14 +182,76 @@ class MailNotSent(Exception):
     """The SMTP server refused or could not be reached; the job is retried."""
 
 
-async def send_delivery(
-    factory: async_sessionmaker[AsyncSession], settings: MailSettings, delivery_id: int
-) -> bool:
-    """Send one pending delivery; False when it is sent already or another worker has it.
+class _Connection:
+    """One SMTP connection for a batch of mails, opened on first use and after a failure."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.client is None:
+            s = self.settings
+            client = aiosmtplib.SMTP(
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                start_tls=s.smtp_starttls,
+                timeout=s.smtp_timeout_s,
+                # Our own name in EHLO: asking the resolver for it costs a lookup per mail.
+                local_hostname="fieldline",
+            )
+            await client.connect()
+            if s.smtp_username and s.smtp_password:
+                await client.login(s.smtp_username, s.smtp_password)
+            self.client = client
+        try:
+            await self.client.send_message(message)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+
+async def send_deliveries(
+    factory: async_sessionmaker[AsyncSession], settings: MailSettings, delivery_ids: Sequence[int]
+) -> int:
+    """Send pending deliveries over one SMTP connection; how many this call sent.
+
+    Each mail is its own transaction: its row is locked (SKIP LOCKED: one sent already or
+    being sent by another worker is left alone), sent, and marked sent at commit.
 
     Raises:
-        MailNotSent: this attempt failed and attempts remain (the job retries it).
+        MailNotSent: some failed and have attempts left (the job retries the batch; the
+            ones sent meanwhile are skipped then).
     """
+    connection = _Connection(settings)
+    sent, failed = 0, 0
+    try:
+        for delivery_id in delivery_ids:
+            outcome = await _send_one(factory, settings, connection, delivery_id)
+            sent += outcome is True
+            failed += outcome is None
+    finally:
+        await connection.close()
+    if failed:
+        raise MailNotSent(f"{failed} of {len(delivery_ids)} mails failed; retrying")
+    return sent
+
+
+async def _send_one(
+    factory: async_sessionmaker[AsyncSession],
+    settings: MailSettings,
+    connection: _Connection,
+    delivery_id: int,
+) -> bool | None:
+    """True when sent, False when not ours to send (or given up), None when it will retry."""
     async with session_scope(factory) as session:
         delivery = (
             await session.scalars(
@@ -206,24 +268,14 @@ async def send_delivery(
         message = await _message(session, settings, delivery, event)
         delivery.attempts += 1
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username,
-                password=settings.smtp_password,
-                start_tls=settings.smtp_starttls,
-                timeout=settings.smtp_timeout_s,
-            )
+            await connection.send(message)
         except (aiosmtplib.SMTPException, OSError) as exc:
             delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if delivery.attempts >= settings.max_attempts:
                 delivery.status = DeliveryStatus.FAILED
                 log.warning("mail %s to %s given up: %s", delivery.id, delivery.address, exc)
                 return False
-            # Keep the count: the retry's attempt is the next one.
-            await session.commit()
-            raise MailNotSent(delivery.last_error) from exc
+            return None  # the attempt is counted at commit; the job retries
         delivery.status = DeliveryStatus.SENT
         delivery.sent_at = utcnow()
         delivery.last_error = None

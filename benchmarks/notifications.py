@@ -1,0 +1,142 @@
+"""Outbox-to-mail latency: events committed at a steady rate, delivered by two workers.
+
+    python -m benchmarks.notifications [--events 1000] [--rate 100] [--workers 2]
+
+Starts its own throw-away PostgreSQL+PostGIS cluster, migrates it, starts an SMTP sink
+(aiosmtpd) in this process and `--workers` real `fsm worker` processes, then commits
+`--events` outbox events (one per transaction, `--rate` a second), each for one client user.
+The latency of an event is from its commit to the sink's receipt of its mail (through the
+relay, the delivery row, the queue and SMTP). Prints p50/p95/max beside the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from fsm.db import utcnow
+from fsm.main.localinfra import LocalPostgres, free_port
+from fsm.main.mailsink import MailSink
+from fsm.main.migrate import upgrade
+from fsm.notifications.models import MailDelivery
+from fsm.outbox import EventKind, OutboxEvent, record
+from fsm.users.models import Role, User
+
+TARGET_P95_S = 2.0
+
+
+async def run(url: str, *, events: int, rate: float, workers: int) -> None:
+    engine = create_async_engine(url)
+    factory = async_sessionmaker(engine, expire_on_commit=False)
+    sink = MailSink(port=free_port())
+    await sink.start()
+    async with factory() as session:
+        from fsm.clients.models import Client
+
+        company = Client(name="Bench GmbH", tax_id="BENCH-1")
+        session.add(company)
+        await session.flush()
+        session.add(
+            User(
+                email="reader@bench.example",
+                full_name="Bench Reader",
+                password_hash="-",
+                role=Role.CLIENT,
+                client_id=company.id,
+            )
+        )
+        await session.commit()
+    env = {
+        **os.environ,
+        "FSM_ENV": "test",
+        "FSM_DATABASE_URL": url,
+        "FSM_SMTP_PORT": str(sink.port),
+    }
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "fsm.main.cli", "worker", "--name", f"bench-{n}"),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for n in range(workers)
+    ]
+    try:
+        await asyncio.sleep(3)  # the workers connect and start listening
+        started = time.monotonic()
+        for n in range(events):
+            async with factory() as session:
+                record(
+                    session,
+                    EventKind.REQUEST_RECEIVED,
+                    client_id=company.id,
+                    payload={"number": f"WO-B-{n:06d}", "title": "Benchmark"},
+                )
+                await session.commit()
+            delay = started + (n + 1) / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await sink.wait_for(events, timeout_s=600)
+        async with factory() as session:
+            rows = (
+                await session.execute(
+                    select(MailDelivery.id, OutboxEvent.occurred_at).join(
+                        OutboxEvent, OutboxEvent.id == MailDelivery.event_id
+                    )
+                )
+            ).all()
+        committed = {f"<fieldline-delivery-{i}@fieldline.local>": at for i, at in rows}
+        latencies = sorted(
+            (m.received_at - committed[str(m.message["Message-ID"])]).total_seconds()
+            for m in sink.received
+        )
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            await proc.wait()
+        await sink.stop()
+        await engine.dispose()
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(f"{len(latencies)} events at {rate:g}/s, {workers} workers (measured {utcnow():%F})")
+    print(
+        f"outbox-to-mail latency  p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   "
+        f"max {latencies[-1] * 1000:7.0f} ms   (target p95 < {TARGET_P95_S * 1000:.0f} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="fieldline-bench-"))
+    base.chmod(0o755)
+    postgres = LocalPostgres(data_dir=base / "postgres", port=free_port())
+    try:
+        postgres.start(fsync=False)
+        postgres.ensure_database("bench")
+        upgrade(postgres.dsn("bench"))
+        asyncio.run(
+            run(postgres.dsn("bench"), events=args.events, rate=args.rate, workers=args.workers)
+        )
+    finally:
+        postgres.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
