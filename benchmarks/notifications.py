@@ -91,12 +91,17 @@ async def run(url: str, *, events: int, rate: float, workers: int) -> None:
         async with factory() as session:
             rows = (
                 await session.execute(
-                    select(MailDelivery.id, OutboxEvent.occurred_at).join(
-                        OutboxEvent, OutboxEvent.id == MailDelivery.event_id
-                    )
+                    select(
+                        MailDelivery.id,
+                        OutboxEvent.occurred_at,
+                        MailDelivery.created_at,
+                        MailDelivery.sent_at,
+                    ).join(OutboxEvent, OutboxEvent.id == MailDelivery.event_id)
                 )
             ).all()
-        committed = {f"<fieldline-delivery-{i}@fieldline.local>": at for i, at in rows}
+        committed = {f"<fieldline-delivery-{r[0]}@fieldline.local>": r[1] for r in rows}
+        relayed = sorted((r[2] - r[1]).total_seconds() for r in rows)
+        sent = sorted((r[3] - r[2]).total_seconds() for r in rows if r[3] is not None)
         latencies = sorted(
             (m.received_at - committed[str(m.message["Message-ID"])]).total_seconds()
             for m in sink.received
@@ -108,13 +113,19 @@ async def run(url: str, *, events: int, rate: float, workers: int) -> None:
             await proc.wait()
         await sink.stop()
         await engine.dispose()
-    p50 = statistics.median(latencies)
-    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    p50, p95 = _p50_p95(latencies)
     print(f"{len(latencies)} events at {rate:g}/s, {workers} workers (measured {utcnow():%F})")
     print(
         f"outbox-to-mail latency  p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   "
         f"max {latencies[-1] * 1000:7.0f} ms   (target p95 < {TARGET_P95_S * 1000:.0f} ms)"
     )
+    for name, part in (("  outbox to delivery row", relayed), ("  delivery row to sent", sent)):
+        low, high = _p50_p95(part)
+        print(f"{name:<24} p50 {low * 1000:7.0f} ms   p95 {high * 1000:7.0f} ms")
+
+
+def _p50_p95(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values), values[max(0, int(len(values) * 0.95) - 1)]
 
 
 def main() -> None:
