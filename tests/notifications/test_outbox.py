@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, select
@@ -15,6 +16,7 @@ from fsm.users.models import Role
 from fsm.visits.models import VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Priority, WorkOrderStatus
+from fsm.workorders.sla_clock import SlaClock
 from tests.factories import make_engineer, make_user
 from tests.fsm.wo_helpers import move, open_order, plan_visit, principal_of, visits, work_orders
 
@@ -93,6 +95,28 @@ class TestEventsOfTheDomain:
         assert "note" not in cannot.payload
         assert told[(other.id, "request_resolved")].audience == "client"
         assert told[(other.id, "low_rating")].staff["score"] == 2
+
+    async def test_the_sla_watch_tells_the_office_with_the_deadline_kept_internal(
+        self, session: AsyncSession
+    ) -> None:
+        dispatcher = await make_user(session, role=Role.DISPATCHER)
+        order = await open_order(session, actor=dispatcher, priority=Priority.HIGH)
+        past = utcnow() - timedelta(minutes=5)
+        order.reaction_due_at = order.resolution_due_at = past
+        order.first_response_at = None
+        await session.flush()
+
+        await SlaClock(session).watch(utcnow())
+        await session.flush()
+
+        mine = [e for e in await _told(session) if e.work_order_id == order.id]
+        told = [e for e in mine if e.kind == "sla_breached"]
+        assert {e.staff["target"] for e in told} == {"reaction", "resolution"}
+        for event in told:
+            assert event.audience == "staff"
+            assert event.staff["priority"] == "high"
+            assert event.staff["due_at"] == past.isoformat()
+            assert event.payload == {"number": order.number, "title": order.title}
 
     async def test_a_rolled_back_change_tells_no_one(self, session: AsyncSession) -> None:
         dispatcher = await make_user(session, role=Role.DISPATCHER)
