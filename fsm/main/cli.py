@@ -323,11 +323,25 @@ def mail_sink(host: str, port: int | None, directory: Path) -> None:
 
 
 def _start_beside(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """A child `fsm` process for `fsm dev` (the worker, the mail sink), its output in a file."""
+    """A child `fsm` process for `fsm dev` (the worker, the mail sink), its output in a file.
+
+    On Linux the child is told to stop when `fsm dev` dies, even by SIGKILL, so a killed run
+    leaves no worker or sink behind.
+    """
     with log_path.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "fsm.main.cli", *command], stdout=out, stderr=out
+            [sys.executable, "-m", "fsm.main.cli", *command],
+            stdout=out,
+            stderr=out,
+            preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
         )
+
+
+def _stop_with_parent() -> None:
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
