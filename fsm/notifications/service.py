@@ -38,7 +38,7 @@ from fsm.db import session_scope, utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import field_error
 from fsm.notifications.models import DeliveryStatus, MailDelivery, NotificationPreference
-from fsm.notifications.templates import LANGUAGES, render
+from fsm.notifications.templates import LANGUAGES, MAIL_KINDS, render
 from fsm.outbox import AUDIENCES, Audience, EventKind, OutboxEvent, consume
 from fsm.settings import MailSettings
 from fsm.users.models import Role, User
@@ -49,11 +49,13 @@ CONSUMER = "mail"
 
 # The kinds each role may be told of (and so may set a preference for).
 KINDS_FOR_ROLE: Mapping[Role, tuple[EventKind, ...]] = {
-    Role.CLIENT: tuple(k for k, a in AUDIENCES.items() if a is Audience.CLIENT),
-    Role.DISPATCHER: tuple(k for k, a in AUDIENCES.items() if a is Audience.STAFF),
-    Role.ENGINEER: tuple(k for k, a in AUDIENCES.items() if a is Audience.ENGINEER),
-    Role.ADMIN: (),
-}
+    role: tuple(k for k, a in AUDIENCES.items() if a is audience and k in MAIL_KINDS)
+    for role, audience in (
+        (Role.CLIENT, Audience.CLIENT),
+        (Role.DISPATCHER, Audience.STAFF),
+        (Role.ENGINEER, Audience.ENGINEER),
+    )
+} | {Role.ADMIN: ()}
 # Engineers hear of changes to today's work only; later days are in their app.
 _TODAY_ONLY = frozenset({EventKind.JOB_ADDED, EventKind.JOB_REMOVED, EventKind.JOB_TIME_CHANGED})
 
@@ -121,7 +123,7 @@ async def fan_out(
     rows: list[dict[str, Any]] = []
     for event in events:
         kind = EventKind(event.kind)
-        if kind in _TODAY_ONLY and not _is_today(event.payload, now):
+        if kind not in MAIL_KINDS or (kind in _TODAY_ONLY and not _is_today(event.payload, now)):
             continue
         for user in await _recipients(session, event, kind):
             rows.append(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from fsm.outbox import Audience, EventKind
 
-__all__ = ["LANGUAGES", "Mail", "render"]
+__all__ = ["LANGUAGES", "MAIL_KINDS", "Mail", "render"]
 
 LANGUAGES = ("en", "ru")
 
@@ -177,6 +177,10 @@ _TEMPLATES: dict[str, dict[EventKind, tuple[str, tuple[str, ...]]]] = {
         ),
     },
 }
+
+# The kinds told by mail: those with a template in every language (an outbox kind added
+# for streams or webhooks only is not mailed until it has one).
+MAIL_KINDS = frozenset(_TEMPLATES["en"]) & frozenset(_TEMPLATES["ru"])
 
 _UNKNOWN = {"en": "not known yet", "ru": "пока неизвестно"}
 _SIGNATURE = {"en": "— fieldline", "ru": "— fieldline"}
