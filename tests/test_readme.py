@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +65,16 @@ def test_the_readme_examples_and_the_examples_script_work_against_the_demo(
     assert re.search(r"engineer1: [1-9]\d* jobs on ", script.stdout), script.stdout
     assert re.search(r'first job WO-\d{4}-\d{6}, checklist "[^"]+"', script.stdout)
     assert re.search(r"client: [1-9]\d* units", script.stdout), script.stdout
+    # The demo's own changes are told: their mail is caught where the README says.
+    assert _first_mail_to("client@demo.fieldline.dev", served.data_dir / "mail") is not None
+
+
+def _first_mail_to(address: str, folder: Path) -> str | None:
+    """The first .eml in `folder` addressed to `address`, waiting up to a minute for it."""
+    for _ in range(600):
+        for path in sorted(folder.glob("*.eml")):
+            text = path.read_text(errors="replace")
+            if f"To: {address}" in text:
+                return text
+        time.sleep(0.1)
+    return None
