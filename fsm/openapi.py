@@ -266,8 +266,8 @@ def _add_errors(path: str, method: str, operation: Operation) -> None:
         statuses |= {401, 403}
     if "{" in path:
         statuses.add(404)
-    if method in _MUTATING:
-        statuses.add(409)
+    if method in _MUTATING or _takes_cursor(operation):
+        statuses.add(409)  # a clash with the data; for a cursor, one not given out here
     if operation.parameters or operation.request_body:
         statuses.add(422)
     if operation.request_body:
@@ -284,6 +284,13 @@ def _add_errors(path: str, method: str, operation: Operation) -> None:
         existing = responses.get(str(status))
         if existing is None or (status == 400 and isinstance(existing, OpenAPIResponse)):
             responses[str(status)] = _error_response(status)
+
+
+def _takes_cursor(operation: Operation) -> bool:
+    return any(
+        not isinstance(p, Reference) and p.name in ("cursor", "since")
+        for p in operation.parameters or ()
+    )
 
 
 def _error_response(status: int) -> OpenAPIResponse:

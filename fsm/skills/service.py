@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.errors import Conflict, ValidationFailed
+from fsm.errors import Conflict, UnknownReference
 from fsm.skills.models import Skill
 from fsm.skills.schemas import SkillCreate
 
@@ -17,8 +17,10 @@ class SkillCodeTaken(Conflict):
     """A skill with this code exists."""
 
 
-class UnknownSkills(ValidationFailed):
-    """Some skill codes name no skill."""
+class UnknownSkills(UnknownReference):
+    """Some skill codes name no skill (409 `unknown_reference`, like an unknown id)."""
+
+    code = "unknown_reference"
 
 
 class SkillService:
