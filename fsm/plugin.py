@@ -8,6 +8,7 @@ from litestar.plugins import InitPluginProtocol
 from fsm.auth.controller import AuthController
 from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
+from fsm.mailin.controller import InboundMailController
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
@@ -37,6 +38,7 @@ class FsmPlugin(InitPluginProtocol):
                 CustomFieldController,
                 ReplyTemplateController,
                 VisitController,
+                InboundMailController,
             ]
         )
         return app_config

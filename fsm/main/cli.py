@@ -361,6 +361,14 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
             postgres.stop()
 
 
+@cli.command("mail-in")
+def mail_in() -> None:
+    """Take mail to the support address over SMTP (FSM_MAIL_IN_HOST/PORT/ADDRESS)."""
+    from fsm.main.mail_in import serve_mail_in
+
+    _run(lambda: serve_mail_in(_settings()))
+
+
 def _say_reused(service: str, pid: int | None, *, keep: bool) -> None:
     if pid is not None:
         fate = "kept running" if keep else "stopped"

@@ -7,6 +7,7 @@ from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
+from fsm.mailin.models import InboundMail  # noqa: F401 - mail to the support address
 from fsm.photos.models import Photo
 from fsm.sites.models import Site
 from fsm.skills.models import Skill

@@ -21,6 +21,7 @@ from dispatch.runs import DispatchRuns
 from dispatch.service import DispatchService
 from equipment.contracts.coverage import resolve_coverage
 from fsm.auth.principal import Principal
+from fsm.mailin.service import MailInService
 from fsm.photos.service import PhotoService
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
@@ -78,6 +79,10 @@ class Services:
     def engineer_app(self) -> EngineerApp:
         return EngineerApp(self.session, self.visits, self.checklists)
 
+    @cached_property
+    def mail_in(self) -> MailInService:
+        return MailInService(self.session, self.work_orders, self.photos, self.settings.mail_in)
+
     def client_requests(self, viewer: Principal) -> ClientRequestService:
         return ClientRequestService(
             self.session,
@@ -127,6 +132,10 @@ def _client_requests(
     return services.client_requests(principal)
 
 
+def _mail_in(services: NamedDependency[Services]) -> MailInService:
+    return services.mail_in
+
+
 def service_dependencies() -> dict[str, Any]:
     """The app-level dependencies every controller asks for by name."""
     return {
@@ -138,4 +147,5 @@ def service_dependencies() -> dict[str, Any]:
         "dispatch": Provide(_dispatch, sync_to_thread=False),
         "engineer_app": Provide(_engineer_app, sync_to_thread=False),
         "requests": Provide(_client_requests, sync_to_thread=False),
+        "mail_in": Provide(_mail_in, sync_to_thread=False),
     }
