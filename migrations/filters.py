@@ -15,6 +15,11 @@ _FOREIGN_TABLES = {
     "topology",
     "layer",
     "apscheduler_jobs",
+    # procrastinate's job queue (migration 0013 applies its schema).
+    "procrastinate_jobs",
+    "procrastinate_workers",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
 }
 
 

@@ -8,6 +8,8 @@ from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
 from fsm.mailin.models import InboundMail  # noqa: F401 - mail to the support address
+from fsm.notifications.models import MailDelivery, NotificationPreference  # noqa: F401 - mail
+from fsm.outbox import OutboxConsumer, OutboxEvent  # noqa: F401 - events to tell
 from fsm.photos.models import Photo
 from fsm.sites.models import Site
 from fsm.skills.models import Skill

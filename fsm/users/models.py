@@ -43,3 +43,5 @@ class User(IdMixin, TimestampMixin, Base):
         ForeignKey("clients.id", ondelete="RESTRICT"), index=True
     )
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # The language of what we write to this person (mail): "en" or "ru".
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")

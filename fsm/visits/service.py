@@ -18,6 +18,7 @@ from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
 from fsm.geo import GeoPoint, to_db_point
+from fsm.outbox import EventKind
 from fsm.pagination import Page, PageRequest
 from fsm.sites.models import Site
 from fsm.skills.service import SkillService
@@ -251,6 +252,7 @@ class VisitService:
                 details={"missing_skills": missing},
             )
         previous = visit.status
+        previous_engineer_id, previous_start_at = visit.engineer_id, visit.planned_start_at
         visit.engineer_id = engineer.id
         visit.planned_start_at = planned_start_at or visit.planned_start_at
         visit.route_position = route_position
@@ -271,9 +273,84 @@ class VisitService:
             },
             Visibility.PUBLIC,
         )
+        await self._tell_assignment(
+            work_order, visit, engineer, previous_engineer_id, previous_start_at
+        )
         await self.session.flush()
         await self.work_orders.follow_visits(work_order, actor=actor)
         return visit
+
+    async def _timing(self, work_order: WorkOrder, visit: Visit) -> dict[str, Any]:
+        """When the visit is, as a mail needs it: the window, the planned start, the zone."""
+        zone = await self.session.scalar(select(Site.timezone).where(Site.id == work_order.site_id))
+        return {
+            "visit_id": str(visit.id),
+            "window_starts_at": visit.window_starts_at.isoformat(),
+            "window_ends_at": visit.window_ends_at.isoformat(),
+            "planned_start_at": (
+                visit.planned_start_at.isoformat() if visit.planned_start_at else None
+            ),
+            "timezone": zone or "UTC",
+        }
+
+    async def _tell_assignment(
+        self,
+        work_order: WorkOrder,
+        visit: Visit,
+        engineer: Engineer,
+        previous_engineer_id: uuid.UUID | None,
+        previous_start_at: datetime | None,
+    ) -> None:
+        """Tell the engineers whose day changed, and the client when its visit is fixed."""
+        timing = await self._timing(work_order, visit)
+        first_name = engineer.user.full_name.split()[0]
+        moved = previous_start_at != visit.planned_start_at
+        tell = self.work_orders.tell
+        if previous_engineer_id != engineer.id:
+            if previous_engineer_id is not None:
+                tell(
+                    work_order,
+                    EventKind.JOB_REMOVED,
+                    visit_id=visit.id,
+                    engineer_id=previous_engineer_id,
+                    payload=timing,
+                )
+            tell(
+                work_order,
+                EventKind.JOB_ADDED,
+                visit_id=visit.id,
+                engineer_id=engineer.id,
+                payload=timing,
+            )
+        elif moved:
+            previous = previous_start_at.isoformat() if previous_start_at else None
+            tell(
+                work_order,
+                EventKind.JOB_TIME_CHANGED,
+                visit_id=visit.id,
+                engineer_id=engineer.id,
+                payload={**timing, "previous_planned_start_at": previous},
+            )
+        if previous_engineer_id is None or moved:
+            tell(
+                work_order,
+                EventKind.VISIT_SCHEDULED,
+                visit_id=visit.id,
+                engineer_id=engineer.id,
+                payload={**timing, "engineer_first_name": first_name},
+            )
+
+    async def _tell_removed(
+        self, work_order: WorkOrder, visit: Visit, engineer_id: uuid.UUID | None
+    ) -> None:
+        if engineer_id is not None:
+            self.work_orders.tell(
+                work_order,
+                EventKind.JOB_REMOVED,
+                visit_id=visit.id,
+                engineer_id=engineer_id,
+                payload=await self._timing(work_order, visit),
+            )
 
     async def report_status(
         self, visit_id: uuid.UUID, report: StatusReport, *, actor: Principal
@@ -283,6 +360,7 @@ class VisitService:
         if actor.is_engineer and report.status not in ENGINEER_MOVES:
             raise Forbidden(f"engineers cannot set a visit to {report.status}")
         old = visit.status
+        engineer_id = visit.engineer_id
         if report.status not in VISIT_TRANSITIONS[old]:
             raise IllegalVisitTransition(
                 f"a {old} visit cannot become {report.status}",
@@ -313,9 +391,49 @@ class VisitService:
             {"visit_id": str(visit.id), "from": old.value, "to": report.status.value},
             Visibility.PUBLIC,
         )
+        await self._tell_status(work_order, visit, engineer_id, report)
         await self.session.flush()
         await self.work_orders.follow_visits(work_order, actor=actor)
         return visit
+
+    async def _tell_status(
+        self,
+        work_order: WorkOrder,
+        visit: Visit,
+        engineer_id: uuid.UUID | None,
+        report: StatusReport,
+    ) -> None:
+        if report.status in (V.PLANNED, V.CANCELLED):
+            await self._tell_removed(work_order, visit, engineer_id)
+        elif report.status is V.EN_ROUTE:
+            engineer = await self.session.get(Engineer, engineer_id) if engineer_id else None
+            # The planned arrival, while it is still ahead; the app's live ETA is the client's.
+            planned = visit.planned_start_at
+            eta = planned if planned is not None and planned > utcnow() else None
+            self.work_orders.tell(
+                work_order,
+                EventKind.ENGINEER_EN_ROUTE,
+                visit_id=visit.id,
+                engineer_id=engineer_id,
+                payload={
+                    **await self._timing(work_order, visit),
+                    "engineer_first_name": (
+                        engineer.user.full_name.split()[0] if engineer else None
+                    ),
+                    "eta": eta.isoformat() if eta else None,
+                },
+            )
+        elif report.status is V.COMPLETED:
+            self.work_orders.tell(
+                work_order,
+                EventKind.VISIT_COMPLETED,
+                visit_id=visit.id,
+                engineer_id=engineer_id,
+                payload={
+                    **await self._timing(work_order, visit),
+                    "summary": visit.client_summary,
+                },
+            )
 
     async def report_cannot_complete(
         self, visit_id: uuid.UUID, report: StatusReport, *, reason: str, actor: Principal
@@ -356,6 +474,13 @@ class VisitService:
             actor,
             {"visit_id": str(visit.id), "reason": reason, "note": report.note},
             Visibility.INTERNAL,
+        )
+        self.work_orders.tell(
+            work_order,
+            EventKind.CANNOT_COMPLETE,
+            visit_id=visit.id,
+            engineer_id=visit.engineer_id,
+            staff={"reason": reason, "note": report.note},
         )
         self.work_orders.log(
             work_order,
@@ -442,6 +567,7 @@ class VisitService:
                 )
                 visit.status = V.CANCELLED
                 visit.cancel_reason = note
+                await self._tell_removed(work_order, visit, visit.engineer_id)
             await self.session.flush()
         return work_order
 

@@ -21,6 +21,7 @@ from fsm.auth.principal import Principal
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error
+from fsm.outbox import EventKind, record
 from fsm.pagination import Page, PageRequest
 from fsm.settings import WorkOrderSettings
 from fsm.sites.models import Site
@@ -49,6 +50,8 @@ from fsm.workorders.sla_clock import SlaClock
 S = WorkOrderStatus
 # Work a client may rate.
 RATEABLE = frozenset({S.RESOLVED, S.CLOSED})
+# A rating this low or lower is told to the dispatchers.
+LOW_RATING = 3
 # Rows per multi-row INSERT of a bulk opening.
 BULK_BATCH = 5_000
 
@@ -381,6 +384,12 @@ class WorkOrderService:
             raise AlreadyRated(f"request {work_order.number} has been rated already") from exc
         data: dict[str, Any] = {"score": score, "comment": rating.comment}
         self.log(work_order, "rated", actor, data, Visibility.PUBLIC)
+        if score <= LOW_RATING:
+            self.tell(
+                work_order,
+                EventKind.LOW_RATING,
+                staff={"score": score, "comment": rating.comment},
+            )
         await self.session.flush()
         return rating
 
@@ -512,6 +521,9 @@ class WorkOrderService:
             Visibility.PUBLIC,
             actor_id=created_by_id,
         )
+        self.tell(work_order, EventKind.REQUEST_RECEIVED)
+        if priority is Priority.CRITICAL:
+            self.tell(work_order, EventKind.CRITICAL_REQUEST, staff={"priority": priority.value})
         await self.session.flush()
         return work_order
 
@@ -798,6 +810,8 @@ class WorkOrderService:
         if client_message:
             data["message"] = client_message
         self.log(work_order, "status_changed", actor, data, Visibility.PUBLIC)
+        if to is S.RESOLVED:
+            self.tell(work_order, EventKind.REQUEST_RESOLVED)
         if reason:
             self.log(
                 work_order,
@@ -825,6 +839,8 @@ class WorkOrderService:
             {"from": old.value, "to": priority.value},
             Visibility.INTERNAL,
         )
+        if priority is Priority.CRITICAL:
+            self.tell(work_order, EventKind.CRITICAL_REQUEST, staff={"priority": priority.value})
         await self.session.flush()
         return work_order
 
@@ -908,6 +924,32 @@ class WorkOrderService:
                 occurred_at=utcnow(),
                 data=data,
             )
+        )
+
+    def tell(
+        self,
+        work_order: WorkOrder,
+        kind: EventKind,
+        *,
+        visit_id: uuid.UUID | None = None,
+        engineer_id: uuid.UUID | None = None,
+        payload: dict[str, Any] | None = None,
+        staff: dict[str, Any] | None = None,
+    ) -> None:
+        """Put an event about the work order in the outbox (told after the commit).
+
+        The payload always names the order by number and title, which its client may read;
+        `staff` carries what only the office may.
+        """
+        record(
+            self.session,
+            kind,
+            client_id=work_order.client_id,
+            work_order_id=work_order.id,
+            visit_id=visit_id,
+            engineer_id=engineer_id,
+            payload={"number": work_order.number, "title": work_order.title, **(payload or {})},
+            staff=staff,
         )
 
     async def follow_visits(self, work_order: WorkOrder, *, actor: Principal | None) -> None:

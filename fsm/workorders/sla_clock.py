@@ -9,10 +9,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fsm.outbox import EventKind, record
 from fsm.sla.calendar import due_at, paused_business_minutes
 from fsm.sla.models import SlaPolicy
 from fsm.sla.service import business_calendar
@@ -27,6 +29,14 @@ from fsm.workorders.models import (
 
 # Statuses in which the resolution clock has nothing left to measure.
 _FINISHED = frozenset({WorkOrderStatus.RESOLVED, WorkOrderStatus.CLOSED, WorkOrderStatus.CANCELLED})
+# What the watch reads back of each order it flags, to tell the dispatchers.
+_TOLD = (
+    WorkOrder.id,
+    WorkOrder.client_id,
+    WorkOrder.number,
+    WorkOrder.title,
+    WorkOrder.priority,
+)
 
 
 class SlaClock:
@@ -159,8 +169,8 @@ class SlaClock:
                 "resolution",
             ),
         ):
-            ids = (
-                await self.session.scalars(
+            rows = (
+                await self.session.execute(
                     update(WorkOrder)
                     .where(
                         WorkOrder.status.in_(open_statuses),
@@ -169,14 +179,15 @@ class SlaClock:
                         flag_col.is_(False),
                     )
                     .values({flag_col: True})
-                    .returning(WorkOrder.id)
+                    .returning(*_TOLD, due_col)
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-            breached += len(ids)
-            self._add_events(ids, "sla_breached", {"target": target}, now)
-        at_risk_ids = (
-            await self.session.scalars(
+            breached += len(rows)
+            self._add_events([r.id for r in rows], "sla_breached", {"target": target}, now)
+            self._tell(rows, EventKind.SLA_BREACHED, target, now)
+        at_risk = (
+            await self.session.execute(
                 update(WorkOrder)
                 .where(
                     WorkOrder.status.in_(open_statuses),
@@ -186,13 +197,33 @@ class SlaClock:
                     WorkOrder.sla_at_risk_notified_at.is_(None),
                 )
                 .values(sla_at_risk_notified_at=now)
-                .returning(WorkOrder.id)
+                .returning(*_TOLD, WorkOrder.sla_next_due_at)
                 .execution_options(synchronize_session=False)
             )
         ).all()
-        self._add_events(at_risk_ids, "sla_at_risk", {}, now)
+        self._add_events([r.id for r in at_risk], "sla_at_risk", {}, now)
+        self._tell(at_risk, EventKind.SLA_AT_RISK, None, now)
         await self.session.flush()
-        return len(at_risk_ids), breached
+        return len(at_risk), breached
+
+    def _tell(
+        self, rows: Sequence[Any], kind: EventKind, target: str | None, now: datetime
+    ) -> None:
+        """One outbox event per order for the dispatchers; the deadline is theirs alone."""
+        for row in rows:
+            record(
+                self.session,
+                kind,
+                client_id=row.client_id,
+                work_order_id=row.id,
+                payload={"number": row.number, "title": row.title},
+                staff={
+                    "target": target,
+                    "due_at": row[-1].isoformat() if row[-1] else None,
+                    "priority": row.priority.value,
+                },
+                occurred_at=now,
+            )
 
     def _add_events(
         self, ids: Sequence[uuid.UUID], kind: str, data: dict[str, str], now: datetime
