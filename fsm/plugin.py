@@ -14,6 +14,7 @@ from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
 from fsm.users.controller import UserController
 from fsm.visits.controller import VisitController
+from fsm.webhooks.controller import WebhookController
 from fsm.workorders.controller import (
     CustomFieldController,
     ReplyTemplateController,
@@ -39,6 +40,7 @@ class FsmPlugin(InitPluginProtocol):
                 ReplyTemplateController,
                 VisitController,
                 InboundMailController,
+                WebhookController,
             ]
         )
         return app_config

@@ -16,6 +16,7 @@ from fsm.skills.models import Skill
 from fsm.sla.models import SlaCalendar, SlaPolicy
 from fsm.users.models import User
 from fsm.visits.models import Visit, VisitStatusEvent, visit_skills
+from fsm.webhooks.models import WebhookAttempt  # noqa: F401 - endpoints, deliveries, attempts
 from fsm.workorders.models import (
     Comment,
     CustomFieldDefinition,

@@ -152,6 +152,26 @@ async def run_mobile_housekeeping(
     return keys, rows
 
 
+async def webhooks() -> None:
+    """Turn new outbox events into webhook deliveries and send those due (see delivery.py)."""
+    if _runtime is None:
+        raise RuntimeError("the scheduler runtime is not configured")
+    await run_webhooks_job(_runtime.settings, _runtime.factory)
+
+
+async def run_webhooks_job(
+    settings: Settings, factory: async_sessionmaker[AsyncSession]
+) -> tuple[int, int]:
+    """One webhook run: (deliveries made, attempts sent). Safe in several processes at once:
+    the outbox consumer and each delivery are taken with SKIP LOCKED."""
+    from fsm.webhooks.delivery import run_webhooks
+
+    made, sent = await run_webhooks(factory, settings.webhooks)
+    if made or sent:
+        log.info("webhooks: %d deliveries made, %d attempts sent", made, sent)
+    return made, sent
+
+
 def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
     """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -198,6 +218,13 @@ def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession
         hour=2,
         minute=0,
         id="maintenance",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        "fsm.main.scheduler:webhooks",
+        "interval",
+        seconds=15,
+        id="webhooks",
         replace_existing=True,
     )
     scheduler.start()

@@ -26,6 +26,7 @@ from fsm.photos.service import PhotoService
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 from fsm.visits.service import VisitService
+from fsm.webhooks.service import WebhookService
 from fsm.workorders.service import WorkOrderService
 from mobile_api.client.requests import ClientRequestService
 from mobile_api.engineer.service import EngineerApp
@@ -83,6 +84,10 @@ class Services:
     def mail_in(self) -> MailInService:
         return MailInService(self.session, self.work_orders, self.photos, self.settings.mail_in)
 
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        return WebhookService(self.session, self.settings.webhooks)
+
     def client_requests(self, viewer: Principal) -> ClientRequestService:
         return ClientRequestService(
             self.session,
@@ -136,6 +141,10 @@ def _mail_in(services: NamedDependency[Services]) -> MailInService:
     return services.mail_in
 
 
+def _webhooks(services: NamedDependency[Services]) -> WebhookService:
+    return services.webhooks
+
+
 def service_dependencies() -> dict[str, Any]:
     """The app-level dependencies every controller asks for by name."""
     return {
@@ -148,4 +157,5 @@ def service_dependencies() -> dict[str, Any]:
         "engineer_app": Provide(_engineer_app, sync_to_thread=False),
         "requests": Provide(_client_requests, sync_to_thread=False),
         "mail_in": Provide(_mail_in, sync_to_thread=False),
+        "webhooks": Provide(_webhooks, sync_to_thread=False),
     }
