@@ -88,6 +88,9 @@ class EventKind(enum.StrEnum):
     JOB_ADDED = "job_added"
     JOB_REMOVED = "job_removed"
     JOB_TIME_CHANGED = "job_time_changed"
+    # For the client's users, on their live stream (and for webhooks).
+    REQUEST_STATUS_CHANGED = "request_status_changed"
+    PUBLIC_COMMENT_ADDED = "public_comment_added"
 
 
 class Audience(enum.StrEnum):
@@ -112,6 +115,8 @@ AUDIENCES: Mapping[EventKind, Audience] = {
     EventKind.JOB_ADDED: Audience.ENGINEER,
     EventKind.JOB_REMOVED: Audience.ENGINEER,
     EventKind.JOB_TIME_CHANGED: Audience.ENGINEER,
+    EventKind.REQUEST_STATUS_CHANGED: Audience.CLIENT,
+    EventKind.PUBLIC_COMMENT_ADDED: Audience.CLIENT,
 }
 
 

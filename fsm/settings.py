@@ -137,6 +137,15 @@ class MailInSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """The apps' live streams (server-sent events)."""
+
+    # A stream reads the outbox at least this often even without a notification, and sends
+    # a keep-alive comment when there was nothing to say.
+    heartbeat_s: int = 15
+
+
+@dataclass(frozen=True)
 class WebhookSettings:
     """Outgoing webhooks: timeouts, the retry schedule, and which targets are refused."""
 
@@ -166,6 +175,7 @@ class Settings:
     mobile: MobileSettings = field(default_factory=MobileSettings)
     mail_in: MailInSettings = field(default_factory=MailInSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    streams: StreamSettings = field(default_factory=StreamSettings)
 
     @property
     def is_production(self) -> bool:
@@ -360,6 +370,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             first_retry_s=read.integer("FSM_WEBHOOK_FIRST_RETRY_S", 30, minimum=1),
             disable_after_days=read.integer("FSM_WEBHOOK_DISABLE_AFTER_DAYS", 3, minimum=1),
             allow_private_targets=read.flag("FSM_WEBHOOK_ALLOW_PRIVATE_TARGETS", False),
+        ),
+        streams=StreamSettings(
+            heartbeat_s=read.integer("FSM_STREAM_HEARTBEAT_S", 15, minimum=1),
         ),
     )
     if read.errors:

@@ -573,6 +573,7 @@ class WorkOrderService:
             Visibility.PUBLIC,
             actor_id=author_id,
         )
+        self._tell_public_comment(work_order, comment, author_name=None, is_from_client=True)
         await self.session.flush()
         await self.session.refresh(comment)
         return comment
@@ -810,6 +811,11 @@ class WorkOrderService:
         if client_message:
             data["message"] = client_message
         self.log(work_order, "status_changed", actor, data, Visibility.PUBLIC)
+        # The client's live view follows every move; the message is the client's to read.
+        told: dict[str, Any] = {"status": to.value, "previous_status": old.value}
+        if client_message:
+            told["message"] = client_message
+        self.tell(work_order, EventKind.REQUEST_STATUS_CHANGED, payload=told)
         if to is S.RESOLVED:
             self.tell(work_order, EventKind.REQUEST_RESOLVED)
         if reason:
@@ -900,9 +906,37 @@ class WorkOrderService:
             {"comment_id": str(comment.id)},
             Visibility.INTERNAL if is_internal else Visibility.PUBLIC,
         )
+        if not is_internal:
+            self._tell_public_comment(
+                work_order,
+                comment,
+                author_name=actor.full_name,
+                is_from_client=actor.is_client,
+            )
         await self.session.flush()
         await self.session.refresh(comment)
         return comment
+
+    def _tell_public_comment(
+        self,
+        work_order: WorkOrder,
+        comment: Comment,
+        *,
+        author_name: str | None,
+        is_from_client: bool,
+    ) -> None:
+        """A public comment for the client's live view: its text and the author's first name."""
+        first_name = author_name.split()[0] if author_name and author_name.split() else None
+        self.tell(
+            work_order,
+            EventKind.PUBLIC_COMMENT_ADDED,
+            payload={
+                "comment_id": str(comment.id),
+                "body": comment.body,
+                "author_first_name": first_name,
+                "is_from_client": is_from_client,
+            },
+        )
 
     def log(
         self,
