@@ -55,6 +55,7 @@ from fsm.db import Base, utcnow
 
 __all__ = [
     "CHANNEL",
+    "STREAM_ONLY",
     "Audience",
     "EventKind",
     "OutboxConsumer",
@@ -118,6 +119,12 @@ AUDIENCES: Mapping[EventKind, Audience] = {
     EventKind.REQUEST_STATUS_CHANGED: Audience.CLIENT,
     EventKind.PUBLIC_COMMENT_ADDED: Audience.CLIENT,
 }
+
+# Told on the live streams and by webhooks, never by mail: a mail for every move of a status
+# or every comment would be noise beside the milestones that have their own kinds.
+STREAM_ONLY: frozenset[EventKind] = frozenset(
+    {EventKind.REQUEST_STATUS_CHANGED, EventKind.PUBLIC_COMMENT_ADDED}
+)
 
 
 class OutboxEvent(Base):

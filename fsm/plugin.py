@@ -9,6 +9,7 @@ from fsm.auth.controller import AuthController
 from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
 from fsm.mailin.controller import InboundMailController
+from fsm.notifications.controller import NotificationSettingsController
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
@@ -41,6 +42,7 @@ class FsmPlugin(InitPluginProtocol):
                 VisitController,
                 InboundMailController,
                 WebhookController,
+                NotificationSettingsController,
             ]
         )
         return app_config

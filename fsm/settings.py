@@ -93,7 +93,6 @@ class WorkOrderSettings:
 class SchedulerSettings:
     """Recurring jobs: maintenance generation and the SLA watch."""
 
-    is_enabled: bool = False
     maintenance_horizon_days: int = 14
 
 
@@ -132,8 +131,6 @@ class MailInSettings:
     # The support address; mail to any other recipient is refused at RCPT.
     address: str = "support@fieldline.localhost"
     max_bytes: int = 25 * 1024 * 1024
-    # The domain of the Message-IDs we write (mail out); a message carrying one came back.
-    message_id_domain: str = "fieldline.localhost"
 
 
 @dataclass(frozen=True)
@@ -159,6 +156,32 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """Mail out: the SMTP server, our sender, and where links in mails point."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 30.0
+    from_address: str = "fieldline <notifications@fieldline.local>"
+    # The public address of the apps' API, for links (the visit report, the rating).
+    public_url: str = "http://127.0.0.1:8000"
+    max_attempts: int = 6
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The job queue's workers: how many jobs each runs at once, how they watch each other."""
+
+    concurrency: int = 4
+    heartbeat_s: float = 10.0
+    # A worker silent this long is taken for dead and its running jobs are retried.
+    stalled_after_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment."""
 
@@ -176,6 +199,8 @@ class Settings:
     mail_in: MailInSettings = field(default_factory=MailInSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     streams: StreamSettings = field(default_factory=StreamSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     @property
     def is_production(self) -> bool:
@@ -332,7 +357,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             trusted_proxies=read.networks("FSM_TRUSTED_PROXIES"),
         ),
         scheduler=SchedulerSettings(
-            is_enabled=read.flag("FSM_SCHEDULER_ENABLED", False),
             maintenance_horizon_days=read.integer("FSM_MAINTENANCE_HORIZON_DAYS", 14),
         ),
         workorders=WorkOrderSettings(
@@ -360,9 +384,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             port=read.integer("FSM_MAIL_IN_PORT", MailInSettings.port, minimum=1),
             address=read.text("FSM_MAIL_IN_ADDRESS", MailInSettings.address).lower(),
             max_bytes=read.integer("FSM_MAIL_IN_MAX_BYTES", MailInSettings.max_bytes, minimum=1),
-            message_id_domain=read.text(
-                "FSM_MAIL_MESSAGE_ID_DOMAIN", MailInSettings.message_id_domain
-            ).lower(),
         ),
         webhooks=WebhookSettings(
             timeout_s=read.integer("FSM_WEBHOOK_TIMEOUT_S", 10, minimum=1),
@@ -373,6 +394,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         streams=StreamSettings(
             heartbeat_s=read.integer("FSM_STREAM_HEARTBEAT_S", 15, minimum=1),
+        ),
+        mail=MailSettings(
+            smtp_host=read.text("FSM_SMTP_HOST", MailSettings.smtp_host),
+            smtp_port=read.integer("FSM_SMTP_PORT", MailSettings.smtp_port, minimum=1),
+            smtp_username=read.optional_text("FSM_SMTP_USERNAME", None),
+            smtp_password=read.optional_text("FSM_SMTP_PASSWORD", None),
+            smtp_starttls=read.flag("FSM_SMTP_STARTTLS", False),
+            smtp_timeout_s=read.number("FSM_SMTP_TIMEOUT_S", MailSettings.smtp_timeout_s),
+            from_address=read.text("FSM_MAIL_FROM", MailSettings.from_address),
+            public_url=read.text("FSM_PUBLIC_URL", MailSettings.public_url).rstrip("/"),
+            max_attempts=read.integer("FSM_MAIL_MAX_ATTEMPTS", 6, minimum=1),
+        ),
+        worker=WorkerSettings(
+            concurrency=read.integer("FSM_WORKER_CONCURRENCY", 4, minimum=1),
+            heartbeat_s=read.number("FSM_WORKER_HEARTBEAT_S", WorkerSettings.heartbeat_s),
+            stalled_after_s=read.number(
+                "FSM_WORKER_STALLED_AFTER_S", WorkerSettings.stalled_after_s
+            ),
         ),
     )
     if read.errors:

@@ -23,7 +23,7 @@ from checklists.service import ChecklistReads
 from fsm.auth.guards import requires_client, requires_engineer, requires_staff
 from fsm.auth.principal import Principal
 from fsm.geo import GeoPoint, from_db_point
-from fsm.photos.jobs import make_thumbnail_in_background
+from fsm.photos.jobs import defer_thumbnail
 from fsm.photos.models import Photo, PhotoState
 from fsm.photos.service import (
     PhotoDraft,
@@ -241,13 +241,7 @@ async def _confirm(
     )
     response = answer.response()
     # Thumbnail after the answer is sent; a no-op unless the photo is stored and waiting.
-    response.background = BackgroundTask(
-        make_thumbnail_in_background,
-        state.session_factory,
-        state.object_store,
-        state.settings.photos,
-        photo_id,
-    )
+    response.background = BackgroundTask(defer_thumbnail, state.job_queue, photo_id)
     return response
 
 

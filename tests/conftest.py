@@ -29,6 +29,8 @@ from sqlalchemy.pool import NullPool
 from fsm.main.app import create_app
 from fsm.main.localinfra import LocalPostgres, LocalS3, free_port
 from fsm.main.migrate import upgrade
+from fsm.photos.jobs import THUMBNAIL_TASK, make_thumbnail
+from fsm.queue import InProcessQueue
 from fsm.settings import Settings, load_settings
 from fsm.storage import ObjectStore
 
@@ -162,7 +164,17 @@ async def client(
     The app runs on this test's event loop (httpx's ASGI transport), so it can share the
     test's connection; Litestar's own test client would run it on another loop.
     """
-    app = create_app(settings, session_factory=session_factory, object_store=object_store)
+    # Jobs a request defers run at once, inside this test's transaction.
+    queue = InProcessQueue(
+        {
+            THUMBNAIL_TASK: lambda photo_id: make_thumbnail(
+                session_factory, object_store, settings.photos, uuid.UUID(photo_id)
+            )
+        }
+    )
+    app = create_app(
+        settings, session_factory=session_factory, object_store=object_store, job_queue=queue
+    )
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http

@@ -83,11 +83,15 @@ class MailInService:
         work_orders: WorkOrderService,
         photos: PhotoService,
         settings: MailInSettings,
+        *,
+        own_domain: str,
     ) -> None:
+        """`own_domain` is the domain of the Message-IDs our mail out writes."""
         self.session = session
         self.work_orders = work_orders
         self.photos = photos
         self.settings = settings
+        self.own_domain = own_domain.lower()
 
     # Receiving
 
@@ -97,7 +101,7 @@ class MailInService:
         reason = automatic_reason(
             mail,
             envelope_from=envelope_from,
-            own_domain=self.settings.message_id_domain,
+            own_domain=self.own_domain,
             own_address=self.settings.address,
         )
         if reason is not None:

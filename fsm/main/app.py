@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
@@ -26,6 +26,7 @@ from fsm.main.health import health
 from fsm.main.services import service_dependencies
 from fsm.openapi import document_errors
 from fsm.plugin import FsmPlugin
+from fsm.queue import JobQueue, ProcrastinateQueue, create_queue_app
 from fsm.settings import Settings, get_settings
 from fsm.storage import ObjectStore
 from fsm.web import EXCEPTION_HANDLERS, provide_db_session, provide_principal
@@ -39,8 +40,12 @@ def create_app(
     *,
     session_factory: async_sessionmaker[AsyncSession] | None = None,
     object_store: ObjectStore | None = None,
+    job_queue: JobQueue | None = None,
 ) -> Litestar:
-    """Build the app; tests pass their own session factory and object store."""
+    """Build the app; tests pass their own session factory, object store and job queue.
+
+    Without `job_queue` the app defers jobs to the PostgreSQL queue, for `fsm worker`.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -51,23 +56,22 @@ def create_app(
             app.state.session_factory = create_session_factory(engine)
         if app.state.get("object_store") is None:
             app.state.object_store = ObjectStore(settings.s3)
-        scheduler = None
-        if settings.scheduler.is_enabled:
-            from fsm.main.scheduler import start_scheduler
-
-            scheduler = start_scheduler(settings, app.state.session_factory)
-        try:
-            yield
-        finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
-            if engine is not None:
-                await engine.dispose()
+        async with AsyncExitStack() as stack:
+            if app.state.get("job_queue") is None:
+                queue_app = create_queue_app(settings.database, pool_size=2)
+                await stack.enter_async_context(queue_app.open_async())
+                app.state.job_queue = ProcrastinateQueue(queue_app)
+            try:
+                yield
+            finally:
+                if engine is not None:
+                    await engine.dispose()
 
     state: dict[str, Any] = {
         "settings": settings,
         "session_factory": session_factory,
         "object_store": object_store,
+        "job_queue": job_queue,
     }
     app = Litestar(
         # Each package hands its routes (and lifespan, for dispatch) through its plugin.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -151,7 +152,7 @@ async def _load_demo(settings: Settings) -> None:
 
 @cli.group()
 def jobs() -> None:
-    """Recurring jobs, run on demand (they also run on schedule with FSM_SCHEDULER_ENABLED)."""
+    """Recurring jobs, run on demand (`fsm worker` runs them on schedule)."""
 
 
 @jobs.command("sla-watch")
@@ -308,6 +309,58 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @cli.command()
+@click.option("--concurrency", type=int, default=None, help="Default: FSM_WORKER_CONCURRENCY.")
+@click.option("--name", default=None, help="Shown in logs and in the queue's tables.")
+def worker(concurrency: int | None, name: str | None) -> None:
+    """Run queued and periodic jobs and deliver notifications, until stopped."""
+    import logging
+
+    from fsm.main.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    _run(lambda: run_worker(settings, concurrency=concurrency, name=name))
+
+
+@cli.command("mail-sink")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: FSM_SMTP_PORT (8025).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR / "mail",
+    show_default=True,
+)
+def mail_sink(host: str, port: int | None, directory: Path) -> None:
+    """A local SMTP server that writes every message it gets to DIR as an .eml file."""
+    from fsm.main.mailsink import MailSink
+
+    sink = MailSink(host=host, port=port or _settings().mail.smtp_port, directory=directory)
+    click.echo(f"mail sink on {host}:{sink.port}, writing to {directory}")
+    _run(sink.serve_forever)
+
+
+def _start_beside(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A child `fsm` process for `fsm dev` (the worker, the mail sink), its output in a file."""
+    with log_path.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "fsm.main.cli", *command], stdout=out, stderr=out
+        )
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+@cli.command()
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -349,6 +402,7 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
     )
     started = time.monotonic()
     keep_postgres = os.environ.get("FSM_DEV_KEEP_POSTGRES") == "1"
+    children: list[subprocess.Popen[bytes]] = []
 
     def step(message: str) -> None:
         click.echo(f"[{time.monotonic() - started:5.1f}s] {message}")
@@ -366,6 +420,15 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
         step("ready")
         if no_serve:
             return
+        mail_dir = data_dir / "mail"
+        children.append(
+            _start_beside(["mail-sink", "--dir", str(mail_dir)], data_dir / "mail-sink.log")
+        )
+        children.append(_start_beside(["worker"], data_dir / "worker.log"))
+        step(
+            f"worker and periodic jobs started (log: {data_dir / 'worker.log'}); mail is "
+            f"caught on 127.0.0.1:{settings.mail.smtp_port} and written to {mail_dir}"
+        )
         host = host or settings.host
         port = port or settings.port
         click.echo(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/schema)")
@@ -373,6 +436,7 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
     except LocalInfraError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
+        _stop(children)
         # Whoever started them (this run or one that crashed), the data folder's services
         # end with the run, so nothing is left listening.
         s3.stop()

@@ -1,17 +1,15 @@
-"""Recurring jobs (APScheduler 3.11) and the lock that keeps two processes from overlapping.
+"""The recurring jobs' bodies, each in a transaction of its own with the app's services.
 
-Every API process may run a scheduler; jobs live in APScheduler's SQLAlchemy job store in our
-database (its table comes from an Alembic migration), and each run takes a PostgreSQL advisory
-lock first, so with several processes a job runs once at a time and the others skip. The jobs
-are set-based and idempotent, and unique constraints are the last line of defence.
+They run on the job queue's periodic tasks (fsm/main/worker.py) and on demand (`fsm jobs
+...`, `POST /maintenance/run`). Each run takes a PostgreSQL advisory lock first or works
+row by row with SKIP LOCKED, so two runs never overlap; the jobs are set-based and
+idempotent, and unique constraints are the last line of defence.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,39 +22,23 @@ from fsm.workorders.sla_clock import SlaClock
 
 log = logging.getLogger("fsm.main.scheduler")
 
-JOBS_TABLE = "apscheduler_jobs"
 
-
-@dataclass
-class _Runtime:
-    settings: Settings
-    factory: async_sessionmaker[AsyncSession]
-
-
-# The job store keeps jobs by reference ("fsm.main.scheduler:sla_watch"), not their arguments,
-# so the running process tells the job functions where its database is.
-_runtime: _Runtime | None = None
-
-
-async def sla_watch() -> None:
-    """Flag work orders whose SLA deadlines are near or passed (each once)."""
-    if _runtime is None:
-        raise RuntimeError("the scheduler runtime is not configured")
-    warning = _runtime.settings.workorders.sla_warning_minutes
+async def run_sla_watch(
+    settings: Settings, factory: async_sessionmaker[AsyncSession]
+) -> tuple[int, int] | None:
+    """One SLA watch under its lock: (at risk, breached), or None when it runs elsewhere."""
+    warning = settings.workorders.sla_warning_minutes
+    counts: list[tuple[int, int]] = []
 
     async def work(session: AsyncSession) -> None:
         at_risk, breached = await SlaClock(session, warning_minutes=warning).watch(utcnow())
+        counts.append((at_risk, breached))
         if at_risk or breached:
             log.info("SLA watch: %d at risk, %d breached", at_risk, breached)
 
-    await run_locked(_runtime.factory, "sla_watch", work)
-
-
-async def maintenance(today: date | None = None) -> None:
-    """Open maintenance work for periods coming due; settle done and missed periods."""
-    if _runtime is None:
-        raise RuntimeError("the scheduler runtime is not configured")
-    await run_maintenance_job(_runtime.settings, _runtime.factory, today=today)
+    if not await run_locked(factory, "sla_watch", work):
+        return None
+    return counts[0]
 
 
 async def run_maintenance_job(
@@ -74,13 +56,6 @@ async def run_maintenance_job(
             now=utcnow(),
             today=today,
         )
-
-
-async def photo_thumbnails() -> None:
-    """Thumbnail stored photos the after-confirm task did not finish (a restart, S3 trouble)."""
-    if _runtime is None:
-        raise RuntimeError("the scheduler runtime is not configured")
-    await run_photo_thumbnails(_runtime.settings, _runtime.factory)
 
 
 async def run_photo_thumbnails(
@@ -105,13 +80,6 @@ async def run_photo_thumbnails(
     return result.verified, result.rejected, result.failed
 
 
-async def photo_cleanup() -> None:
-    """Drop photo reservations never confirmed within a week, with their uploaded bytes."""
-    if _runtime is None:
-        raise RuntimeError("the scheduler runtime is not configured")
-    await run_photo_cleanup(_runtime.settings, _runtime.factory)
-
-
 async def run_photo_cleanup(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> int:
     """One purge of abandoned photo reservations; how many were dropped."""
     from fsm.photos.jobs import purge_abandoned
@@ -121,13 +89,6 @@ async def run_photo_cleanup(settings: Settings, factory: async_sessionmaker[Asyn
     if dropped:
         log.info("photo cleanup: %d abandoned reservations dropped", dropped)
     return dropped
-
-
-async def mobile_housekeeping() -> None:
-    """Forget expired idempotency keys and change-feed rows older than the retention."""
-    if _runtime is None:
-        raise RuntimeError("the scheduler runtime is not configured")
-    await run_mobile_housekeeping(_runtime.settings, _runtime.factory)
 
 
 async def run_mobile_housekeeping(
@@ -152,17 +113,10 @@ async def run_mobile_housekeeping(
     return keys, rows
 
 
-async def webhooks() -> None:
-    """Turn new outbox events into webhook deliveries and send those due (see delivery.py)."""
-    if _runtime is None:
-        raise RuntimeError("the scheduler runtime is not configured")
-    await run_webhooks_job(_runtime.settings, _runtime.factory)
-
-
 async def run_webhooks_job(
     settings: Settings, factory: async_sessionmaker[AsyncSession]
 ) -> tuple[int, int]:
-    """One webhook run: (deliveries made, attempts sent). Safe in several processes at once:
+    """One webhook run: (deliveries made, attempts sent). Safe in several workers at once:
     the outbox consumer and each delivery are taken with SKIP LOCKED."""
     from fsm.webhooks.delivery import run_webhooks
 
@@ -170,62 +124,3 @@ async def run_webhooks_job(
     if made or sent:
         log.info("webhooks: %d deliveries made, %d attempts sent", made, sent)
     return made, sent
-
-
-def start_scheduler(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> Any:
-    """Start the process's scheduler with the recurring jobs (replacing stored definitions)."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    global _runtime
-    _runtime = _Runtime(settings=settings, factory=factory)
-    scheduler = AsyncIOScheduler(
-        jobstores={
-            "default": SQLAlchemyJobStore(url=settings.database.sync_url, tablename=JOBS_TABLE)
-        },
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
-        timezone="UTC",
-    )
-    scheduler.add_job(
-        "fsm.main.scheduler:sla_watch", "interval", minutes=1, id="sla_watch", replace_existing=True
-    )
-    scheduler.add_job(
-        "fsm.main.scheduler:photo_thumbnails",
-        "interval",
-        minutes=1,
-        id="photo_thumbnails",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "fsm.main.scheduler:photo_cleanup",
-        "cron",
-        hour=3,
-        minute=30,
-        id="photo_cleanup",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "fsm.main.scheduler:mobile_housekeeping",
-        "cron",
-        hour=3,
-        minute=45,
-        id="mobile_housekeeping",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "fsm.main.scheduler:maintenance",
-        "cron",
-        hour=2,
-        minute=0,
-        id="maintenance",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "fsm.main.scheduler:webhooks",
-        "interval",
-        seconds=15,
-        id="webhooks",
-        replace_existing=True,
-    )
-    scheduler.start()
-    return scheduler

@@ -7,6 +7,7 @@ ask for a service by name (`work_orders`, `visits`, ...); the app provides it fr
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import cached_property
 from typing import Any
 
@@ -82,7 +83,15 @@ class Services:
 
     @cached_property
     def mail_in(self) -> MailInService:
-        return MailInService(self.session, self.work_orders, self.photos, self.settings.mail_in)
+        # Mail out writes its Message-IDs at its sender's domain (fsm.notifications).
+        sender_domain = parseaddr(self.settings.mail.from_address)[1].partition("@")[2]
+        return MailInService(
+            self.session,
+            self.work_orders,
+            self.photos,
+            self.settings.mail_in,
+            own_domain=sender_domain or "fieldline.local",
+        )
 
     @cached_property
     def webhooks(self) -> WebhookService:

@@ -41,12 +41,16 @@ from fsm.photos import objects
 from fsm.photos.models import Photo, PhotoState
 from fsm.photos.service import thumbnail_key, upload_key
 from fsm.photos.thumbnails import THUMBNAIL_CONTENT_TYPE, ImageRefused, Thumbnail, render_thumbnail
+from fsm.queue import JobQueue
 from fsm.settings import PhotoSettings
 from fsm.sites.models import Site
 from fsm.storage import ObjectStore
 from fsm.workorders.models import WorkOrder
 
 log = logging.getLogger("fsm.photos")
+
+# The queue's task that runs `make_thumbnail` for one photo (defined by `fsm worker`).
+THUMBNAIL_TASK = "fsm.thumbnail"
 
 # Originals larger than this are spooled to disk while Pillow reads them.
 _SPOOL_BYTES = 2 * 1024 * 1024
@@ -237,17 +241,12 @@ def _render_stored(
         return render_thumbnail(original, edge_px=edge_px, max_pixels=max_pixels, local_tz=local_tz)
 
 
-async def make_thumbnail_in_background(
-    factory: async_sessionmaker[AsyncSession],
-    store: ObjectStore,
-    settings: PhotoSettings,
-    photo_id: uuid.UUID,
-) -> None:
-    """`make_thumbnail` after a response: failures are logged, the sweep tries again."""
+async def defer_thumbnail(queue: JobQueue, photo_id: uuid.UUID) -> None:
+    """Leave the photo's thumbnail to a worker; if the queue cannot be reached, the sweep will."""
     try:
-        await make_thumbnail(factory, store, settings, photo_id)
+        await queue.defer(THUMBNAIL_TASK, photo_id=str(photo_id))
     except Exception:
-        log.exception("thumbnail of photo %s failed; the sweep will retry", photo_id)
+        log.exception("thumbnail of photo %s not queued; the sweep will make it", photo_id)
 
 
 async def sweep_thumbnails(

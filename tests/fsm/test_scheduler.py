@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fsm.jobs import run_locked
-from fsm.main.scheduler import start_scheduler
+from fsm.main.worker import register_tasks
+from fsm.queue import create_queue_app
 from fsm.settings import Settings
 
 
@@ -70,21 +70,15 @@ class TestRunLocked:
         assert other_ran is True
 
 
-class TestScheduler:
-    async def test_stores_the_sla_watch_in_the_database_job_store(
-        self, settings: Settings, engine: AsyncEngine
-    ) -> None:
-        factory = async_sessionmaker(engine, expire_on_commit=False)
-        scheduler = start_scheduler(settings, factory)
-        try:
-            assert scheduler.get_job("sla_watch") is not None
-            assert scheduler.get_job("maintenance") is not None
-        finally:
-            scheduler.shutdown(wait=False)
-        sync_engine = create_engine(settings.database.sync_url)
-        try:
-            with sync_engine.connect() as conn:
-                stored = conn.scalars(text("SELECT id FROM apscheduler_jobs")).all()
-        finally:
-            sync_engine.dispose()
-        assert "sla_watch" in stored
+class TestPeriodicJobs:
+    def test_the_queue_runs_each_recurring_job_on_its_schedule(self, settings: Settings) -> None:
+        app = register_tasks(create_queue_app(settings.database))
+        crons = {
+            task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()
+        }
+        assert crons["fsm.sla_watch"] == "* * * * *"
+        assert crons["fsm.photo_thumbnails"] == "* * * * *"
+        assert crons["fsm.mail_sweep"] == "* * * * *"
+        assert crons["fsm.maintenance"] == "0 2 * * *"
+        assert crons["fsm.photo_cleanup"] == "30 3 * * *"
+        assert crons["fsm.mobile_housekeeping"] == "45 3 * * *"

@@ -42,19 +42,19 @@ class TestDevelopmentDefaults:
         assert settings.auth.login_window_minutes == 15
         assert len(settings.auth.jwt_secret) >= 32
 
-    def test_empty_environment_keeps_scheduler_off(self) -> None:
+    def test_empty_environment_keeps_sql_echo_off(self) -> None:
         settings = load_settings({})
 
-        assert settings.scheduler.is_enabled is False
+        assert settings.database.echo is False
         assert settings.solver.time_limit_s == 10
 
     def test_explicit_values_override_defaults(self) -> None:
         settings = load_settings(
-            {"FSM_PORT": "9001", "FSM_SCHEDULER_ENABLED": "yes", "FSM_LOGIN_MAX_FAILURES": "3"}
+            {"FSM_PORT": "9001", "FSM_DATABASE_ECHO": "yes", "FSM_LOGIN_MAX_FAILURES": "3"}
         )
 
         assert settings.port == 9001
-        assert settings.scheduler.is_enabled is True
+        assert settings.database.echo is True
         assert settings.auth.login_max_failures == 3
 
 
@@ -124,9 +124,9 @@ class TestMalformedValues:
 
     def test_non_boolean_is_named_with_its_value(self) -> None:
         with pytest.raises(SettingsError) as caught:
-            load_settings({"FSM_SCHEDULER_ENABLED": "maybe"})
+            load_settings({"FSM_DATABASE_ECHO": "maybe"})
 
-        assert "FSM_SCHEDULER_ENABLED: expected true or false, got 'maybe'" in str(caught.value)
+        assert "FSM_DATABASE_ECHO: expected true or false, got 'maybe'" in str(caught.value)
 
     def test_every_malformed_value_is_named_at_once(self) -> None:
         with pytest.raises(SettingsError) as caught:

@@ -194,7 +194,7 @@ class TestNotForUs:
         [
             ("Auto-Submitted", "auto-replied"),
             ("Precedence", "bulk"),
-            ("Message-ID", "<reply-1@fieldline.localhost>"),
+            ("Message-ID", "<fieldline-delivery-7@fieldline.local>"),
         ],
     )
     async def test_auto_replies_and_our_own_mail_open_nothing(

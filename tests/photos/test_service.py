@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fsm.db import utcnow
 from fsm.geo import from_db_point
-from fsm.main.scheduler import run_photo_thumbnails, start_scheduler
+from fsm.main.scheduler import run_photo_thumbnails
 from fsm.photos.jobs import make_thumbnail, purge_abandoned, sweep_thumbnails
 from fsm.photos.models import Photo, PhotoState
 from fsm.photos.service import (
@@ -461,17 +461,6 @@ class TestThumbnailJob:
 
 
 class TestScheduledSweep:
-    async def test_scheduler_runs_the_sweep_every_minute(
-        self, settings: Settings, engine: AsyncEngine
-    ) -> None:
-        scheduler = start_scheduler(settings, async_sessionmaker(engine, expire_on_commit=False))
-        try:
-            job = scheduler.get_job("photo_thumbnails")
-            assert job is not None
-            assert job.trigger.interval == timedelta(minutes=1)
-        finally:
-            scheduler.shutdown(wait=False)
-
     async def test_sweep_with_the_apps_settings_verifies_waiting_photos(
         self,
         session: AsyncSession,
@@ -522,13 +511,6 @@ class TestPurgeAbandoned:
         )
         await photos.session.commit()
         assert await purge_abandoned(session_factory, object_store) == 0
-
-    async def test_scheduler_runs_it_daily(self, settings: Settings, engine: AsyncEngine) -> None:
-        scheduler = start_scheduler(settings, async_sessionmaker(engine, expire_on_commit=False))
-        try:
-            assert scheduler.get_job("photo_cleanup") is not None
-        finally:
-            scheduler.shutdown(wait=False)
 
 
 class TestLists:
