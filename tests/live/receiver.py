@@ -30,6 +30,8 @@ class Receiver:
     secret: str | None = None
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    # Set at each request (the receiver runs in a thread of its own).
+    arrived: threading.Event = field(default_factory=threading.Event)
 
     def answer(self, raw: bytes, headers: dict[str, str]) -> int:
         try:
@@ -40,6 +42,7 @@ class Receiver:
         except WebhookVerificationError:
             verified = False
         self.received.append(Received(headers, json.loads(raw), verified))
+        self.arrived.set()
         if not verified:
             return 401
         return self.answers.pop(0) if self.answers else 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fsm.db import session_scope, utcnow
 from fsm.main.app import create_app
+from fsm.main.worker import run_worker
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 from fsm.users.models import Role
@@ -212,3 +215,43 @@ class TestDelivering:
         receiver.answers = []
         assert await _tell_everything(live_sessions, live_settings, at_s=later) == 2
         assert all(r.is_verified for r in receiver.received)
+
+
+class TestOnTheQueue:
+    async def test_a_worker_delivers_a_new_event_by_itself(
+        self,
+        live_api: httpx.AsyncClient,
+        live_sessions: async_sessionmaker[AsyncSession],
+        live_settings: Settings,
+        receiver: Receiver,
+    ) -> None:
+        async with session_scope(live_sessions) as session:
+            await ensure_default_policy(session)
+            site = await make_site(session)
+            admin = await make_user(session, role=Role.ADMIN)
+        staff = await login(live_api, admin)
+        await _tell_everything(live_sessions, live_settings)
+        made = await live_api.post(
+            ENDPOINTS,
+            json={"url": receiver.url, "event_types": ["request_received"]},
+            headers=staff,
+        )
+        receiver.secret = made.json()["secret"]
+        worker = asyncio.create_task(
+            run_worker(live_settings, concurrency=2, name="hooks", install_signal_handlers=False)
+        )
+        try:
+            opened = await live_api.post(
+                "/api/v1/work-orders",
+                json={"site_id": str(site.id), "type": "repair", "title": "Told by the queue"},
+                headers=staff,
+            )
+            # A guard against a hang, not a speed goal.
+            assert await asyncio.to_thread(receiver.arrived.wait, 60)
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        [got] = receiver.received
+        assert got.is_verified
+        assert got.body["data"]["number"] == opened.json()["number"]
