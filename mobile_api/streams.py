@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fsm.auth.guards import requires_client, requires_engineer
 from fsm.auth.principal import Principal
 from fsm.engineers.models import Engineer
-from fsm.errors import NotFound, field_error
+from fsm.errors import Forbidden, field_error
 from fsm.outbox import CHANNEL, Audience, OutboxEvent, Position, read_after
 from fsm.workorders.models import WorkOrderStatus
 from mobile_api.client.requests import stage_of_status
@@ -227,8 +227,8 @@ LastEventId = Annotated[
 ]
 
 
-class EngineerNotFound(NotFound):
-    """The signed-in engineer has no engineer record."""
+class NoEngineerRecord(Forbidden):
+    """The signed-in user has the engineer role but no engineer record to hear about."""
 
 
 def _sse(state: State, scope: StreamScope, after: Position | None) -> ServerSentEvent:
@@ -262,7 +262,7 @@ class EngineerStreamController(Controller):
                 select(Engineer.id).where(Engineer.user_id == principal.user_id)
             )
         if engineer_id is None:
-            raise EngineerNotFound("no engineer record for this user")
+            raise NoEngineerRecord("no engineer record for this user")
         return _sse(state, StreamScope(Audience.ENGINEER, engineer_id=engineer_id), after)
 
 
