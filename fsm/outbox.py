@@ -55,6 +55,7 @@ from fsm.db import Base, utcnow
 
 __all__ = [
     "CHANNEL",
+    "STREAM_ONLY",
     "Audience",
     "EventKind",
     "OutboxConsumer",
@@ -88,6 +89,9 @@ class EventKind(enum.StrEnum):
     JOB_ADDED = "job_added"
     JOB_REMOVED = "job_removed"
     JOB_TIME_CHANGED = "job_time_changed"
+    # For the client's users, on their live stream (and for webhooks).
+    REQUEST_STATUS_CHANGED = "request_status_changed"
+    PUBLIC_COMMENT_ADDED = "public_comment_added"
 
 
 class Audience(enum.StrEnum):
@@ -112,7 +116,15 @@ AUDIENCES: Mapping[EventKind, Audience] = {
     EventKind.JOB_ADDED: Audience.ENGINEER,
     EventKind.JOB_REMOVED: Audience.ENGINEER,
     EventKind.JOB_TIME_CHANGED: Audience.ENGINEER,
+    EventKind.REQUEST_STATUS_CHANGED: Audience.CLIENT,
+    EventKind.PUBLIC_COMMENT_ADDED: Audience.CLIENT,
 }
+
+# Told on the live streams and by webhooks, never by mail: a mail for every move of a status
+# or every comment would be noise beside the milestones that have their own kinds.
+STREAM_ONLY: frozenset[EventKind] = frozenset(
+    {EventKind.REQUEST_STATUS_CHANGED, EventKind.PUBLIC_COMMENT_ADDED}
+)
 
 
 class OutboxEvent(Base):

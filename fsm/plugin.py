@@ -8,12 +8,14 @@ from litestar.plugins import InitPluginProtocol
 from fsm.auth.controller import AuthController
 from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
+from fsm.mailin.controller import InboundMailController
 from fsm.notifications.controller import NotificationSettingsController
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
 from fsm.users.controller import UserController
 from fsm.visits.controller import VisitController
+from fsm.webhooks.controller import WebhookController
 from fsm.workorders.controller import (
     CustomFieldController,
     ReplyTemplateController,
@@ -38,6 +40,8 @@ class FsmPlugin(InitPluginProtocol):
                 CustomFieldController,
                 ReplyTemplateController,
                 VisitController,
+                InboundMailController,
+                WebhookController,
                 NotificationSettingsController,
             ]
         )

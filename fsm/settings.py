@@ -127,6 +127,39 @@ class MobileSettings:
 
 
 @dataclass(frozen=True)
+class MailInSettings:
+    """`fsm mail-in`: where it listens, the address it takes mail for, what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 2525
+    # The support address; mail to any other recipient is refused at RCPT.
+    address: str = "support@fieldline.localhost"
+    max_bytes: int = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """The apps' live streams (server-sent events)."""
+
+    # A stream reads the outbox at least this often even without a notification, and sends
+    # a keep-alive comment when there was nothing to say.
+    heartbeat_s: int = 15
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Outgoing webhooks: timeouts, the retry schedule, and which targets are refused."""
+
+    timeout_s: int = 10
+    max_attempts: int = 8
+    first_retry_s: int = 30
+    # An endpoint failing without a single success for this long is disabled.
+    disable_after_days: int = 3
+    # Development only: allow private and loopback targets (a receiver on this machine).
+    allow_private_targets: bool = False
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """Mail out: the SMTP server, our sender, and where links in mails point."""
 
@@ -167,6 +200,9 @@ class Settings:
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
     mobile: MobileSettings = field(default_factory=MobileSettings)
+    mail_in: MailInSettings = field(default_factory=MailInSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    streams: StreamSettings = field(default_factory=StreamSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
 
@@ -352,6 +388,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             change_feed_retention_days=read.integer(
                 "FSM_CHANGE_FEED_RETENTION_DAYS", 30, minimum=2
             ),
+        ),
+        mail_in=MailInSettings(
+            host=read.text("FSM_MAIL_IN_HOST", MailInSettings.host),
+            port=read.integer("FSM_MAIL_IN_PORT", MailInSettings.port, minimum=1),
+            address=read.text("FSM_MAIL_IN_ADDRESS", MailInSettings.address).lower(),
+            max_bytes=read.integer("FSM_MAIL_IN_MAX_BYTES", MailInSettings.max_bytes, minimum=1),
+        ),
+        webhooks=WebhookSettings(
+            timeout_s=read.integer("FSM_WEBHOOK_TIMEOUT_S", 10, minimum=1),
+            max_attempts=read.integer("FSM_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+            first_retry_s=read.integer("FSM_WEBHOOK_FIRST_RETRY_S", 30, minimum=1),
+            disable_after_days=read.integer("FSM_WEBHOOK_DISABLE_AFTER_DAYS", 3, minimum=1),
+            allow_private_targets=read.flag("FSM_WEBHOOK_ALLOW_PRIVATE_TARGETS", False),
+        ),
+        streams=StreamSettings(
+            heartbeat_s=read.integer("FSM_STREAM_HEARTBEAT_S", 15, minimum=1),
         ),
         mail=MailSettings(
             smtp_host=read.text("FSM_SMTP_HOST", MailSettings.smtp_host),

@@ -264,6 +264,25 @@ def jobs_mobile_housekeeping() -> None:
     click.echo(f"mobile housekeeping: {keys} idempotency keys, {rows} change-feed rows purged")
 
 
+@jobs.command("webhooks")
+def jobs_webhooks() -> None:
+    """Turn new events into webhook deliveries and send those due now."""
+    from fsm.db import create_engine, create_session_factory
+    from fsm.main.scheduler import run_webhooks_job
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int]:
+        engine = create_engine(settings.database)
+        try:
+            return await run_webhooks_job(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    made, sent = _run(run)
+    click.echo(f"webhooks: {made} deliveries made, {sent} attempts sent")
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""
@@ -437,6 +456,14 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
         s3.stop()
         if not keep_postgres:
             postgres.stop()
+
+
+@cli.command("mail-in")
+def mail_in() -> None:
+    """Take mail to the support address over SMTP (FSM_MAIL_IN_HOST/PORT/ADDRESS)."""
+    from fsm.main.mail_in import serve_mail_in
+
+    _run(lambda: serve_mail_in(_settings()))
 
 
 def _say_reused(service: str, pid: int | None, *, keep: bool) -> None:

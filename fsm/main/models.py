@@ -7,6 +7,7 @@ from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
+from fsm.mailin.models import InboundMail  # noqa: F401 - mail to the support address
 from fsm.notifications.models import MailDelivery, NotificationPreference  # noqa: F401 - mail
 from fsm.outbox import OutboxConsumer, OutboxEvent  # noqa: F401 - events to tell
 from fsm.photos.models import Photo
@@ -15,6 +16,7 @@ from fsm.skills.models import Skill
 from fsm.sla.models import SlaCalendar, SlaPolicy
 from fsm.users.models import User
 from fsm.visits.models import Visit, VisitStatusEvent, visit_skills
+from fsm.webhooks.models import WebhookAttempt  # noqa: F401 - endpoints, deliveries, attempts
 from fsm.workorders.models import (
     Comment,
     CustomFieldDefinition,

@@ -111,3 +111,16 @@ async def run_mobile_housekeeping(
     keys, rows = counts
     log.info("mobile housekeeping: %d idempotency keys, %d change-feed rows purged", keys, rows)
     return keys, rows
+
+
+async def run_webhooks_job(
+    settings: Settings, factory: async_sessionmaker[AsyncSession]
+) -> tuple[int, int]:
+    """One webhook run: (deliveries made, attempts sent). Safe in several workers at once:
+    the outbox consumer and each delivery are taken with SKIP LOCKED."""
+    from fsm.webhooks.delivery import run_webhooks
+
+    made, sent = await run_webhooks(factory, settings.webhooks)
+    if made or sent:
+        log.info("webhooks: %d deliveries made, %d attempts sent", made, sent)
+    return made, sent

@@ -7,6 +7,7 @@ ask for a service by name (`work_orders`, `visits`, ...); the app provides it fr
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import cached_property
 from typing import Any
 
@@ -21,10 +22,12 @@ from dispatch.runs import DispatchRuns
 from dispatch.service import DispatchService
 from equipment.contracts.coverage import resolve_coverage
 from fsm.auth.principal import Principal
+from fsm.mailin.service import MailInService
 from fsm.photos.service import PhotoService
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 from fsm.visits.service import VisitService
+from fsm.webhooks.service import WebhookService
 from fsm.workorders.service import WorkOrderService
 from mobile_api.client.requests import ClientRequestService
 from mobile_api.engineer.service import EngineerApp
@@ -78,6 +81,22 @@ class Services:
     def engineer_app(self) -> EngineerApp:
         return EngineerApp(self.session, self.visits, self.checklists)
 
+    @cached_property
+    def mail_in(self) -> MailInService:
+        # Mail out writes its Message-IDs at its sender's domain (fsm.notifications).
+        sender_domain = parseaddr(self.settings.mail.from_address)[1].partition("@")[2]
+        return MailInService(
+            self.session,
+            self.work_orders,
+            self.photos,
+            self.settings.mail_in,
+            own_domain=sender_domain or "fieldline.local",
+        )
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        return WebhookService(self.session, self.settings.webhooks)
+
     def client_requests(self, viewer: Principal) -> ClientRequestService:
         return ClientRequestService(
             self.session,
@@ -127,6 +146,14 @@ def _client_requests(
     return services.client_requests(principal)
 
 
+def _mail_in(services: NamedDependency[Services]) -> MailInService:
+    return services.mail_in
+
+
+def _webhooks(services: NamedDependency[Services]) -> WebhookService:
+    return services.webhooks
+
+
 def service_dependencies() -> dict[str, Any]:
     """The app-level dependencies every controller asks for by name."""
     return {
@@ -138,4 +165,6 @@ def service_dependencies() -> dict[str, Any]:
         "dispatch": Provide(_dispatch, sync_to_thread=False),
         "engineer_app": Provide(_engineer_app, sync_to_thread=False),
         "requests": Provide(_client_requests, sync_to_thread=False),
+        "mail_in": Provide(_mail_in, sync_to_thread=False),
+        "webhooks": Provide(_webhooks, sync_to_thread=False),
     }

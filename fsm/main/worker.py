@@ -41,6 +41,7 @@ log = logging.getLogger("fsm.worker")
 SEND_MAIL = "fsm.send_mail"
 # Mails per send job: several workers share a burst, each over one connection.
 SEND_BATCH = 20
+SEND_WEBHOOKS = "fsm.webhooks"
 
 
 @dataclass
@@ -119,6 +120,14 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
         rt = _rt()
         await scheduler.run_mobile_housekeeping(rt.settings, rt.factory)
 
+    # Webhooks keep their own retry schedule (fsm/webhooks/delivery.py): the task only has
+    # to run often; a duplicate run finds nothing due (queueing lock, SKIP LOCKED).
+    @app.periodic(cron="* * * * *", periodic_id="webhooks")
+    @app.task(name=SEND_WEBHOOKS, queueing_lock=SEND_WEBHOOKS)
+    async def webhooks(timestamp: int | None = None) -> None:
+        rt = _rt()
+        await scheduler.run_webhooks_job(rt.settings, rt.factory)
+
     @app.periodic(cron="15 4 * * *", periodic_id="queue_housekeeping")
     @app.task(name="fsm.queue_housekeeping", queueing_lock="fsm.queue_housekeeping")
     async def queue_housekeeping(timestamp: int) -> None:
@@ -151,8 +160,14 @@ async def _relay_loop(rt: Runtime, wake: asyncio.Event, *, poll_s: float) -> Non
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=poll_s)
+        notified = wake.is_set()
         wake.clear()
         try:
+            if notified:
+                # New events: a webhook run now rather than at the next minute (at most one
+                # waits in the queue: its queueing lock).
+                with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+                    await rt.queue.configure_task(name=SEND_WEBHOOKS).defer_async()
             await relay_and_defer(rt)
         except Exception:
             log.exception("outbox relay failed; retrying")

@@ -19,6 +19,7 @@ Confirming a stored, verified or rejected photo again changes nothing and answer
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -263,6 +264,48 @@ class PhotoService:
         if inserted is None:
             return self._replayed(photo, work_order_id, visit_id, draft, sha256, actor)
         return Reservation(photo=photo, upload=self._slot(photo))
+
+    async def attach_mailed(
+        self,
+        work_order_id: uuid.UUID,
+        content_type: str,
+        data: bytes,
+        *,
+        uploaded_by_id: uuid.UUID | None,
+    ) -> Photo:
+        """A system action: an image mailed in becomes a photo of the request.
+
+        It passes the checks an app upload passes: the bytes go to the upload key, and the
+        confirm's check (size, magic bytes, SHA-256, then the thumbnail job's pixel limit)
+        makes it `stored` or `rejected`. Like a client's upload, the client sees it.
+        """
+        photo = Photo(
+            id=uuid.uuid4(),
+            work_order_id=work_order_id,
+            visit_id=None,
+            uploaded_by_id=uploaded_by_id,
+            content_type=content_type,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            state=PhotoState.PENDING,
+            is_client_visible=True,
+        )
+        photo.object_key = f"photos/{work_order_id}/{photo.id}"
+        self.session.add(photo)
+        await self.session.flush()
+        if content_type not in objects.CONTENT_TYPES or len(data) > self.settings.max_bytes:
+            photo.state = PhotoState.REJECTED
+            photo.reject_reason = (
+                PhotoNotAnImage.code
+                if content_type not in objects.CONTENT_TYPES
+                else PhotoTooLarge.code
+            )
+            await self.session.flush()
+            return photo
+        assert photo.sha256 is not None
+        with storage_calls():
+            await self.store.put(upload_key(photo), data, content_type)
+            return await self._check_upload(photo, photo.sha256)
 
     def _check_draft(self, draft: PhotoDraft) -> None:
         if draft.content_type not in objects.CONTENT_TYPES:

@@ -582,8 +582,12 @@ class WorkOrderService:
         priority: Priority,
         channel: Channel,
         custom: dict[str, Any],
-        actor: Principal,
+        actor: Principal | None,
+        created_by_id: uuid.UUID | None = None,
     ) -> WorkOrder:
+        """Number a new order, start its clock, log it; `created_by_id` is for a missing actor."""
+        if actor is not None:
+            created_by_id = actor.user_id
         skills = await SkillService(self.session).by_codes(
             draft.required_skills, field="required_skills"
         )
@@ -606,7 +610,7 @@ class WorkOrderService:
             title=draft.title.strip(),
             description=draft.description,
             custom_fields=custom,
-            created_by_id=actor.user_id,
+            created_by_id=created_by_id,
             created_at=now,
             required_skills=skills,
             pauses=[],
@@ -620,12 +624,70 @@ class WorkOrderService:
         )
         await self.sla.start_clock(work_order, policy)
         await self.session.flush()
-        self.log(work_order, "created", actor, {"number": work_order.number}, Visibility.PUBLIC)
+        self.log(
+            work_order,
+            "created",
+            actor,
+            {"number": work_order.number},
+            Visibility.PUBLIC,
+            actor_id=created_by_id,
+        )
         self.tell(work_order, EventKind.REQUEST_RECEIVED)
         if priority is Priority.CRITICAL:
             self.tell(work_order, EventKind.CRITICAL_REQUEST, staff={"priority": priority.value})
         await self.session.flush()
         return work_order
+
+    async def open_by_mail(
+        self, draft: WorkOrderDraft, *, sender_id: uuid.UUID | None
+    ) -> WorkOrder:
+        """A system action: open the request a client mailed to the support address.
+
+        It is a client's request like one from the app: normal priority (priorities are
+        internal), no custom fields (staff complete them), channel `email`. `sender_id` is
+        the client user who wrote, when the sender's address is one.
+        """
+        site = await self.session.get(Site, draft.site_id)
+        if site is None:
+            raise field_error("site_id", "no such site")
+        return await self._open(
+            draft,
+            site,
+            priority=Priority.NORMAL,
+            channel=Channel.EMAIL,
+            custom={},
+            actor=None,
+            created_by_id=sender_id,
+        )
+
+    async def add_mailed_comment(
+        self, work_order_id: uuid.UUID, body: str, *, author_id: uuid.UUID | None
+    ) -> Comment:
+        """A system action: a client's mailed reply becomes a public comment on its order.
+
+        The caller has matched the sender to the order's company; being the client's words,
+        it does not count as the first reaction.
+        """
+        work_order = await self.session.get(WorkOrder, work_order_id, with_for_update=True)
+        if work_order is None:
+            raise WorkOrderNotFound(f"work order {work_order_id} not found")
+        comment = Comment(
+            work_order_id=work_order.id, author_id=author_id, body=body, is_internal=False
+        )
+        self.session.add(comment)
+        await self.session.flush()
+        self.log(
+            work_order,
+            "comment_added",
+            None,
+            {"comment_id": str(comment.id), "channel": Channel.EMAIL.value},
+            Visibility.PUBLIC,
+            actor_id=author_id,
+        )
+        self._tell_public_comment(work_order, comment, author_name=None, is_from_client=True)
+        await self.session.flush()
+        await self.session.refresh(comment)
+        return comment
 
     async def open_scheduled(
         self, work: Sequence[ScheduledWork], *, now: datetime
@@ -842,6 +904,11 @@ class WorkOrderService:
         if client_message:
             data["message"] = client_message
         self.log(work_order, "status_changed", actor, data, Visibility.PUBLIC)
+        # The client's live view follows every move; the message is the client's to read.
+        told: dict[str, Any] = {"status": to.value, "previous_status": old.value}
+        if client_message:
+            told["message"] = client_message
+        self.tell(work_order, EventKind.REQUEST_STATUS_CHANGED, payload=told)
         if to is S.RESOLVED:
             self.tell(work_order, EventKind.REQUEST_RESOLVED)
         if reason:
@@ -932,9 +999,37 @@ class WorkOrderService:
             {"comment_id": str(comment.id)},
             Visibility.INTERNAL if is_internal else Visibility.PUBLIC,
         )
+        if not is_internal:
+            self._tell_public_comment(
+                work_order,
+                comment,
+                author_name=actor.full_name,
+                is_from_client=actor.is_client,
+            )
         await self.session.flush()
         await self.session.refresh(comment)
         return comment
+
+    def _tell_public_comment(
+        self,
+        work_order: WorkOrder,
+        comment: Comment,
+        *,
+        author_name: str | None,
+        is_from_client: bool,
+    ) -> None:
+        """A public comment for the client's live view: its text and the author's first name."""
+        first_name = author_name.split()[0] if author_name and author_name.split() else None
+        self.tell(
+            work_order,
+            EventKind.PUBLIC_COMMENT_ADDED,
+            payload={
+                "comment_id": str(comment.id),
+                "body": comment.body,
+                "author_first_name": first_name,
+                "is_from_client": is_from_client,
+            },
+        )
 
     def log(
         self,
@@ -943,14 +1038,16 @@ class WorkOrderService:
         actor: Principal | None,
         data: dict[str, Any],
         visibility: Visibility,
+        *,
+        actor_id: uuid.UUID | None = None,
     ) -> None:
-        """Append an event to the work order's timeline."""
+        """Append an event to the work order's timeline (`actor_id` when no actor acts)."""
         self.session.add(
             WorkOrderEvent(
                 work_order_id=work_order.id,
                 kind=kind,
                 visibility=visibility,
-                actor_id=actor.user_id if actor is not None else None,
+                actor_id=actor.user_id if actor is not None else actor_id,
                 occurred_at=utcnow(),
                 data=data,
             )

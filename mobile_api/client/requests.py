@@ -497,6 +497,11 @@ _STAGE_OF_STATUS = {
 }
 
 
+def stage_of_status(status: WorkOrderStatus) -> Stage:
+    """The stage a status alone says (no visit under way); the live stream's view of a move."""
+    return _STAGE_OF_STATUS[status]
+
+
 def _stage(status: WorkOrderStatus, visits: Sequence[VisitSummary]) -> Stage:
     """The request's status, sharpened by a visit under way."""
     if status in OPEN_STATUSES and status is not S.ON_HOLD:

@@ -44,7 +44,11 @@ class TestEventsOfTheDomain:
         await service.report_status(visit.id, StatusReport(VisitStatus.EN_ROUTE), actor=actor)
         await session.flush()
 
-        told = [e for e in await _told(session) if e.work_order_id == order.id]
+        every = [e for e in await _told(session) if e.work_order_id == order.id]
+        # The client's live view hears each move of the status (mobile_api.streams).
+        moves = [e.payload["status"] for e in every if e.kind == "request_status_changed"]
+        assert moves == ["scheduled", "in_progress"]
+        told = [e for e in every if e.kind != "request_status_changed"]
         assert [(e.kind, e.engineer_id) for e in told] == [
             ("request_received", None),
             ("critical_request", None),

@@ -1,0 +1,1 @@
+"""Signed webhooks: endpoints admins register per event type, and their delivery log."""

@@ -1,0 +1,1 @@
+"""Tests on committed data: the outbox, webhooks and live streams (several processes)."""
