@@ -31,6 +31,8 @@ class Client(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(50))
     notes: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
     contacts: Mapped[list[ClientContact]] = relationship(
         back_populates="client",
@@ -53,5 +55,7 @@ class ClientContact(IdMixin, Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(50))
     is_primary: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
     client: Mapped[Client] = relationship(back_populates="contacts")
