@@ -494,7 +494,7 @@ class WorkOrderService:
         )
         self.session.add(work_order)
         policy = (
-            await self.policies.get_policy(facts.sla_policy_id)
+            await self.policies.current_policy(facts.sla_policy_id)
             if facts.sla_policy_id is not None
             else await self.policies.default_policy()
         )
@@ -518,9 +518,15 @@ class WorkOrderService:
         if not work:
             return set()
         default = await self.policies.default_policy()
-        policy_of = {
-            w.id: w.sla_policy_id or (default.id if default is not None else None) for w in work
+        # A contract names a policy; its order runs on that policy's current version.
+        current = await self.policies.current_policies(
+            {w.sla_policy_id for w in work if w.sla_policy_id is not None}
+        )
+        chosen = {
+            w.id: current[w.sla_policy_id] if w.sla_policy_id is not None else default for w in work
         }
+        policy_of = {key: p.id if p is not None else None for key, p in chosen.items()}
+        version_of = {key: p.version if p is not None else None for key, p in chosen.items()}
         deadlines = await self.sla.opening_deadlines(
             {p for p in policy_of.values() if p is not None}, Priority.NORMAL, now
         )
@@ -548,6 +554,7 @@ class WorkOrderService:
                     "description": item.description,
                     "custom_fields": {},
                     "sla_policy_id": policy_id,
+                    "sla_policy_version": version_of[item.id],
                     "reaction_due_at": reaction_due,
                     "resolution_due_at": resolution_due,
                     "sla_next_due_at": reaction_due,

@@ -1,4 +1,5 @@
-"""Onboarding: external keys matched by re-imports, unlocated sites, import runs
+"""Onboarding: external keys matched by re-imports, unlocated sites, import runs; versioned
+SLA policies and calendars
 
 Revision ID: 0016
 Revises: 0011
@@ -55,9 +56,42 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_import_runs"),
     )
 
+    # Versioned SLA terms: an edit writes the next version; names are unique among current ones.
+    for table in ("sla_calendars", "sla_policies"):
+        op.add_column(table, sa.Column("family_id", sa.Uuid(), nullable=True))
+        op.execute(f"UPDATE {table} SET family_id = id")  # noqa: S608 - our own table names
+        op.alter_column(table, "family_id", nullable=False)
+        op.create_index(f"ix_{table}_family_id", table, ["family_id"])
+        op.add_column(table, sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+        op.add_column(table, sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True))
+        op.drop_constraint(f"uq_{table}_name", table, type_="unique")
+        op.create_index(
+            f"uq_{table}_current_name",
+            table,
+            ["name"],
+            unique=True,
+            postgresql_where=sa.text("superseded_at IS NULL"),
+        )
+    op.add_column("work_orders", sa.Column("sla_policy_version", sa.Integer(), nullable=True))
+    op.execute("UPDATE work_orders SET sla_policy_version = 1 WHERE sla_policy_id IS NOT NULL")
+
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_column("work_orders", "sla_policy_version")
+    for table in ("sla_policies", "sla_calendars"):
+        # Superseded versions may share names with current ones; only current ones stay.
+        op.drop_index(f"uq_{table}_current_name", table_name=table)
+        # Our own table names, not input.
+        op.execute(
+            f"UPDATE {table} SET name = left(name, 180) || ' (v' || version || ')' "  # noqa: S608
+            "WHERE superseded_at IS NOT NULL"
+        )
+        op.create_unique_constraint(f"uq_{table}_name", table, ["name"])
+        op.drop_column(table, "superseded_at")
+        op.drop_column(table, "version")
+        op.drop_index(f"ix_{table}_family_id", table_name=table)
+        op.drop_column(table, "family_id")
     op.drop_table("import_runs")
     op.execute("DROP TYPE import_status")
     # Unlocated sites have no point to keep; they cannot survive the NOT NULL.
