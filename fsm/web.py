@@ -20,10 +20,12 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fsm.audit.models import enable_audit
 from fsm.auth.principal import Principal
 from fsm.db import database_outage, session_scope
 from fsm.errors import DomainError, TooManyRequests, Unavailable, error_body
 from fsm.outages import DATABASE, PARTS
+from fsm.users.models import Role
 
 log = logging.getLogger("fsm.web")
 
@@ -180,9 +182,17 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed after the response is built, else rolled back."""
+async def provide_db_session(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed after the response is built, else rolled back.
+
+    An admin's changes to the configuration are written to the audit log as they flush.
+    """
     async with session_scope(state.session_factory) as session:
+        caller = request.scope.get("user")
+        if isinstance(caller, Principal) and caller.role is Role.ADMIN:
+            enable_audit(session, caller.user_id)
         yield session
 
 

@@ -3,6 +3,7 @@
 import checklists.models  # noqa: F401 - checklist templates, runs, answers, findings
 import equipment.models  # noqa: F401 - equipment, contracts and service periods
 from dispatch.models import DispatchPlan
+from fsm.audit.models import AuditEntry
 from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
@@ -28,6 +29,7 @@ from mobile_api.engineer.models import EngineerChange  # noqa: F401 - engineer f
 from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
 
 __all__ = [
+    "AuditEntry",
     "AuthSession",
     "Base",
     "Client",

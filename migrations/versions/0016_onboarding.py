@@ -1,5 +1,5 @@
 """Onboarding: external keys matched by re-imports, unlocated sites, import runs; versioned
-SLA policies and calendars
+SLA policies and calendars; the audit log of admin changes
 
 Revision ID: 0016
 Revises: 0011
@@ -73,11 +73,29 @@ def upgrade() -> None:
             postgresql_where=sa.text("superseded_at IS NULL"),
         )
     op.add_column("work_orders", sa.Column("sla_policy_version", sa.Integer(), nullable=True))
+    op.create_table(
+        "audit_entries",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("entity", sa.String(100), nullable=False),
+        sa.Column("entity_id", sa.String(100), nullable=False),
+        sa.Column("before", postgresql.JSONB(), nullable=False),
+        sa.Column("after", postgresql.JSONB(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name="fk_audit_entries_actor_id_users", ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_entries"),
+    )
+    op.create_index("ix_audit_entries_entity_entity_id", "audit_entries", ["entity", "entity_id"])
+    op.create_index("ix_audit_entries_at", "audit_entries", ["at"])
     op.execute("UPDATE work_orders SET sla_policy_version = 1 WHERE sla_policy_id IS NOT NULL")
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("audit_entries")
     op.drop_column("work_orders", "sla_policy_version")
     for table in ("sla_policies", "sla_calendars"):
         # Superseded versions may share names with current ones; only current ones stay.
