@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.addresses import client_address
 from fsm.auth.guards import requires_signed_in
 from fsm.auth.principal import Principal
-from fsm.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, token_response
+from fsm.auth.schemas import (
+    LoginRequest,
+    PasswordChange,
+    RefreshRequest,
+    TokenResponse,
+    token_response,
+)
 from fsm.auth.service import AuthService
 from fsm.users.schemas import UserRead, user_read
 from fsm.users.service import UserService
@@ -65,6 +71,17 @@ class AuthController(Controller):
     ) -> None:
         """End this session: its tokens stop working at once."""
         await auth.logout(principal)
+
+    @post("/password", operation_id="ChangePassword", status_code=204, guards=[requires_signed_in])
+    async def change_password(
+        self,
+        auth: NamedDependency[AuthService],
+        principal: NamedDependency[Principal],
+        data: JSONBody[PasswordChange],
+    ) -> None:
+        """Change your password (403 `wrong_password` if the current one is wrong); your
+        other sessions end, this one goes on."""
+        await auth.change_password(principal, data.current_password, data.new_password)
 
     @get("/me", operation_id="GetMe", guards=[requires_signed_in])
     async def get_me(

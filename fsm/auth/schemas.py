@@ -24,6 +24,13 @@ class RefreshRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The current password, to prove it is you, and the new one."""
+
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    new_password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+
+
 class TokenResponse(msgspec.Struct, kw_only=True):
     """Tokens for the app: send the access token as `Authorization: Bearer …`."""
 
