@@ -12,11 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.addresses import client_address
 from fsm.auth.guards import requires_signed_in
+from fsm.auth.one_time import OneTimeTokens
 from fsm.auth.principal import Principal
 from fsm.auth.schemas import (
     LoginRequest,
     PasswordChange,
     RefreshRequest,
+    ResetConfirm,
+    ResetRequest,
     TokenResponse,
     token_response,
 )
@@ -82,6 +85,26 @@ class AuthController(Controller):
         """Change your password (403 `wrong_password` if the current one is wrong); your
         other sessions end, this one goes on."""
         await auth.change_password(principal, data.current_password, data.new_password)
+
+    @post("/password-reset", operation_id="RequestPasswordReset", status_code=202, security=[])
+    async def request_password_reset(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[ResetRequest]
+    ) -> None:
+        """Mail a one-time reset link (valid 60 minutes); 202 whether or not the email exists."""
+        await OneTimeTokens(db_session).issue_password_reset(data.email)
+
+    @post(
+        "/password-reset/confirm",
+        operation_id="ConfirmPasswordReset",
+        status_code=204,
+        security=[],
+    )
+    async def confirm_password_reset(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[ResetConfirm]
+    ) -> None:
+        """Set a new password from the link's token, once (422 `token_invalid` when unknown,
+        used or expired); every session of the user ends."""
+        await OneTimeTokens(db_session).reset_password(data.token, data.new_password)
 
     @get("/me", operation_id="GetMe", guards=[requires_signed_in])
     async def get_me(

@@ -5,6 +5,7 @@ import equipment.models  # noqa: F401 - equipment, contracts and service periods
 from dispatch.models import DispatchPlan
 from fsm.audit.models import AuditEntry
 from fsm.auth.models import AuthSession, LoginThrottle
+from fsm.auth.one_time import OneTimeToken
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
@@ -40,6 +41,7 @@ __all__ = [
     "Engineer",
     "EngineerShift",
     "LoginThrottle",
+    "OneTimeToken",
     "Photo",
     "ReplyTemplate",
     "Site",

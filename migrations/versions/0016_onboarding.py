@@ -1,5 +1,6 @@
 """Onboarding: external keys matched by re-imports, unlocated sites, import runs; versioned
-SLA policies and calendars; the audit log of admin changes
+SLA policies and calendars; the audit log of admin changes;
+one-time password reset tokens
 
 Revision ID: 0016
 Revises: 0011
@@ -90,11 +91,28 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_entries_entity_entity_id", "audit_entries", ["entity", "entity_id"])
     op.create_index("ix_audit_entries_at", "audit_entries", ["at"])
+    op.create_table(
+        "one_time_tokens",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("purpose", sa.String(30), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_one_time_tokens_user_id_users", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_one_time_tokens"),
+        sa.UniqueConstraint("token_hash", name="uq_one_time_tokens_token_hash"),
+    )
+    op.create_index("ix_one_time_tokens_user_id", "one_time_tokens", ["user_id"])
     op.execute("UPDATE work_orders SET sla_policy_version = 1 WHERE sla_policy_id IS NOT NULL")
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("one_time_tokens")
     op.drop_table("audit_entries")
     op.drop_column("work_orders", "sla_policy_version")
     for table in ("sla_policies", "sla_calendars"):
