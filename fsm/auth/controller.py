@@ -15,6 +15,7 @@ from fsm.auth.guards import requires_signed_in
 from fsm.auth.one_time import OneTimeTokens
 from fsm.auth.principal import Principal
 from fsm.auth.schemas import (
+    InvitationAccept,
     LoginRequest,
     PasswordChange,
     RefreshRequest,
@@ -105,6 +106,19 @@ class AuthController(Controller):
         """Set a new password from the link's token, once (422 `token_invalid` when unknown,
         used or expired); every session of the user ends."""
         await OneTimeTokens(db_session).reset_password(data.token, data.new_password)
+
+    @post(
+        "/invitations/accept",
+        operation_id="AcceptInvitation",
+        status_code=204,
+        security=[],
+    )
+    async def accept_invitation(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[InvitationAccept]
+    ) -> None:
+        """Set your first password from the invitation link's token, once, within 7 days
+        (422 `token_invalid`)."""
+        await OneTimeTokens(db_session).accept_invitation(data.token, data.password)
 
     @get("/me", operation_id="GetMe", guards=[requires_signed_in])
     async def get_me(

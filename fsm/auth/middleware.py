@@ -16,6 +16,7 @@ PUBLIC_PATHS = (
     "/api/v1/auth/refresh",
     "/api/v1/auth/password-reset",
     "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/invitations/accept",
     "/schema",
     "/health",
 )

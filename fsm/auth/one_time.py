@@ -1,4 +1,4 @@
-"""One-time links: password reset (and, once mail is wired, invitations).
+"""One-time links: password reset and invitations (set a first password).
 
 A token is 32 random bytes shown once (in the link) and stored only as its SHA-256, so a
 copy of the database opens no account. It expires, works once, and using it ends every
@@ -23,11 +23,20 @@ from fsm.db import Base, IdMixin, utcnow
 from fsm.errors import ValidationFailed
 from fsm.users.models import User
 
-__all__ = ["RESET_TOKEN_MINUTES", "OneTimeToken", "OneTimeTokens", "TokenInvalid"]
+__all__ = [
+    "INVITATION_DAYS",
+    "RESET_TOKEN_MINUTES",
+    "OneTimeToken",
+    "OneTimeTokens",
+    "TokenInvalid",
+]
 
 log = logging.getLogger(__name__)
 
 RESET_TOKEN_MINUTES = 60
+INVITATION_DAYS = 7
+RESET = "password_reset"
+INVITATION = "invitation"
 
 
 class OneTimeToken(IdMixin, Base):
@@ -38,7 +47,7 @@ class OneTimeToken(IdMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    # "password_reset"
+    # "password_reset" or "invitation"
     purpose: Mapped[str] = mapped_column(String(30))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -64,6 +73,14 @@ async def deliver_password_reset(user: User, token: str) -> None:
     log.info("password reset asked for user %s; mail delivery is not wired yet", user.id)
 
 
+async def deliver_invitation(user: User, token: str) -> None:
+    """TO WIRE: send the invitation link by mail through the outbox (branch i14a's mail out).
+
+    Until then the link is not sent anywhere; only the fact is logged, never the token.
+    """
+    log.info("user %s invited; mail delivery is not wired yet", user.id)
+
+
 class OneTimeTokens:
     """Issues and redeems one-time tokens."""
 
@@ -81,11 +98,36 @@ class OneTimeTokens:
         ).one_or_none()
         if user is None or not user.is_active:
             return None
+        token = await self._issue(user, RESET, now + timedelta(minutes=RESET_TOKEN_MINUTES), now)
+        await deliver_password_reset(user, token)
+        return token
+
+    async def invite(self, user: User, *, now: datetime | None = None) -> str:
+        """An invitation token for a user who has no password of their own yet."""
+        now = now or utcnow()
+        token = await self._issue(user, INVITATION, now + timedelta(days=INVITATION_DAYS), now)
+        await deliver_invitation(user, token)
+        return token
+
+    async def reset_password(
+        self, token: str, new_password: str, *, now: datetime | None = None
+    ) -> None:
+        """Set the password from a reset token, once; every session of the user ends."""
+        await self._redeem(token, RESET, new_password, now or utcnow())
+
+    async def accept_invitation(
+        self, token: str, password: str, *, now: datetime | None = None
+    ) -> None:
+        """Set the invited user's first password from the invitation token, once."""
+        await self._redeem(token, INVITATION, password, now or utcnow())
+
+    async def _issue(self, user: User, purpose: str, expires_at: datetime, now: datetime) -> str:
+        # Only the newest link of a purpose works.
         await self.session.execute(
             update(OneTimeToken)
             .where(
                 OneTimeToken.user_id == user.id,
-                OneTimeToken.purpose == "password_reset",
+                OneTimeToken.purpose == purpose,
                 OneTimeToken.used_at.is_(None),
             )
             .values(used_at=now)
@@ -94,40 +136,37 @@ class OneTimeTokens:
         self.session.add(
             OneTimeToken(
                 user_id=user.id,
-                purpose="password_reset",
+                purpose=purpose,
                 token_hash=_digest(token),
-                expires_at=now + timedelta(minutes=RESET_TOKEN_MINUTES),
+                created_at=now,
+                expires_at=expires_at,
             )
         )
         await self.session.flush()
-        await deliver_password_reset(user, token)
         return token
 
-    async def reset_password(
-        self, token: str, new_password: str, *, now: datetime | None = None
-    ) -> None:
-        """Set the password from a reset token, once; every session of the user ends."""
-        now = now or utcnow()
+    async def _redeem(self, token: str, purpose: str, password: str, now: datetime) -> None:
         row = (
             await self.session.scalars(
                 select(OneTimeToken)
-                .where(
-                    OneTimeToken.token_hash == _digest(token),
-                    OneTimeToken.purpose == "password_reset",
-                )
+                .where(OneTimeToken.token_hash == _digest(token), OneTimeToken.purpose == purpose)
                 .with_for_update()
             )
         ).one_or_none()
-        if row is None or row.used_at is not None or row.expires_at <= now:
+        user = None if row is None else await self.session.get(User, row.user_id)
+        if (
+            row is None
+            or row.used_at is not None
+            or row.expires_at <= now
+            or user is None
+            or not user.is_active
+        ):
             raise TokenInvalid(
                 "the link is invalid or has expired; ask for a new one",
                 details=[{"field": "token", "message": "invalid or expired"}],
             )
-        user = await self.session.get(User, row.user_id)
-        if user is None or not user.is_active:
-            raise TokenInvalid("the link is invalid or has expired; ask for a new one")
         row.used_at = now
-        user.password_hash = hash_password(new_password)
+        user.password_hash = hash_password(password)
         await self.session.execute(
             update(AuthSession)
             .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))

@@ -44,6 +44,13 @@ class ResetConfirm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     new_password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
 
 
+class InvitationAccept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The token from the invitation link and the password to sign in with."""
+
+    token: Annotated[str, msgspec.Meta(min_length=20, max_length=100)]
+    password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+
+
 class TokenResponse(msgspec.Struct, kw_only=True):
     """Tokens for the app: send the access token as `Authorization: Bearer …`."""
 

@@ -1,7 +1,9 @@
-"""Password reset by a one-time token: expiring, single use, silent about unknown emails."""
+"""One-time tokens: password reset (expiring, single use, silent about unknown emails) and
+invitations."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -9,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.one_time import RESET_TOKEN_MINUTES, OneTimeTokens
 from fsm.db import utcnow
-from fsm.users.models import Role
+from fsm.users.models import Role, User
 from tests.auth_helpers import login
 from tests.factories import make_user
-from tests.fsm.helpers import error_of
+from tests.fsm.helpers import error_of, signed_in
 
 ASK = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
+ACCEPT = "/api/v1/auth/invitations/accept"
 NEW = "a-brand-new-password"
 
 
@@ -70,3 +73,40 @@ class TestPasswordReset:
         assert error_of(stale, 422)["code"] == "token_invalid"
         fresh = await client.post(CONFIRM, json={"token": second, "new_password": NEW})
         assert fresh.status_code == 204
+
+
+class TestInvitations:
+    async def test_invited_user_sets_a_first_password_once(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, admin = await signed_in(client, session, Role.ADMIN)
+        invited = await client.post(
+            "/api/v1/users/invitations",
+            json={"email": "new.boss@x.example", "full_name": "New Boss", "role": "dispatcher"},
+            headers=admin,
+        )
+        assert invited.status_code == 201, invited.text
+        user = await session.get(User, uuid.UUID(invited.json()["id"]))
+        assert user is not None
+        token = await OneTimeTokens(session).invite(user)  # a new link, as a resend would
+        await session.commit()
+        accepted = await client.post(ACCEPT, json={"token": token, "password": NEW})
+        assert accepted.status_code == 204, accepted.text
+        again = await client.post(ACCEPT, json={"token": token, "password": NEW})
+        assert error_of(again, 422)["code"] == "token_invalid"
+        signed = await client.post(
+            "/api/v1/auth/login", json={"email": "new.boss@x.example", "password": NEW}
+        )
+        assert signed.status_code == 200
+        # A reset token is no invitation, and only admins invite.
+        reset = await OneTimeTokens(session).issue_password_reset("new.boss@x.example")
+        await session.commit()
+        wrong_kind = await client.post(ACCEPT, json={"token": reset, "password": NEW})
+        assert error_of(wrong_kind, 422)["code"] == "token_invalid"
+        _, dispatcher = await signed_in(client, session, Role.DISPATCHER)
+        refused = await client.post(
+            "/api/v1/users/invitations",
+            json={"email": "x@x.example", "full_name": "X", "role": "admin"},
+            headers=dispatcher,
+        )
+        assert error_of(refused, 403)["code"] == "forbidden"
