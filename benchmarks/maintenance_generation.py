@@ -42,8 +42,8 @@ _FILL = [
                 {"weekday": 3,"opens": "08:00","closes": "17:00"},
                 {"weekday": 4,"opens": "08:00","closes": "17:00"}]'::jsonb
        FROM generate_series(1, 1000) g""",
-    """INSERT INTO sla_policies (id, name, targets, pause_statuses, reaction_statuses)
-       VALUES (md5('p')::uuid, 'Standard',
+    """INSERT INTO sla_policies (id, family_id, name, targets, pause_statuses, reaction_statuses)
+       VALUES (md5('p')::uuid, md5('p')::uuid, 'Standard',
                '{"low": {"reaction_minutes": 240,"resolution_minutes": 2880},
                  "normal": {"reaction_minutes": 120,"resolution_minutes": 1440},
                  "high": {"reaction_minutes": 60,"resolution_minutes": 480},

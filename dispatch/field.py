@@ -18,7 +18,9 @@ from dispatch import solver
 from fsm.engineers.models import Engineer
 from fsm.errors import ValidationFailed
 from fsm.geo import from_db_point
+from fsm.sites.models import Site
 from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.models import WorkOrder
 
 V = VisitStatus
 # Under way in the field, in the order an engineer works them: the current one first.
@@ -50,8 +52,17 @@ async def check_insertable(
     """Refuse, naming each `visit_ids[i]`, visits unknown, not `planned`, repeated or not on
     the day starting at `origin_at`."""
     ends_at = origin_at + timedelta(days=1)
-    stmt = select(Visit.id, Visit.status, Visit.window_starts_at, Visit.window_ends_at).where(
-        Visit.id.in_(set(visit_ids))
+    stmt = (
+        select(
+            Visit.id,
+            Visit.status,
+            Visit.window_starts_at,
+            Visit.window_ends_at,
+            Site.location.is_(None).label("is_unlocated"),
+        )
+        .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+        .join(Site, Site.id == WorkOrder.site_id)
+        .where(Visit.id.in_(set(visit_ids)))
     )
     found = {row.id: row for row in (await session.execute(stmt)).all()}
     problems: list[dict[str, str]] = []
@@ -66,6 +77,8 @@ async def check_insertable(
             message = f"the visit is {row.status}; only planned visits can be inserted"
         elif not (row.window_starts_at < ends_at and row.window_ends_at > origin_at):
             message = "the visit's time window is not on the plan's day"
+        elif row.is_unlocated:
+            message = "the visit's site has no coordinates (unlocated); set its location first"
         else:
             seen.add(visit_id)
             continue

@@ -171,7 +171,7 @@ class DispatchService:
         engineers = await self._engineers(day, origin_at, engineer_ids)
         if not engineers:
             raise NoEngineersOnShift(f"no chosen engineer works on {day.isoformat()}")
-        visits, versions = await self._planned_visits(origin_at)
+        visits, versions, unlocated = await self._planned_visits(origin_at)
         problem = solver.RoutingProblem(
             engineers=tuple(engineers), visits=tuple(visits), origin_at=origin_at
         )
@@ -187,9 +187,10 @@ class DispatchService:
         travel, search = self._travel(), self.search
 
         def job(live: solver.SearchProgress) -> solver.RoutePlan:
-            return solver.solve(
+            routes = solver.solve(
                 problem, time_limit_s=limit, travel=travel, search=search, search_progress=live
             )
+            return _with_unlocated(routes, unlocated)
 
         return await self._run(plan, job, limit, background)
 
@@ -427,7 +428,9 @@ class DispatchService:
 
     async def _planned_visits(
         self, origin_at: datetime
-    ) -> tuple[list[solver.Visit], dict[str, int]]:
+    ) -> tuple[list[solver.Visit], dict[str, int], list[solver.DroppedVisit]]:
+        """The day's planned visits for the solver, and those at unlocated sites, which it
+        cannot route and the plan names as dropped for that reason."""
         ends_at = origin_at + timedelta(days=1)
         rows = await self._visit_rows(
             and_(
@@ -436,8 +439,21 @@ class DispatchService:
                 Visit.window_ends_at > origin_at,
             )
         )
-        visits = [self._solver_visit(v, order, location, origin_at) for v, order, location in rows]
-        return visits, {str(v.id): v.version for v, _, _ in rows}
+        located = [row for row in rows if row[2] is not None]
+        visits = [
+            self._solver_visit(v, order, location, origin_at) for v, order, location in located
+        ]
+        unlocated = [
+            solver.DroppedVisit(
+                visit_id=str(v.id),
+                priority=solver.Priority(order.priority.value),
+                reason=solver.DropReason.UNLOCATED_SITE,
+                detail="the site has no coordinates; set its location to plan this visit",
+            )
+            for v, order, location in rows
+            if location is None
+        ]
+        return visits, {str(v.id): v.version for v, _, _ in located}, unlocated
 
     @staticmethod
     def _solver_visit(
@@ -625,3 +641,18 @@ class DispatchService:
         for other in (await self.session.scalars(stmt)).all():
             other.status = DispatchPlanStatus.SUPERSEDED
         await self.session.flush()
+
+
+def _with_unlocated(
+    routes: solver.RoutePlan, unlocated: list[solver.DroppedVisit]
+) -> solver.RoutePlan:
+    """The solver's plan with the visits it never saw (unlocated sites) named as dropped."""
+    if not unlocated:
+        return routes
+    critical = sum(1 for d in unlocated if d.priority is solver.Priority.CRITICAL)
+    metrics = msgspec.structs.replace(
+        routes.metrics,
+        dropped_count=routes.metrics.dropped_count + len(unlocated),
+        dropped_critical_count=routes.metrics.dropped_critical_count + critical,
+    )
+    return msgspec.structs.replace(routes, dropped=(*routes.dropped, *unlocated), metrics=metrics)

@@ -7,6 +7,7 @@ from litestar.plugins import InitPluginProtocol
 
 from equipment.contracts.controller import ContractController
 from equipment.equipment.controller import EquipmentController, EquipmentModelController
+from equipment.onboarding.controller import ImportController
 from equipment.service_periods.controller import MaintenanceController
 
 
@@ -20,6 +21,7 @@ class EquipmentPlugin(InitPluginProtocol):
                 EquipmentController,
                 ContractController,
                 MaintenanceController,
+                ImportController,
             ]
         )
         return app_config

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
+from fsm.audit.controller import AuditController
 from fsm.auth.controller import AuthController
 from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
@@ -39,6 +40,7 @@ class FsmPlugin(InitPluginProtocol):
                 WorkOrderController,
                 CustomFieldController,
                 ReplyTemplateController,
+                AuditController,
                 VisitController,
                 InboundMailController,
                 WebhookController,

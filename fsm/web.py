@@ -26,10 +26,12 @@ from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scop
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fsm.audit.models import enable_audit
 from fsm.auth.principal import Principal
 from fsm.db import current_unit, database_outage, request_unit
 from fsm.errors import DomainError, TooManyRequests, Unavailable, error_body
 from fsm.outages import DATABASE, PARTS
+from fsm.users.models import Role
 
 log = logging.getLogger("fsm.web")
 
@@ -239,12 +241,19 @@ def allow_every_method(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-async def provide_db_session(state: State) -> AsyncSession:
-    """The request's unit of work: committed when the handler returns, else rolled back."""
+async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> AsyncSession:
+    """The request's unit of work: committed when the handler returns, else rolled back.
+
+    An admin's changes to the configuration are written to the audit log as they flush.
+    """
     unit = current_unit()
     if unit is None:
         raise RuntimeError("db_session outside a request: the unit_of_work middleware is missing")
-    return await unit.open(state.session_factory)
+    session = await unit.open(state.session_factory)
+    caller = request.scope.get("user")
+    if isinstance(caller, Principal) and caller.role is Role.ADMIN:
+        enable_audit(session, caller.user_id)
+    return session
 
 
 async def commit_unit_of_work(response: ASGIApp) -> ASGIApp:

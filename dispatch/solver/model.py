@@ -53,6 +53,8 @@ class DropReason(enum.StrEnum):
     PINNED_ENGINEER_UNAVAILABLE = "pinned_engineer_unavailable"
     WINDOW_UNREACHABLE = "window_unreachable"
     CAPACITY = "capacity"
+    # The site has no coordinates (imported without them): there is no way to route to it.
+    UNLOCATED_SITE = "unlocated_site"
 
 
 class Location(msgspec.Struct, frozen=True, kw_only=True):

@@ -50,6 +50,8 @@ class EquipmentModel(IdMixin, TimestampMixin, Base):
     )
     instructions: Mapped[str] = mapped_column(Text, default="", server_default="")
 
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     required_skills: Mapped[list[Skill]] = relationship(
         secondary=equipment_model_skills, lazy="selectin", order_by=Skill.code
     )
@@ -79,6 +81,8 @@ class Equipment(IdMixin, TimestampMixin, Base):
         default=EquipmentStatus.ACTIVE,
     )
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
     model: Mapped[EquipmentModel] = relationship(lazy="joined", innerjoin=True)
 

@@ -12,8 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.addresses import client_address
 from fsm.auth.guards import requires_signed_in
+from fsm.auth.one_time import OneTimeTokens
 from fsm.auth.principal import Principal
-from fsm.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, token_response
+from fsm.auth.schemas import (
+    InvitationAccept,
+    LoginRequest,
+    PasswordChange,
+    RefreshRequest,
+    ResetConfirm,
+    ResetRequest,
+    TokenResponse,
+    token_response,
+)
 from fsm.auth.service import AuthService
 from fsm.users.schemas import UserRead, user_read
 from fsm.users.service import UserService
@@ -65,6 +75,50 @@ class AuthController(Controller):
     ) -> None:
         """End this session: its tokens stop working at once."""
         await auth.logout(principal)
+
+    @post("/password", operation_id="ChangePassword", status_code=204, guards=[requires_signed_in])
+    async def change_password(
+        self,
+        auth: NamedDependency[AuthService],
+        principal: NamedDependency[Principal],
+        data: JSONBody[PasswordChange],
+    ) -> None:
+        """Change your password (403 `wrong_password` if the current one is wrong); your
+        other sessions end, this one goes on."""
+        await auth.change_password(principal, data.current_password, data.new_password)
+
+    @post("/password-reset", operation_id="RequestPasswordReset", status_code=202, security=[])
+    async def request_password_reset(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[ResetRequest]
+    ) -> None:
+        """Mail a one-time reset link (valid 60 minutes); 202 whether or not the email exists."""
+        await OneTimeTokens(db_session).issue_password_reset(data.email)
+
+    @post(
+        "/password-reset/confirm",
+        operation_id="ConfirmPasswordReset",
+        status_code=204,
+        security=[],
+    )
+    async def confirm_password_reset(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[ResetConfirm]
+    ) -> None:
+        """Set a new password from the link's token, once (422 `token_invalid` when unknown,
+        used or expired); every session of the user ends."""
+        await OneTimeTokens(db_session).reset_password(data.token, data.new_password)
+
+    @post(
+        "/invitations/accept",
+        operation_id="AcceptInvitation",
+        status_code=204,
+        security=[],
+    )
+    async def accept_invitation(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[InvitationAccept]
+    ) -> None:
+        """Set your first password from the invitation link's token, once, within 7 days
+        (422 `token_invalid`)."""
+        await OneTimeTokens(db_session).accept_invitation(data.token, data.password)
 
     @get("/me", operation_id="GetMe", guards=[requires_signed_in])
     async def get_me(

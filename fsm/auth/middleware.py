@@ -14,6 +14,9 @@ from fsm.settings import Settings
 PUBLIC_PATHS = (
     "/api/v1/auth/login",
     "/api/v1/auth/refresh",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/invitations/accept",
     "/schema",
     "/health",
 )

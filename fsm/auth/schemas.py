@@ -25,6 +25,33 @@ class RefreshRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The current password, to prove it is you, and the new one."""
+
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    new_password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+
+
+class ResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Ask for a password reset link to be mailed."""
+
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+
+
+class ResetConfirm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The token from the link and the new password."""
+
+    token: Annotated[str, msgspec.Meta(min_length=20, max_length=100)]
+    new_password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+
+
+class InvitationAccept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The token from the invitation link and the password to sign in with."""
+
+    token: Annotated[str, msgspec.Meta(min_length=20, max_length=100)]
+    password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+
+
 class TokenResponse(msgspec.Struct, kw_only=True):
     """Tokens for the app: send the access token as `Authorization: Bearer …`."""
 

@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.models import AuthSession, LoginThrottle
-from fsm.auth.passwords import verify_password
+from fsm.auth.passwords import hash_password, verify_password
 from fsm.auth.principal import Principal
 from fsm.auth.tokens import (
     InvalidToken,
@@ -25,7 +25,7 @@ from fsm.auth.tokens import (
     secrets_match,
 )
 from fsm.db import utcnow
-from fsm.errors import TooManyRequests, Unauthorized
+from fsm.errors import Forbidden, TooManyRequests, Unauthorized, field_error
 from fsm.settings import AuthSettings
 from fsm.users.models import User
 from fsm.users.service import UserService
@@ -33,6 +33,10 @@ from fsm.users.service import UserService
 
 class InvalidCredentials(Unauthorized):
     """Unknown email or wrong password; deliberately the same answer for both."""
+
+
+class WrongPassword(Forbidden):
+    """The current password given to change it is wrong."""
 
 
 class TooManyLoginAttempts(TooManyRequests):
@@ -248,6 +252,30 @@ class AuthService:
         if auth_session is not None and auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
             await self.session.flush()
+
+    async def change_password(
+        self, principal: Principal, current_password: str, new_password: str
+    ) -> None:
+        """Set a new password after checking the current one; every other session of the
+        user ends (a stolen session does not outlive the change), this one goes on."""
+        user = await self.session.get(User, principal.user_id)
+        if user is None or not verify_password(user.password_hash, current_password):
+            raise WrongPassword(
+                "the current password is wrong", details={"field": "current_password"}
+            )
+        if new_password == current_password:
+            raise field_error("new_password", "must differ from the current password")
+        user.password_hash = hash_password(new_password)
+        await self.session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.id != principal.session_id,
+                AuthSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        await self.session.flush()
 
     async def authenticate(self, access_token: str) -> Principal:
         """The principal behind a bearer token, checked against its live session.

@@ -33,6 +33,8 @@ class Client(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
     # IANA zone its billing periods and monthly reports are cut in.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
     contacts: Mapped[list[ClientContact]] = relationship(
         back_populates="client",
@@ -55,5 +57,7 @@ class ClientContact(IdMixin, Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(50))
     is_primary: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
 
     client: Mapped[Client] = relationship(back_populates="contacts")

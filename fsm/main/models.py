@@ -3,7 +3,9 @@
 import checklists.models  # noqa: F401 - checklist templates, runs, answers, findings
 import equipment.models  # noqa: F401 - equipment, contracts and service periods
 from dispatch.models import DispatchPlan
+from fsm.audit.models import AuditEntry
 from fsm.auth.models import AuthSession, LoginThrottle
+from fsm.auth.one_time import OneTimeToken
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
 from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
@@ -32,6 +34,7 @@ from mobile_api.engineer.models import EngineerChange  # noqa: F401 - engineer f
 from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
 
 __all__ = [
+    "AuditEntry",
     "AuthSession",
     "Base",
     "Client",
@@ -42,6 +45,7 @@ __all__ = [
     "Engineer",
     "EngineerShift",
     "LoginThrottle",
+    "OneTimeToken",
     "Photo",
     "ReplyTemplate",
     "Site",

@@ -42,9 +42,13 @@ class Site(IdMixin, TimestampMixin, Base):
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
-    location: Mapped[WKBElement] = mapped_column(point_column_type())
+    # None: an unlocated site (imported without coordinates, no geocoder is assumed); the
+    # dispatcher cannot plan its visits until someone sets the point.
+    location: Mapped[WKBElement | None] = mapped_column(point_column_type())
     access_notes: Mapped[str | None] = mapped_column(Text)
     # [{"weekday": 0-6 (Monday 0), "opens": "08:00", "closes": "17:00"}, ...]
     opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default="[]"
     )
+    # The key of this row in the company's own records, matched by re-imports.
+    external_key: Mapped[str | None] = mapped_column(String(100), unique=True)

@@ -70,7 +70,9 @@ class SiteRead(msgspec.Struct, kw_only=True):
     postal_code: str | None
     country: str
     timezone: str
-    location: GeoPoint
+    # None: unlocated (imported without coordinates); the dispatcher cannot plan it yet.
+    location: GeoPoint | None
+    is_located: bool
     access_notes: str | None
     opening_hours: list[OpeningHours]
     created_at: datetime
@@ -86,7 +88,6 @@ def opening_hours_json(hours: list[OpeningHours]) -> list[dict[str, Any]]:
 def site_read(site: Site, distance_m: float | None = None) -> SiteRead:
     """Wire form of a site."""
     location = from_db_point(site.location)
-    assert location is not None  # the column is NOT NULL
     return SiteRead(
         id=site.id,
         client_id=site.client_id,
@@ -97,6 +98,7 @@ def site_read(site: Site, distance_m: float | None = None) -> SiteRead:
         country=site.country,
         timezone=site.timezone,
         location=location,
+        is_located=location is not None,
         access_notes=site.access_notes,
         opening_hours=msgspec.convert(site.opening_hours, list[OpeningHours]),
         created_at=site.created_at,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
-from fsm.schemas import Name
+from fsm.schemas import Count, Name
 from fsm.sla.models import SlaCalendar, SlaPolicy
 
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
@@ -44,14 +45,28 @@ class CalendarCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     holidays: list[IsoDate] = msgspec.field(default_factory=list)
 
 
+class CalendarUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A calendar's next version; absent fields stay as they are."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    hours: list[WorkingHours] | msgspec.UnsetType = msgspec.UNSET
+    holidays: list[IsoDate] | msgspec.UnsetType = msgspec.UNSET
+
+
 class CalendarRead(msgspec.Struct, kw_only=True):
-    """A business calendar."""
+    """A business calendar version; `superseded_at` is set once a later version replaced it."""
 
     id: uuid.UUID
     name: str
     timezone: str
     hours: list[WorkingHours]
     holidays: list[str]
+    family_id: uuid.UUID
+    version: Count
+    superseded_at: datetime | None
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -83,8 +98,20 @@ class PolicyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     is_default: bool = False
 
 
+class PolicyUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A policy's next version; absent fields stay as they are. Open work orders keep the
+    version they started on; work opened from now on runs on the new one."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    targets: Targets | msgspec.UnsetType = msgspec.UNSET
+    calendar_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET
+    pause_statuses: list[StatusName] | msgspec.UnsetType = msgspec.UNSET
+    reaction_statuses: list[StatusName] | msgspec.UnsetType = msgspec.UNSET
+    is_default: bool | msgspec.UnsetType = msgspec.UNSET
+
+
 class PolicyRead(msgspec.Struct, kw_only=True):
-    """An SLA policy."""
+    """An SLA policy version; `superseded_at` is set once a later version replaced it."""
 
     id: uuid.UUID
     name: str
@@ -93,6 +120,9 @@ class PolicyRead(msgspec.Struct, kw_only=True):
     pause_statuses: list[str]
     reaction_statuses: list[str]
     is_default: bool
+    family_id: uuid.UUID
+    version: Count
+    superseded_at: datetime | None
 
 
 def calendar_read(calendar: SlaCalendar) -> CalendarRead:
@@ -103,6 +133,9 @@ def calendar_read(calendar: SlaCalendar) -> CalendarRead:
         timezone=calendar.timezone,
         hours=msgspec.convert(calendar.hours, list[WorkingHours]),
         holidays=list(calendar.holidays),
+        family_id=calendar.family_id,
+        version=calendar.version,
+        superseded_at=calendar.superseded_at,
     )
 
 
@@ -116,4 +149,7 @@ def policy_read(policy: SlaPolicy) -> PolicyRead:
         pause_statuses=list(policy.pause_statuses),
         reaction_statuses=list(policy.reaction_statuses),
         is_default=policy.is_default,
+        family_id=policy.family_id,
+        version=policy.version,
+        superseded_at=policy.superseded_at,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from litestar import Controller, get, post
@@ -10,11 +11,12 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_admin
+from fsm.auth.one_time import OneTimeTokens
 from fsm.errors import field_error
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
-from fsm.users.schemas import UserCreate, UserRead, user_read
+from fsm.users.schemas import UserCreate, UserInvite, UserRead, user_read
 from fsm.users.service import UserService
 
 
@@ -59,6 +61,28 @@ class UserController(Controller):
             role=data.role,
             client_id=data.client_id,
         )
+        return user_read(user)
+
+    @post("/invitations", operation_id="InviteUser")
+    async def invite_user(
+        self,
+        users: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[UserInvite],
+    ) -> UserRead:
+        """Create an admin, dispatcher or client user without a password and mail them a
+        one-time link (7 days) to set one."""
+        if data.role is Role.ENGINEER:
+            raise field_error("role", "create engineers with POST /api/v1/engineers")
+        user = await users.create(
+            email=data.email,
+            full_name=data.full_name,
+            # Nobody knows this one: the invited person sets their own from the link.
+            password=secrets.token_urlsafe(32),
+            role=data.role,
+            client_id=data.client_id,
+        )
+        await OneTimeTokens(db_session).invite(user)
         return user_read(user)
 
     @get("/{user_id:uuid}", operation_id="GetUser")

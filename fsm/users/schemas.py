@@ -22,6 +22,15 @@ class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     client_id: uuid.UUID | None = None
 
 
+class UserInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Someone to invite: they set their own password from the mailed link."""
+
+    email: Email
+    full_name: Name
+    role: Role
+    client_id: uuid.UUID | None = None
+
+
 class UserRead(msgspec.Struct, kw_only=True):
     """A user, never with the password hash."""
 

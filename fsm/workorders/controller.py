@@ -23,6 +23,7 @@ from fsm.workorders.custom_fields import (
     CustomFieldService,
     DefinitionCreate,
     DefinitionRead,
+    DefinitionUpdate,
     definition_read,
 )
 from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus, WorkOrderType
@@ -31,6 +32,7 @@ from fsm.workorders.replies import (
     ReplyTemplateService,
     TemplateCreate,
     TemplateRead,
+    TemplateUpdate,
     template_read,
 )
 from fsm.workorders.schemas import (
@@ -294,6 +296,16 @@ class CustomFieldController(Controller):
         """Add a custom field to a work-order type."""
         return definition_read(await CustomFieldService(db_session).define(data))
 
+    @patch("/{definition_id:uuid}", operation_id="UpdateCustomField", guards=[requires_admin])
+    async def update_custom_field(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        definition_id: FromPath[uuid.UUID],
+        data: JSONBody[DefinitionUpdate],
+    ) -> DefinitionRead:
+        """Relabel, reorder, change when it is required, or deactivate (`is_active: false`)."""
+        return definition_read(await CustomFieldService(db_session).update(definition_id, data))
+
 
 async def provide_reply_service(
     work_orders: NamedDependency[WorkOrderService], db_session: NamedDependency[AsyncSession]
@@ -313,10 +325,24 @@ class ReplyTemplateController(Controller):
 
     @get("/", operation_id="ListReplyTemplates")
     async def list_templates(
-        self, replies: NamedDependency[ReplyTemplateService]
+        self,
+        replies: NamedDependency[ReplyTemplateService],
+        include_inactive: Annotated[
+            bool, QueryParameter(description="also the deactivated ones")
+        ] = False,
     ) -> list[TemplateRead]:
-        """Active templates by name."""
-        return [template_read(t) for t in await replies.list()]
+        """Active templates by name (and deactivated ones when asked)."""
+        return [template_read(t) for t in await replies.list(include_inactive=include_inactive)]
+
+    @patch("/{template_id:uuid}", operation_id="UpdateReplyTemplate", guards=[requires_admin])
+    async def update_template(
+        self,
+        replies: NamedDependency[ReplyTemplateService],
+        template_id: FromPath[uuid.UUID],
+        data: JSONBody[TemplateUpdate],
+    ) -> TemplateRead:
+        """Rename, rewrite or deactivate (`is_active: false`) a template."""
+        return template_read(await replies.update(template_id, data))
 
     @post("/", operation_id="CreateReplyTemplate", guards=[requires_admin])
     async def create_template(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.errors import Conflict, ValidationFailed, field_error
+from fsm.errors import Conflict, NotFound, ValidationFailed, field_error
 from fsm.schemas import Count, Name
 from fsm.workorders.models import (
     CustomFieldDefinition,
@@ -41,9 +42,21 @@ class DefinitionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     position: Position = 0
 
 
+class DefinitionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What an admin may change on a field; its key, kind and choices stay (stored values
+    were checked against them). A deactivated field leaves new forms; stored values stay."""
+
+    label: Name | msgspec.UnsetType = msgspec.UNSET
+    required_at: RequiredAt | msgspec.UnsetType = msgspec.UNSET
+    position: Position | msgspec.UnsetType = msgspec.UNSET
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
 class DefinitionRead(msgspec.Struct, kw_only=True):
     """A custom field definition."""
 
+    id: uuid.UUID
+    is_active: bool
     key: str
     work_order_type: WorkOrderType
     label: str
@@ -57,9 +70,15 @@ class KeyTaken(Conflict):
     """This work-order type has a field with this key already."""
 
 
+class CustomFieldNotFound(NotFound):
+    """No such custom field definition."""
+
+
 def definition_read(d: CustomFieldDefinition) -> DefinitionRead:
     """Wire form of a definition."""
     return DefinitionRead(
+        id=d.id,
+        is_active=d.is_active,
         key=d.key,
         work_order_type=d.work_order_type,
         label=d.label,
@@ -235,5 +254,18 @@ class CustomFieldService:
             position=data.position,
         )
         self.session.add(definition)
+        await self.session.flush()
+        return definition
+
+    async def update(
+        self, definition_id: uuid.UUID, data: DefinitionUpdate
+    ) -> CustomFieldDefinition:
+        """Relabel, reorder, change when it is required, or (de)activate a field."""
+        definition = await self.session.get(CustomFieldDefinition, definition_id)
+        if definition is None:
+            raise CustomFieldNotFound(f"custom field {definition_id} not found")
+        for name, value in msgspec.structs.asdict(data).items():
+            if value is not msgspec.UNSET:
+                setattr(definition, name, value)
         await self.session.flush()
         return definition

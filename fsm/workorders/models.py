@@ -179,6 +179,8 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
     sla_policy_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sla_policies.id", ondelete="SET NULL")
     )
+    # The version of the policy the order runs on: later edits of the policy do not touch it.
+    sla_policy_version: Mapped[int | None]
     reaction_due_at: Mapped[datetime | None]
     resolution_due_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]

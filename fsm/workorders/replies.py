@@ -46,6 +46,14 @@ class TemplateCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     body: TemplateBody
 
 
+class TemplateUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields to change on a template; a deactivated one is no longer listed or rendered."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    body: TemplateBody | msgspec.UnsetType = msgspec.UNSET
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
 class TemplateRead(msgspec.Struct, kw_only=True):
     """A reply template and the placeholders it uses."""
 
@@ -129,9 +137,31 @@ class ReplyTemplateService:
         self.session = session
         self.work_orders = work_orders
 
-    async def list(self) -> Sequence[ReplyTemplate]:
-        stmt = select(ReplyTemplate).where(ReplyTemplate.is_active).order_by(ReplyTemplate.name)
+    async def list(self, *, include_inactive: bool = False) -> Sequence[ReplyTemplate]:
+        """Templates by name; deactivated ones only when asked for."""
+        stmt = select(ReplyTemplate).order_by(ReplyTemplate.name)
+        if not include_inactive:
+            stmt = stmt.where(ReplyTemplate.is_active)
         return (await self.session.scalars(stmt)).all()
+
+    async def update(self, template_id: uuid.UUID, data: TemplateUpdate) -> ReplyTemplate:
+        """Rename, rewrite (placeholders checked again) or (de)activate a template."""
+        template = await self.session.get(ReplyTemplate, template_id)
+        if template is None:
+            raise TemplateNotFound(f"reply template {template_id} not found")
+        if not isinstance(data.body, msgspec.UnsetType):
+            placeholders_in(data.body)
+            template.body = data.body
+        if not isinstance(data.name, msgspec.UnsetType) and data.name != template.name:
+            if await self.session.scalar(
+                select(ReplyTemplate.id).where(ReplyTemplate.name == data.name)
+            ):
+                raise TemplateNameTaken(f"a template named {data.name} exists")
+            template.name = data.name
+        if not isinstance(data.is_active, msgspec.UnsetType):
+            template.is_active = data.is_active
+        await self.session.flush()
+        return template
 
     async def create(self, data: TemplateCreate) -> ReplyTemplate:
         """Add a template after checking its placeholders."""

@@ -101,6 +101,8 @@ class SlaRead(msgspec.Struct, kw_only=True):
     """The SLA clock of a work order (staff only)."""
 
     policy_id: uuid.UUID | None
+    # The policy version the order runs on; edits of the policy after it opened do not apply.
+    policy_version: Count | None
     state: str
     reaction_due_at: datetime | None
     resolution_due_at: datetime | None
@@ -165,6 +167,7 @@ def work_order_read(work_order: WorkOrder, *, now: datetime, warning: timedelta)
         custom_fields=work_order.custom_fields,
         sla=SlaRead(
             policy_id=work_order.sla_policy_id,
+            policy_version=work_order.sla_policy_version,
             state=sla_state(work_order, now, warning).value,
             reaction_due_at=work_order.reaction_due_at,
             resolution_due_at=work_order.resolution_due_at,

@@ -57,19 +57,22 @@ _OPEN_SCHEDULED = """
 INSERT INTO work_orders (
     id, number, client_id, site_id, equipment_id, contract_id, service_period_id, type,
     priority, channel, status, title, description, custom_fields, sla_policy_id,
+    sla_policy_version,
     reaction_due_at, resolution_due_at, sla_next_due_at, created_at, updated_at)
 SELECT b.id,
        -- WO-<year>-<n>, at least six digits, as _next_number writes it.
        'WO-' || CAST(:year AS text) || '-' || lpad(b.num, greatest(6, length(b.num)), '0'),
        b.client_id, b.site_id, b.equipment_id, b.contract_id, b.period_id, 'maintenance',
        'normal', 'scheduled', 'new', b.title, b.description, '{}', b.policy_id,
+       b.policy_version,
        NULL, b.due_at, b.due_at, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
 FROM unnest(CAST(:ids AS uuid[]), CAST(:clients AS uuid[]), CAST(:sites AS uuid[]),
             CAST(:equipment AS uuid[]), CAST(:contracts AS uuid[]), CAST(:periods AS uuid[]),
-            CAST(:policies AS uuid[]), CAST(:titles AS text[]), CAST(:descriptions AS text[]),
+            CAST(:policies AS uuid[]), CAST(:versions AS integer[]), CAST(:titles AS text[]),
+            CAST(:descriptions AS text[]),
             CAST(:due AS timestamptz[]))
      WITH ORDINALITY AS u(id, client_id, site_id, equipment_id, contract_id, period_id,
-                          policy_id, title, description, due_at, n)
+                          policy_id, policy_version, title, description, due_at, n)
 CROSS JOIN LATERAL (SELECT u.*, CAST(CAST(:first AS integer) + u.n - 1 AS text) AS num) b
 ON CONFLICT (service_period_id) DO NOTHING
 RETURNING id, number
@@ -618,7 +621,7 @@ class WorkOrderService:
         )
         self.session.add(work_order)
         policy = (
-            await self.policies.get_policy(facts.sla_policy_id)
+            await self.policies.current_policy(facts.sla_policy_id)
             if facts.sla_policy_id is not None
             else await self.policies.default_policy()
         )
@@ -706,7 +709,13 @@ class WorkOrderService:
         if not work:
             return set()
         default = await self.policies.default_policy()
-        default_id = default.id if default is not None else None
+        # A contract names a policy; its order runs on that policy's current version.
+        current = await self.policies.current_policies(
+            {w.sla_policy_id for w in work if w.sla_policy_id is not None}
+        )
+        chosen = [
+            current[w.sla_policy_id] if w.sla_policy_id is not None else default for w in work
+        ]
         first = await self._reserve_numbers(now.year, len(work))
         opened = (
             await self.session.execute(
@@ -718,7 +727,8 @@ class WorkOrderService:
                     "equipment": [w.equipment_id for w in work],
                     "contracts": [w.contract_id for w in work],
                     "periods": [w.service_period_id for w in work],
-                    "policies": [w.sla_policy_id or default_id for w in work],
+                    "policies": [p.id if p is not None else None for p in chosen],
+                    "versions": [p.version if p is not None else None for p in chosen],
                     "titles": [w.title for w in work],
                     "descriptions": [w.description for w in work],
                     "due": [w.due_at for w in work],

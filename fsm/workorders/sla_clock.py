@@ -48,6 +48,7 @@ class SlaClock:
     async def start_clock(self, work_order: WorkOrder, policy: SlaPolicy | None) -> None:
         """Set the deadlines of a new work order from its policy."""
         work_order.sla_policy_id = policy.id if policy is not None else None
+        work_order.sla_policy_version = policy.version if policy is not None else None
         await self.recompute(work_order, work_order.created_at)
 
     async def on_status_change(

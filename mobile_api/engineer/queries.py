@@ -102,8 +102,7 @@ def _map_links(lat: float, lon: float) -> tuple[str, str]:
 
 def _engineer_visit(row: Any, summary: RunSummary | None) -> EngineerVisit:
     location = from_db_point(row.location)
-    assert location is not None  # sites always have a point
-    map_url, geo_uri = _map_links(location.lat, location.lon)
+    map_url, geo_uri = (None, None) if location is None else _map_links(location.lat, location.lon)
     return EngineerVisit(
         id=row.id,
         status=row.status,

@@ -34,7 +34,8 @@ class SiteCard(msgspec.Struct, kw_only=True):
     city: str | None
     postal_code: str | None
     timezone: str
-    location: GeoPoint
+    # None: the site is unlocated (imported without coordinates).
+    location: GeoPoint | None
     access_notes: str | None
     opening_hours: list[dict[str, Any]]
 
@@ -88,8 +89,8 @@ class EngineerVisit(msgspec.Struct, kw_only=True):
     work_order: WorkOrderCard
     equipment: EquipmentCard | None
     checklist: ChecklistState | None
-    map_url: str
-    geo_uri: str
+    map_url: str | None
+    geo_uri: str | None
 
 
 class TodayRead(msgspec.Struct, kw_only=True):

@@ -1,0 +1,1 @@
+"""Onboarding: a company's base (clients, sites, units, contracts, engineers) from spreadsheets."""
