@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import signal
+import smtplib
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
 import pytest
 
+from fsm.settings import MailInSettings
 from tests.faults.conftest import ROOT
 from tests.faults.test_run_command import Run
 from tests.faults.test_run_command import run as run
@@ -67,6 +72,42 @@ def test_the_readme_examples_and_the_examples_script_work_against_the_demo(
     assert re.search(r"client: [1-9]\d* units", script.stdout), script.stdout
     # The demo's own changes are told: their mail is caught where the README says.
     assert _first_mail_to("client@demo.fieldline.dev", served.data_dir / "mail") is not None
+    # And it takes mail in: a client's mail to the support address reaches the office (the
+    # demo company has several sites, so a dispatcher places it).
+    subject = f"Lift 3 stuck between floors ({uuid.uuid4().hex[:8]})"
+    _mail_support(served, subject)
+    assert _held_mail_subjects(served, subject) == [subject]
+
+
+def _mail_support(run: Run, subject: str) -> None:
+    message = EmailMessage()
+    message["From"] = "client@demo.fieldline.dev"
+    message["To"] = MailInSettings.address
+    message["Subject"] = subject
+    message.set_content("Please send someone today.")
+    for _ in range(300):  # `fsm mail-in` starts beside the API
+        try:
+            with smtplib.SMTP("127.0.0.1", run.mail_in_port, timeout=10) as smtp:
+                smtp.send_message(message)
+            return
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    pytest.fail("fsm dev's mail-in never listened")
+
+
+def _held_mail_subjects(run: Run, subject: str) -> list[str]:
+    url = f"http://127.0.0.1:{run.api_port}"
+    token = httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"email": "dispatch@demo.fieldline.dev", "password": "fieldline-demo"},
+    ).json()["access_token"]
+    held = httpx.get(
+        f"{url}/api/v1/inbound-mail",
+        params={"state": "held"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert held.status_code == 200, held.text
+    return [m["subject"] for m in held.json()["items"] if m["subject"] == subject]
 
 
 def _first_mail_to(address: str, folder: Path) -> str | None:

@@ -439,9 +439,12 @@ def dev(data_dir: Path, host: str | None, port: int | None, no_serve: bool) -> N
             _start_beside(["mail-sink", "--dir", str(mail_dir)], data_dir / "mail-sink.log")
         )
         children.append(_start_beside(["worker"], data_dir / "worker.log"))
+        children.append(_start_beside(["mail-in"], data_dir / "mail-in.log"))
         step(
             f"worker and periodic jobs started (log: {data_dir / 'worker.log'}); mail is "
-            f"caught on 127.0.0.1:{settings.mail.smtp_port} and written to {mail_dir}"
+            f"caught on 127.0.0.1:{settings.mail.smtp_port} and written to {mail_dir}; "
+            f"mail to {settings.mail_in.address} on "
+            f"{settings.mail_in.host}:{settings.mail_in.port} opens requests"
         )
         host = host or settings.host
         port = port or settings.port

@@ -27,13 +27,14 @@ class Run:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.pg_port, self.s3_port, self.api_port = free_port(), _s3_port(), free_port()
-        self.smtp_port = free_port()
+        self.smtp_port, self.mail_in_port = free_port(), free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("FSM_")},
             "FSM_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{self.pg_port}/demo",
             "FSM_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.s3_port}",
             "FSM_PORT": str(self.api_port),
             "FSM_SMTP_PORT": str(self.smtp_port),
+            "FSM_MAIL_IN_PORT": str(self.mail_in_port),
         }
 
     def command(self, *extra: str) -> list[str]:
