@@ -120,6 +120,7 @@ class DispatchPlanController(Controller):
             engineer_ids=data.engineer_ids,
             time_limit_s=data.time_limit_s,
             background=data.background,
+            stability_cost=data.stability_cost,
         )
         return _created_or_accepted(plan)
 
@@ -138,6 +139,7 @@ class DispatchPlanController(Controller):
             actor=principal,
             time_limit_s=data.time_limit_s,
             background=data.background,
+            stability_cost=data.stability_cost,
         )
         return _created_or_accepted(plan)
 

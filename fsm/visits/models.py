@@ -81,6 +81,11 @@ class Visit(IdMixin, TimestampMixin, Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     # What the engineer wrote for the client on completion; the internal note never is.
     client_summary: Mapped[str | None] = mapped_column(String(2000))
+    # A dispatcher's lock: planning keeps the visit with this engineer and/or at this start.
+    locked_engineer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("engineers.id", ondelete="RESTRICT"), index=True
+    )
+    locked_start_at: Mapped[datetime | None]
     # Bumped on every change; a dispatch plan built on an older version is refused.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 

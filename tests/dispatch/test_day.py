@@ -1,0 +1,128 @@
+"""A dispatcher's real day over the API: the draft plans over what engineers already hold,
+keeps locks, answers per visit, and the commit never double-books."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fsm.main.demo import DEMO_DOMAIN, DEMO_PASSWORD
+from fsm.settings import Settings
+from fsm.users.models import User
+from fsm.visits.models import Visit
+from tests.fsm.test_demo import DEMO_VISITS, _load
+
+PLANS = "/api/v1/dispatch/plans"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def _day_of_engineers(session: AsyncSession, day: date) -> dict[uuid.UUID, list[Visit]]:
+    """Every engineer's visits that day as the database has them, by planned start."""
+    origin = datetime.combine(day, time(), BERLIN)
+    rows = (
+        await session.scalars(
+            select(Visit)
+            .where(
+                Visit.id.in_(DEMO_VISITS),
+                Visit.engineer_id.is_not(None),
+                Visit.planned_start_at >= origin,
+                Visit.planned_start_at < origin + timedelta(days=1),
+            )
+            .order_by(Visit.planned_start_at)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    by_engineer: dict[uuid.UUID, list[Visit]] = defaultdict(list)
+    for visit in rows:
+        assert visit.engineer_id is not None
+        by_engineer[visit.engineer_id].append(visit)
+    return by_engineer
+
+
+def _double_bookings(by_engineer: dict[uuid.UUID, list[Visit]]) -> list[tuple[str, str]]:
+    """Pairs of one engineer's visits whose planned intervals overlap."""
+    clashes: list[tuple[str, str]] = []
+    for visits in by_engineer.values():
+        for a, b in itertools.pairwise(visits):
+            assert a.planned_start_at is not None
+            assert b.planned_start_at is not None
+            if a.planned_start_at + timedelta(minutes=a.estimated_minutes) > b.planned_start_at:
+                clashes.append((str(a.id), str(b.id)))
+    return clashes
+
+
+def _count(plan: dict[str, Any], kind: str) -> int:
+    return sum(1 for v in plan["visits"] if v["change"] == kind)
+
+
+class TestTheDemoDay:
+    async def test_drafted_and_committed_no_engineer_is_double_booked(
+        self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        day = await _load(session, settings)
+        dispatcher = (
+            await session.scalars(select(User).where(User.email == f"dispatch@{DEMO_DOMAIN}"))
+        ).one()
+        r = await client.post(
+            "/api/v1/auth/login", json={"email": dispatcher.email, "password": DEMO_PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        staff = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        held_before = await _day_of_engineers(session, day)
+        assert sum(len(v) for v in held_before.values()) == 45
+        body = {"day": day.isoformat(), "timezone": "Europe/Berlin", "time_limit_s": 3}
+
+        r = await client.post(PLANS, json=body, headers=staff)
+        assert r.status_code == 201, r.text
+        plan = r.json()
+        # Every visit of the day is answered for: the 45 held and the 10 waiting.
+        assert len(plan["visits"]) == 55
+        assert _count(plan, "new") + _count(plan, "unassigned") >= 10
+        # Held work stays with its engineer (some demo engineers hold work past their shift's
+        # end, which must move).
+        stayed = [
+            v
+            for v in plan["visits"]
+            if v["change"] in ("kept", "moved") and v["from_engineer_id"] == v["to_engineer_id"]
+        ]
+        assert len(stayed) >= 30
+        for change in plan["visits"]:
+            if change["change"] == "moved":
+                assert change["from_engineer_id"], change
+                assert change["reason"], change
+            if change["change"] == "unassigned":
+                assert change["reason"], change
+        for engineer_day in plan["days"]:
+            positions = [s["position"] for s in engineer_day["stops"]]
+            assert positions == list(range(1, len(positions) + 1))
+
+        r = await client.post(f"{PLANS}/{plan['id']}/commit", headers=staff)
+        assert r.status_code == 200, r.text
+
+        after = await _day_of_engineers(session, day)
+        assert _double_bookings(after) == []
+        for visits in after.values():
+            positions = sorted(v.route_position or 0 for v in visits)
+            assert positions == list(range(1, len(visits) + 1))
+        assigned = sum(len(v) for v in after.values())
+        served = sum(len(r["stops"]) for r in plan["routes"])
+        assert assigned == served
+        # Nothing the plan left out is still held by anyone.
+        left_out = {d["visit_id"] for d in plan["dropped"]}
+        for visits in after.values():
+            assert left_out.isdisjoint({str(v.id) for v in visits})
+
+        # A re-draft of the settled day changes nothing.
+        r = await client.post(PLANS, json=body, headers=staff)
+        assert r.status_code == 201, r.text
+        again = r.json()
+        assert _count(again, "moved") == 0, [v for v in again["visits"] if v["change"] == "moved"]
+        assert _count(again, "kept") == assigned
