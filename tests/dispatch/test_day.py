@@ -16,8 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.main.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from fsm.settings import Settings
-from fsm.users.models import User
+from fsm.users.models import Role, User
 from fsm.visits.models import Visit
+from tests.auth_helpers import login
+from tests.dispatch.test_service import DAY, small_day
+from tests.factories import make_client, make_user
 from tests.fsm.test_demo import DEMO_VISITS, _load
 
 PLANS = "/api/v1/dispatch/plans"
@@ -126,3 +129,95 @@ class TestTheDemoDay:
         again = r.json()
         assert _count(again, "moved") == 0, [v for v in again["visits"] if v["change"] == "moved"]
         assert _count(again, "kept") == assigned
+
+
+VISITS = "/api/v1/visits"
+SMALL = {"day": DAY.isoformat(), "timezone": "Europe/Berlin", "time_limit_s": 1}
+
+
+class TestLocks:
+    async def test_a_locked_visit_is_planned_with_its_engineer_at_its_time(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        staff = await login(client, day.dispatcher)
+        visit = day.visits[1]
+        at = datetime.combine(DAY, time(13), BERLIN)
+        lock = {"engineer_id": str(day.gas_engineer.id), "start_at": at.isoformat()}
+        r = await client.put(f"{VISITS}/{visit.id}/lock", json=lock, headers=staff)
+        assert r.status_code == 200, r.text
+        r = await client.get(f"{VISITS}/{visit.id}", headers=staff)
+        assert r.json()["locked_engineer_id"] == str(day.gas_engineer.id)
+        assert datetime.fromisoformat(r.json()["locked_start_at"]) == at
+
+        r = await client.post(PLANS, json=SMALL, headers=staff)
+        assert r.status_code == 201, r.text
+        plan = r.json()
+        placed = {s["visit_id"]: (r["engineer_id"], s) for r in plan["routes"] for s in r["stops"]}
+        engineer_id, stop = placed[str(visit.id)]
+        assert engineer_id == str(day.gas_engineer.id)
+        assert datetime.fromisoformat(stop["start_at"]) == at
+        r = await client.post(f"{PLANS}/{plan['id']}/commit", headers=staff)
+        assert r.status_code == 200, r.text
+        r = await client.get(f"{VISITS}/{visit.id}", headers=staff)
+        assert r.json()["engineer_id"] == str(day.gas_engineer.id)
+        assert datetime.fromisoformat(r.json()["planned_start_at"]) == at
+
+        r = await client.delete(f"{VISITS}/{visit.id}/lock", headers=staff)
+        assert r.status_code == 200, r.text
+        assert r.json()["locked_engineer_id"] is None
+        assert r.json()["locked_start_at"] is None
+
+    async def test_a_lock_set_after_the_draft_refuses_the_commit(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        staff = await login(client, day.dispatcher)
+        r = await client.post(PLANS, json=SMALL, headers=staff)
+        plan = r.json()
+        placed = {s["visit_id"]: r["engineer_id"] for r in plan["routes"] for s in r["stops"]}
+        visit = day.visits[2]
+        other = next(
+            e for e in (day.gas_engineer, day.other_engineer) if str(e.id) != placed[str(visit.id)]
+        )
+        r = await client.put(
+            f"{VISITS}/{visit.id}/lock", json={"engineer_id": str(other.id)}, headers=staff
+        )
+        assert r.status_code == 200, r.text
+        r = await client.post(f"{PLANS}/{plan['id']}/commit", headers=staff)
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["code"] == "plan_outdated"
+        assert str(visit.id) in r.json()["error"]["details"]["visit_ids"]
+        r = await client.get(f"{VISITS}/{visit.id}", headers=staff)
+        assert r.json()["status"] == "planned"
+
+    async def test_refuses_bad_locks_and_anyone_but_staff(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        staff = await login(client, day.dispatcher)
+        visit = day.visits[0]
+        url = f"{VISITS}/{visit.id}/lock"
+        r = await client.put(url, json={}, headers=staff)
+        assert r.status_code == 422, r.text
+        late = datetime.combine(DAY, time(16), BERLIN).isoformat()
+        r = await client.put(url, json={"start_at": late}, headers=staff)
+        assert r.status_code == 422, r.text
+        # The gas visit needs a skill the other engineer lacks.
+        r = await client.put(url, json={"engineer_id": str(day.other_engineer.id)}, headers=staff)
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["details"]["missing_skills"] == ["gas"]
+        r = await client.put(
+            f"{VISITS}/{uuid.uuid4()}/lock", json={"start_at": late}, headers=staff
+        )
+        assert r.status_code == 404, r.text
+        engineer = await login(client, day.gas_engineer.user)
+        company = await make_client(session)
+        client_user = await make_user(session, role=Role.CLIENT, client=company)
+        await session.commit()
+        for headers in (engineer, await login(client, client_user)):
+            ok = {"engineer_id": str(day.gas_engineer.id)}
+            assert (await client.put(url, json=ok, headers=headers)).status_code == 403
+            assert (await client.delete(url, headers=headers)).status_code == 403
+        r = await client.get(f"{VISITS}/{visit.id}", headers=staff)
+        assert r.json()["locked_engineer_id"] is None
