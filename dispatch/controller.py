@@ -112,7 +112,7 @@ class DispatchPlanController(Controller):
         principal: NamedDependency[Principal],
         data: JSONBody[PlanCreate],
     ) -> Response[DispatchPlanRead]:
-        """Plan a day's open visits over the engineers on shift; kept as a draft."""
+        """Plan the whole day (open and held visits) over the engineers on shift, as a draft."""
         plan = await dispatch.draft(
             data.day,
             check_timezone(data.timezone),
