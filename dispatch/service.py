@@ -40,6 +40,7 @@ from dispatch.runs import (
     progress_json,
     run_job,
 )
+from equipment.service_periods.models import ServicePeriod
 from fsm.auth.principal import Principal
 from fsm.db import end_reads, utcnow
 from fsm.engineers.models import Engineer
@@ -235,7 +236,7 @@ class DispatchService:
         visits: list[solver.Visit] = []
         field: dict[str, list[FieldVisit]] = defaultdict(list)
         day_rows: list[Visit] = []
-        for visit, work_order, location in rows:
+        for visit, work_order, location, period_ends_on in rows:
             owner = str(visit.engineer_id) if visit.engineer_id else None
             if visit.status in (*UNDER_WAY, V.COMPLETED):
                 # Work in the field stays as it is; only its engineer's day counts it.
@@ -244,7 +245,9 @@ class DispatchService:
                 field[owner].append(self._field_visit(visit, location))
             day_rows.append(visit)
             if visit.status is not V.COMPLETED:
-                visits.append(self._solver_visit(visit, work_order, location, origin_at))
+                visits.append(
+                    self._solver_visit(visit, work_order, location, origin_at, period_ends_on)
+                )
         now = self.clock()
         # Only a day under way has a now; another day is planned from its start.
         running = now if origin_at <= now < ends_at else origin_at
@@ -349,7 +352,7 @@ class DispatchService:
         versions: dict[str, int] = {}
         day_rows: list[Visit] = []
         field: dict[str, list[FieldVisit]] = defaultdict(list)
-        for visit, work_order, location in rows:
+        for visit, work_order, location, period_ends_on in rows:
             key = str(visit.id)
             owner = str(visit.engineer_id) if visit.engineer_id else None
             if key not in inserted and (
@@ -366,7 +369,9 @@ class DispatchService:
             versions[key] = visit.version
             day_rows.append(visit)
             if visit.status is not V.COMPLETED:
-                visits.append(self._solver_visit(visit, work_order, location, origin_at))
+                visits.append(
+                    self._solver_visit(visit, work_order, location, origin_at, period_ends_on)
+                )
             if owner is not None and visit.status is not V.PLANNED:
                 field[owner].append(self._field_visit(visit, location))
         visits = await time_left_on_site(self.session, visits, field, self.clock())
@@ -514,9 +519,10 @@ class DispatchService:
 
     async def _visit_rows(self, condition: Any) -> Sequence[Any]:
         stmt = (
-            select(Visit, WorkOrder, Site.location)
+            select(Visit, WorkOrder, Site.location, ServicePeriod.ends_on)
             .join(WorkOrder, Visit.work_order_id == WorkOrder.id)
             .join(Site, WorkOrder.site_id == Site.id)
+            .outerjoin(ServicePeriod, ServicePeriod.id == WorkOrder.service_period_id)
             .where(condition)
             .order_by(Visit.window_starts_at, Visit.id)
         )
@@ -524,7 +530,11 @@ class DispatchService:
 
     @staticmethod
     def _solver_visit(
-        visit: Visit, work_order: WorkOrder, location: Any, origin_at: datetime
+        visit: Visit,
+        work_order: WorkOrder,
+        location: Any,
+        origin_at: datetime,
+        period_ends_on: date | None = None,
     ) -> solver.Visit:
         # The visit window is when work may start on site, clipped to the planned day.
         window = solver.TimeWindow(
@@ -532,6 +542,11 @@ class DispatchService:
             end_minute=_clip(solver.minutes_since(origin_at, visit.window_ends_at)),
         )
         due_at = work_order.sla_next_due_at or work_order.resolution_due_at
+        if period_ends_on is not None:
+            # Planned maintenance is due by the end of its service period, not by a reaction
+            # target started when it was generated: routine work never outranks fresh repairs
+            # until its period's end comes near.
+            due_at = datetime.combine(period_ends_on + timedelta(days=1), time(), origin_at.tzinfo)
         held = visit.status is V.ASSIGNED and visit.engineer_id is not None
         held_start = (
             solver.minutes_since(origin_at, visit.planned_start_at)

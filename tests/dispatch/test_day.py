@@ -14,14 +14,21 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch.service import route_plan_of
+from equipment.service_periods.models import ServicePeriod
+from fsm.db import utcnow
 from fsm.main.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from fsm.settings import Settings
 from fsm.users.models import Role, User
 from fsm.visits.models import Visit
+from fsm.visits.service import VisitDraft
+from fsm.workorders.models import WorkOrderType
 from tests.auth_helpers import login
-from tests.dispatch.test_service import DAY, small_day
+from tests.dispatch.test_service import DAY, service, small_day
 from tests.factories import make_client, make_user
 from tests.fsm.test_demo import DEMO_VISITS, _load
+from tests.fsm.wo_helpers import open_order, principal_of, visits
+from tests.mobile_api.client_helpers import make_company
 
 PLANS = "/api/v1/dispatch/plans"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -53,8 +60,8 @@ async def _day_of_engineers(session: AsyncSession, day: date) -> dict[uuid.UUID,
 def _double_bookings(by_engineer: dict[uuid.UUID, list[Visit]]) -> list[tuple[str, str]]:
     """Pairs of one engineer's visits whose planned intervals overlap."""
     clashes: list[tuple[str, str]] = []
-    for visits in by_engineer.values():
-        for a, b in itertools.pairwise(visits):
+    for day in by_engineer.values():
+        for a, b in itertools.pairwise(day):
             assert a.planned_start_at is not None
             assert b.planned_start_at is not None
             if a.planned_start_at + timedelta(minutes=a.estimated_minutes) > b.planned_start_at:
@@ -112,16 +119,16 @@ class TestTheDemoDay:
 
         after = await _day_of_engineers(session, day)
         assert _double_bookings(after) == []
-        for visits in after.values():
-            positions = sorted(v.route_position or 0 for v in visits)
-            assert positions == list(range(1, len(visits) + 1))
+        for held in after.values():
+            positions = sorted(v.route_position or 0 for v in held)
+            assert positions == list(range(1, len(held) + 1))
         assigned = sum(len(v) for v in after.values())
         served = sum(len(r["stops"]) for r in plan["routes"])
         assert assigned == served
         # Nothing the plan left out is still held by anyone.
         left_out = {d["visit_id"] for d in plan["dropped"]}
-        for visits in after.values():
-            assert left_out.isdisjoint({str(v.id) for v in visits})
+        for held in after.values():
+            assert left_out.isdisjoint({str(v.id) for v in held})
 
         # A re-draft of the settled day changes nothing.
         r = await client.post(PLANS, json=body, headers=staff)
@@ -221,3 +228,46 @@ class TestLocks:
             assert (await client.delete(url, headers=headers)).status_code == 403
         r = await client.get(f"{VISITS}/{visit.id}", headers=staff)
         assert r.json()["locked_engineer_id"] is None
+
+
+class TestMaintenanceUrgency:
+    async def test_planned_maintenance_is_due_by_its_period_not_its_reaction_clock(
+        self, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        period = (
+            await session.scalars(
+                select(ServicePeriod)
+                .where(ServicePeriod.equipment_id == company.unit.id)
+                .order_by(ServicePeriod.starts_on)
+            )
+        ).first()
+        assert period is not None
+        today = utcnow().date()
+        on = today + timedelta(days=(7 - today.weekday()) % 7 or 7)  # next Monday
+        order = await open_order(
+            session, site=company.site, actor=staff, type=WorkOrderType.MAINTENANCE
+        )
+        visit = await visits(session).create(
+            VisitDraft(
+                work_order_id=order.id,
+                window_starts_at=datetime.combine(on, time(9), BERLIN),
+                window_ends_at=datetime.combine(on, time(12), BERLIN),
+                estimated_minutes=90,
+            ),
+            actor=principal_of(staff),
+        )
+        # Generated with a reaction clock already run out, yet due only by its period's end.
+        order.service_period_id = period.id
+        order.sla_next_due_at = utcnow() - timedelta(hours=1)
+        await session.commit()
+        plan = await service(session).draft(
+            on, "Europe/Berlin", actor=principal_of(staff), engineer_ids=[company.engineer.id]
+        )
+        routes = route_plan_of(plan)
+        assert routes is not None
+        stops = [s for r in routes.routes for s in r.stops]
+        assert [s.visit_id for s in stops] == [str(visit.id)]
+        assert stops[0].lateness_minutes == 0
+        assert routes.metrics.on_time_percent == 100.0
