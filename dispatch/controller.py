@@ -112,7 +112,7 @@ class DispatchPlanController(Controller):
         principal: NamedDependency[Principal],
         data: JSONBody[PlanCreate],
     ) -> Response[DispatchPlanRead]:
-        """Plan a day's open visits over the engineers on shift; kept as a draft."""
+        """Plan the whole day (open and held visits) over the engineers on shift, as a draft."""
         plan = await dispatch.draft(
             data.day,
             check_timezone(data.timezone),
@@ -120,6 +120,7 @@ class DispatchPlanController(Controller):
             engineer_ids=data.engineer_ids,
             time_limit_s=data.time_limit_s,
             background=data.background,
+            stability_cost=data.stability_cost,
         )
         return _created_or_accepted(plan)
 
@@ -138,6 +139,7 @@ class DispatchPlanController(Controller):
             actor=principal,
             time_limit_s=data.time_limit_s,
             background=data.background,
+            stability_cost=data.stability_cost,
         )
         return _created_or_accepted(plan)
 

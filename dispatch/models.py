@@ -67,6 +67,9 @@ class DispatchPlan(IdMixin, Base):
     base_plan_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("dispatch_plans.id", ondelete="SET NULL"), index=True
     )
+    # The day as the draft found it, {visit_id: HeldVisit}: what the plan keeps, moves or
+    # adds is read against it (dispatch.day).
+    day_before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Solutions found, best objective, elapsed seconds against the budget (see dispatch.runs).
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import msgspec
 
+from dispatch.day import EngineerDay, VisitChange
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
 from dispatch.runs import RunProgress
-from dispatch.service import route_plan_of
+from dispatch.service import DEFAULT_STABILITY_COST, day_answer_of, route_plan_of
 from dispatch.solver import DroppedVisit, PlanMetrics, Route
 
 TimeLimit = Annotated[
@@ -28,6 +29,18 @@ Background = Annotated[
 ]
 
 
+StabilityCost = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=100_000,
+        description="what moving a visit an engineer already holds costs the plan, in minutes "
+        "of travel (each minute its start moves costs one more); 0 lets the solver re-plan "
+        "freely",
+    ),
+]
+
+
 class PlanCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Draft the routes of one day."""
 
@@ -37,6 +50,7 @@ class PlanCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     engineer_ids: list[uuid.UUID] | None = None
     time_limit_s: TimeLimit | None = None
     background: Background = None
+    stability_cost: StabilityCost = DEFAULT_STABILITY_COST
 
 
 class PlanInsert(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -45,6 +59,7 @@ class PlanInsert(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     visit_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=200)]
     time_limit_s: TimeLimit | None = None
     background: Background = None
+    stability_cost: StabilityCost = DEFAULT_STABILITY_COST
 
 
 class DispatchPlanRead(msgspec.Struct, kw_only=True):
@@ -66,6 +81,10 @@ class DispatchPlanRead(msgspec.Struct, kw_only=True):
     routes: list[Route]
     dropped: list[DroppedVisit]
     error: str | None = None
+    # The plan read against the day it started from: every visit kept, moved (from whom,
+    # why), new, unassigned (why) or fixed, and each engineer's whole day numbered 1..n.
+    visits: list[VisitChange] = []
+    days: list[EngineerDay] = []
 
 
 class DispatchRunRead(msgspec.Struct, kw_only=True):
@@ -90,6 +109,7 @@ def _progress(plan: DispatchPlan) -> RunProgress | None:
 def dispatch_plan_read(plan: DispatchPlan) -> DispatchPlanRead:
     """The wire view of a stored plan."""
     routes = route_plan_of(plan)
+    answer = day_answer_of(plan)
     return DispatchPlanRead(
         id=plan.id,
         kind=plan.kind,
@@ -107,6 +127,8 @@ def dispatch_plan_read(plan: DispatchPlan) -> DispatchPlanRead:
         routes=list(routes.routes) if routes else [],
         dropped=list(routes.dropped) if routes else [],
         error=plan.error,
+        visits=list(answer.visits) if answer else [],
+        days=list(answer.days) if answer else [],
     )
 
 

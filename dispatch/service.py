@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
+from dispatch.day import DayAnswer, HeldVisit, day_answer, day_order
 from dispatch.field import (
     UNDER_WAY,
     FieldVisit,
@@ -39,6 +40,7 @@ from dispatch.runs import (
     progress_json,
     run_job,
 )
+from equipment.service_periods.models import ServicePeriod
 from fsm.auth.principal import Principal
 from fsm.db import end_reads, utcnow
 from fsm.engineers.models import Engineer
@@ -56,6 +58,9 @@ from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.models import WorkOrder
 
 DAY_MINUTES = 24 * 60
+# What moving a visit an engineer already holds costs a plan, in minutes of travel: large, so
+# a re-draft of a settled day changes little (settable per plan).
+DEFAULT_STABILITY_COST = 240
 V = VisitStatus
 # Where the field takes a visit once it is under way; a plan never undoes these.
 FIELD_FLOW = (V.EN_ROUTE, V.ON_SITE, V.COMPLETED)
@@ -95,6 +100,39 @@ def route_plan_of(plan: DispatchPlan) -> solver.RoutePlan | None:
     if "metrics" not in plan.plan:
         return None
     return msgspec.json.decode(msgspec.json.encode(plan.plan), type=solver.RoutePlan)
+
+
+def day_answer_of(plan: DispatchPlan) -> DayAnswer | None:
+    """The plan read against the day it started from (None while solving or when failed)."""
+    routes = route_plan_of(plan)
+    if routes is None or plan.day_before is None:
+        return None
+    before = msgspec.convert(plan.day_before, type=dict[str, HeldVisit], strict=False)
+    return day_answer(before, routes, plan.engineer_ids)
+
+
+def _held(visit: Visit) -> HeldVisit:
+    return HeldVisit(
+        status=visit.status,
+        engineer_id=str(visit.engineer_id) if visit.engineer_id else None,
+        planned_start_at=visit.planned_start_at,
+        completed_at=visit.completed_at,
+        locked_engineer_id=str(visit.locked_engineer_id) if visit.locked_engineer_id else None,
+        locked_start_at=visit.locked_start_at,
+    )
+
+
+def _day_before(visits: Sequence[Visit]) -> dict[str, Any]:
+    return {str(v.id): msgspec.to_builtins(_held(v)) for v in visits}
+
+
+def _was_held(plan: DispatchPlan, visit_id: str) -> bool:
+    """Whether the visit was assigned when the plan was drafted (plans from before the day
+    was recorded: whether it is an insert's)."""
+    if plan.day_before is None:
+        return plan.kind is DispatchPlanKind.INSERT
+    before = plan.day_before.get(visit_id)
+    return before is not None and before.get("status") == V.ASSIGNED.value
 
 
 class DispatchService:
@@ -160,20 +198,73 @@ class DispatchService:
         engineer_ids: Sequence[uuid.UUID] | None = None,
         time_limit_s: int | None = None,
         background: bool | None = None,
+        stability_cost: int = DEFAULT_STABILITY_COST,
     ) -> DispatchPlan:
-        """Plan the day's open visits over the engineers on shift and keep it as a draft.
+        """Plan the whole day over the engineers on shift and keep it as a draft.
+
+        The day is its `planned` visits and every visit the chosen engineers hold that day:
+        assigned ones stay with their engineer and time unless moving one is worth its
+        `stability_cost`; finished and started ones are fixed. Locks are kept.
 
         In the background (asked, or by default when the budget exceeds the sync limit) the
         plan comes back `solving` and becomes a draft when the run ends.
         """
         limit = self._time_limit(time_limit_s)
         origin_at = datetime.combine(day, time(), ZoneInfo(timezone))
+        ends_at = origin_at + timedelta(days=1)
         engineers = await self._engineers(day, origin_at, engineer_ids)
         if not engineers:
             raise NoEngineersOnShift(f"no chosen engineer works on {day.isoformat()}")
-        visits, versions, unlocated = await self._planned_visits(origin_at)
+        on_plan = {e.id for e in engineers}
+        held = and_(
+            Visit.status.in_([V.ASSIGNED, *UNDER_WAY, V.COMPLETED]),
+            Visit.planned_start_at >= origin_at,
+            Visit.planned_start_at < ends_at,
+        )
+        if engineer_ids is not None:
+            held = and_(held, Visit.engineer_id.in_(engineer_ids))
+        rows = await self._visit_rows(
+            or_(
+                and_(
+                    Visit.status == V.PLANNED,
+                    Visit.window_starts_at < ends_at,
+                    Visit.window_ends_at > origin_at,
+                ),
+                held,
+            )
+        )
+        visits: list[solver.Visit] = []
+        field: dict[str, list[FieldVisit]] = defaultdict(list)
+        day_rows: list[Visit] = []
+        unlocated: list[solver.DroppedVisit] = []
+        for visit, work_order, location, period_ends_on in rows:
+            if location is None:
+                # No coordinates: the solver cannot route it. A planned visit is named
+                # dropped for that reason; held work there is left as it is.
+                if visit.status is V.PLANNED:
+                    unlocated.append(_unlocated(visit, work_order))
+                continue
+            owner = str(visit.engineer_id) if visit.engineer_id else None
+            if visit.status in (*UNDER_WAY, V.COMPLETED):
+                # Work in the field stays as it is; only its engineer's day counts it.
+                if owner not in on_plan:
+                    continue
+                field[owner].append(self._field_visit(visit, location))
+            day_rows.append(visit)
+            if visit.status is not V.COMPLETED:
+                visits.append(
+                    self._solver_visit(visit, work_order, location, origin_at, period_ends_on)
+                )
+        now = self.clock()
+        # Only a day under way has a now; another day is planned from its start.
+        running = now if origin_at <= now < ends_at else origin_at
+        visits = await time_left_on_site(self.session, visits, field, running)
+        progress = await engineer_progress(self.session, engineers, field, origin_at, running)
         problem = solver.RoutingProblem(
-            engineers=tuple(engineers), visits=tuple(visits), origin_at=origin_at
+            engineers=tuple(engineers),
+            visits=tuple(visits),
+            origin_at=origin_at,
+            stability_cost=stability_cost,
         )
         plan = DispatchPlan(
             kind=DispatchPlanKind.DAY,
@@ -181,18 +272,35 @@ class DispatchService:
             timezone=timezone,
             status=DispatchPlanStatus.DRAFT,
             engineer_ids=[e.id for e in engineers],
-            visit_versions=versions,
+            visit_versions={str(v.id): v.version for v in day_rows},
+            day_before=_day_before(day_rows),
             created_by_id=actor.user_id,
         )
         travel, search = self._travel(), self.search
 
         def job(live: solver.SearchProgress) -> solver.RoutePlan:
-            routes = solver.solve(
-                problem, time_limit_s=limit, travel=travel, search=search, search_progress=live
+            routes = solver.replan(
+                problem,
+                None,
+                progress,
+                time_limit_s=limit,
+                travel=travel,
+                search=search,
+                search_progress=live,
             )
             return _with_unlocated(routes, unlocated)
 
         return await self._run(plan, job, limit, background)
+
+    @staticmethod
+    def _field_visit(visit: Visit, location: Any) -> FieldVisit:
+        return FieldVisit(
+            id=str(visit.id),
+            status=visit.status,
+            location=solver_location(location),
+            route_position=visit.route_position or 0,
+            completed_at=visit.completed_at,
+        )
 
     async def insert(
         self,
@@ -202,6 +310,7 @@ class DispatchService:
         actor: Principal,
         time_limit_s: int | None = None,
         background: bool | None = None,
+        stability_cost: int = DEFAULT_STABILITY_COST,
     ) -> DispatchPlan:
         """Re-plan a committed plan's running day around urgent visits, as a new draft.
 
@@ -249,8 +358,9 @@ class DispatchService:
         )
         visits: list[solver.Visit] = []
         versions: dict[str, int] = {}
+        day_rows: list[Visit] = []
         field: dict[str, list[FieldVisit]] = defaultdict(list)
-        for visit, work_order, location in rows:
+        for visit, work_order, location, period_ends_on in rows:
             key = str(visit.id)
             owner = str(visit.engineer_id) if visit.engineer_id else None
             if key not in inserted and (
@@ -265,22 +375,20 @@ class DispatchService:
             if visit.status is V.CANCELLED:
                 continue
             versions[key] = visit.version
+            day_rows.append(visit)
             if visit.status is not V.COMPLETED:
-                visits.append(self._solver_visit(visit, work_order, location, origin_at))
-            if owner is not None and visit.status is not V.PLANNED:
-                field[owner].append(
-                    FieldVisit(
-                        id=key,
-                        status=visit.status,
-                        location=solver_location(location),
-                        route_position=visit.route_position or 0,
-                        completed_at=visit.completed_at,
-                    )
+                visits.append(
+                    self._solver_visit(visit, work_order, location, origin_at, period_ends_on)
                 )
+            if owner is not None and visit.status is not V.PLANNED:
+                field[owner].append(self._field_visit(visit, location))
         visits = await time_left_on_site(self.session, visits, field, self.clock())
         progress = await engineer_progress(self.session, engineers, field, origin_at, self.clock())
         problem = solver.RoutingProblem(
-            engineers=tuple(engineers), visits=tuple(visits), origin_at=origin_at
+            engineers=tuple(engineers),
+            visits=tuple(visits),
+            origin_at=origin_at,
+            stability_cost=stability_cost,
         )
         # The committed routes as the field has them now: each visit on its engineer's route.
         owner_of = {v.id: owner for owner, items in field.items() for v in items}
@@ -304,6 +412,7 @@ class DispatchService:
             status=DispatchPlanStatus.DRAFT,
             engineer_ids=[e.id for e in engineers],
             visit_versions=versions,
+            day_before=_day_before(day_rows),
             created_by_id=actor.user_id,
         )
         travel, search = self._travel(), self.search
@@ -418,46 +527,22 @@ class DispatchService:
 
     async def _visit_rows(self, condition: Any) -> Sequence[Any]:
         stmt = (
-            select(Visit, WorkOrder, Site.location)
+            select(Visit, WorkOrder, Site.location, ServicePeriod.ends_on)
             .join(WorkOrder, Visit.work_order_id == WorkOrder.id)
             .join(Site, WorkOrder.site_id == Site.id)
+            .outerjoin(ServicePeriod, ServicePeriod.id == WorkOrder.service_period_id)
             .where(condition)
             .order_by(Visit.window_starts_at, Visit.id)
         )
         return (await self.session.execute(stmt)).all()
 
-    async def _planned_visits(
-        self, origin_at: datetime
-    ) -> tuple[list[solver.Visit], dict[str, int], list[solver.DroppedVisit]]:
-        """The day's planned visits for the solver, and those at unlocated sites, which it
-        cannot route and the plan names as dropped for that reason."""
-        ends_at = origin_at + timedelta(days=1)
-        rows = await self._visit_rows(
-            and_(
-                Visit.status == V.PLANNED,
-                Visit.window_starts_at < ends_at,
-                Visit.window_ends_at > origin_at,
-            )
-        )
-        located = [row for row in rows if row[2] is not None]
-        visits = [
-            self._solver_visit(v, order, location, origin_at) for v, order, location in located
-        ]
-        unlocated = [
-            solver.DroppedVisit(
-                visit_id=str(v.id),
-                priority=solver.Priority(order.priority.value),
-                reason=solver.DropReason.UNLOCATED_SITE,
-                detail="the site has no coordinates; set its location to plan this visit",
-            )
-            for v, order, location in rows
-            if location is None
-        ]
-        return visits, {str(v.id): v.version for v, _, _ in located}, unlocated
-
     @staticmethod
     def _solver_visit(
-        visit: Visit, work_order: WorkOrder, location: Any, origin_at: datetime
+        visit: Visit,
+        work_order: WorkOrder,
+        location: Any,
+        origin_at: datetime,
+        period_ends_on: date | None = None,
     ) -> solver.Visit:
         # The visit window is when work may start on site, clipped to the planned day.
         window = solver.TimeWindow(
@@ -465,6 +550,22 @@ class DispatchService:
             end_minute=_clip(solver.minutes_since(origin_at, visit.window_ends_at)),
         )
         due_at = work_order.sla_next_due_at or work_order.resolution_due_at
+        if period_ends_on is not None:
+            # Planned maintenance is due by the end of its service period, not by a reaction
+            # target started when it was generated: routine work never outranks fresh repairs
+            # until its period's end comes near.
+            due_at = datetime.combine(period_ends_on + timedelta(days=1), time(), origin_at.tzinfo)
+        held = visit.status is V.ASSIGNED and visit.engineer_id is not None
+        held_start = (
+            solver.minutes_since(origin_at, visit.planned_start_at)
+            if held and visit.planned_start_at is not None
+            else None
+        )
+        if visit.locked_start_at is not None:
+            # Locked to a time: work starts exactly then.
+            at = solver.minutes_since(origin_at, visit.locked_start_at)
+            window = solver.TimeWindow(start_minute=at, end_minute=at)
+            held_start = at if held else None
         return solver.Visit(
             id=str(visit.id),
             location=solver_location(location),
@@ -475,6 +576,9 @@ class DispatchService:
             sla_deadline_minute=(
                 max(0, solver.minutes_since(origin_at, due_at)) if due_at else None
             ),
+            pinned_engineer_id=str(visit.locked_engineer_id) if visit.locked_engineer_id else None,
+            held_engineer_id=str(visit.engineer_id) if held else None,
+            held_start_minute=held_start,
         )
 
     async def commit(self, plan_id: uuid.UUID, *, actor: Principal) -> DispatchPlan:
@@ -495,13 +599,14 @@ class DispatchService:
                 details={"status": plan.status.value},
             )
         routes = route_plan_of(plan)
-        current = await self._check_current(plan, routes)
+        current, positions = await self._check_current(plan, routes)
         for route in routes.routes if routes else ():
             engineer_id = uuid.UUID(route.engineer_id)
-            for position, stop in enumerate(route.stops, start=1):
+            for stop in route.stops:
                 now = current[stop.visit_id]
                 if now.status not in (V.PLANNED, V.ASSIGNED):
                     continue
+                position = positions[stop.visit_id]
                 if (
                     now.status is V.ASSIGNED
                     and now.engineer_id == engineer_id
@@ -516,8 +621,20 @@ class DispatchService:
                     planned_start_at=stop.start_at,
                     route_position=position,
                 )
+        # Work in the field keeps its place; its number follows the whole day's order.
+        renumbered = [
+            uuid.UUID(visit_id)
+            for visit_id, position in positions.items()
+            if current[visit_id].status in FIELD_FLOW
+            and current[visit_id].route_position != position
+        ]
+        if renumbered:
+            for visit in (
+                await self.session.scalars(select(Visit).where(Visit.id.in_(renumbered)))
+            ).all():
+                visit.route_position = positions[str(visit.id)]
+        await self._release_dropped(plan, routes, current, actor)
         if plan.kind is DispatchPlanKind.INSERT:
-            await self._release_dropped(routes, current, actor)
             await self._supersede_base(plan)
         plan.status = DispatchPlanStatus.COMMITTED
         plan.committed_at = utcnow()
@@ -526,14 +643,24 @@ class DispatchService:
         return plan
 
     async def _release_dropped(
-        self, routes: solver.RoutePlan | None, current: dict[str, Any], actor: Principal
+        self,
+        plan: DispatchPlan,
+        routes: solver.RoutePlan | None,
+        current: dict[str, Any],
+        actor: Principal,
     ) -> None:
-        """Assigned visits the re-plan left out go back to the unassigned pool."""
+        """Assigned visits the plan left out go back to the unassigned pool: never an
+        assignment the plan does not route."""
+        note = (
+            "left out when urgent work was inserted"
+            if plan.kind is DispatchPlanKind.INSERT
+            else "left out when the day was planned"
+        )
         for dropped in routes.dropped if routes else ():
-            if current[dropped.visit_id].status is V.ASSIGNED:
+            if _was_held(plan, dropped.visit_id) and current[dropped.visit_id].status is V.ASSIGNED:
                 await self.visits.report_status(
                     uuid.UUID(dropped.visit_id),
-                    StatusReport(status=V.PLANNED, note="left out when urgent work was inserted"),
+                    StatusReport(status=V.PLANNED, note=note),
                     actor=actor,
                 )
 
@@ -569,13 +696,16 @@ class DispatchService:
 
     async def _check_current(
         self, plan: DispatchPlan, routes: solver.RoutePlan | None
-    ) -> dict[str, Any]:
-        """Lock the plan's visits and refuse if the commit cannot apply the plan to them now.
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """Lock the plan's visits and refuse if the commit cannot apply the plan to them now;
+        answer them with each routed or fixed visit's place in its engineer's whole day.
 
         Only what the commit changes must be as the draft read it (same version): visits it
         assigns, moves, re-sequences or sends back. The running day goes on meanwhile, so a
         visit the plan keeps where it is may move forward along the field flow; cancelling
-        it, giving it to someone else or sending it back to the pool still refuses.
+        it, giving it to someone else or sending it back to the pool still refuses, as do a
+        lock the plan does not keep and a visit given to one of the plan's engineers that day
+        by hand since the draft (it could overlap the plan).
         """
         ids = [uuid.UUID(v) for v in plan.visit_versions]
         stmt = (
@@ -586,6 +716,9 @@ class DispatchService:
                 Visit.engineer_id,
                 Visit.planned_start_at,
                 Visit.route_position,
+                Visit.completed_at,
+                Visit.locked_engineer_id,
+                Visit.locked_start_at,
             )
             .where(Visit.id.in_(ids))
             .with_for_update()
@@ -593,15 +726,29 @@ class DispatchService:
         current = {str(row.id): row for row in (await self.session.execute(stmt)).all()}
         changed: set[str] = set()
         for route in routes.routes if routes else ():
-            engineer_id = uuid.UUID(route.engineer_id)
-            for position, stop in enumerate(route.stops, start=1):
-                now = current.get(stop.visit_id)
-                if now is None:
+            for stop in route.stops:
+                if stop.visit_id not in current:
                     changed.add(stop.visit_id)
-                elif stop.is_locked:
+        if changed:
+            raise PlanOutdated(
+                f"{len(changed)} visit(s) changed since the draft; draft the day again",
+                details={"visit_ids": sorted(changed)},
+            )
+        positions = self._day_positions(plan, routes, current)
+        for route in routes.routes if routes else ():
+            engineer_id = uuid.UUID(route.engineer_id)
+            for stop in route.stops:
+                now = current[stop.visit_id]
+                position = positions[stop.visit_id]
+                if stop.is_locked:
                     # Finished or under way when drafted: the field may only carry it on.
                     if now.engineer_id != engineer_id or now.status not in FIELD_FLOW:
                         changed.add(stop.visit_id)
+                    continue
+                if (now.locked_engineer_id not in (None, engineer_id)) or (
+                    now.locked_start_at not in (None, stop.start_at)
+                ):
+                    changed.add(stop.visit_id)
                 elif (
                     now.engineer_id == engineer_id
                     and now.planned_start_at == stop.start_at
@@ -615,22 +762,64 @@ class DispatchService:
                     V.ASSIGNED,
                 ):
                     changed.add(stop.visit_id)
-        if plan.kind is DispatchPlanKind.INSERT:
-            # An insert sends assigned visits it leaves out back to the pool; left out, planned
-            # or cancelled is what it wants of them.
-            for dropped in routes.dropped if routes else ():
-                now = current.get(dropped.visit_id)
-                if now is None or (
-                    now.status not in (V.PLANNED, V.CANCELLED)
-                    and now.version != plan.visit_versions.get(dropped.visit_id)
-                ):
-                    changed.add(dropped.visit_id)
+        # Assigned visits the plan leaves out go back to the pool; left out, planned or
+        # cancelled is what it wants of them. One that was planned stays as it is now.
+        for dropped in routes.dropped if routes else ():
+            if not _was_held(plan, dropped.visit_id):
+                continue
+            left = current.get(dropped.visit_id)
+            if left is None or (
+                left.status not in (V.PLANNED, V.CANCELLED)
+                and left.version != plan.visit_versions.get(dropped.visit_id)
+            ):
+                changed.add(dropped.visit_id)
+        changed.update(await self._assigned_by_hand_since(plan))
         if changed:
             raise PlanOutdated(
                 f"{len(changed)} visit(s) changed since the draft; draft the day again",
                 details={"visit_ids": sorted(changed)},
             )
-        return current
+        return current, positions
+
+    @staticmethod
+    def _day_positions(
+        plan: DispatchPlan, routes: solver.RoutePlan | None, current: dict[str, Any]
+    ) -> dict[str, int]:
+        """Each routed or fixed visit's place (1..n) in its engineer's whole day after the
+        commit (the order of `dispatch.day`)."""
+        members: dict[str, dict[str, tuple[str, VisitStatus, Any, Any]]] = defaultdict(dict)
+        for route in routes.routes if routes else ():
+            for stop in route.stops:
+                now = current[stop.visit_id]
+                if now.status in FIELD_FLOW:
+                    item = (stop.visit_id, now.status, now.planned_start_at, now.completed_at)
+                else:
+                    item = (stop.visit_id, V.ASSIGNED, stop.start_at, None)
+                members[route.engineer_id][stop.visit_id] = item
+        on_plan = set(plan.engineer_ids)
+        for visit_id, now in current.items():
+            owner = str(now.engineer_id) if now.engineer_id else None
+            if owner in on_plan and now.status in FIELD_FLOW:
+                members[owner].setdefault(
+                    visit_id, (visit_id, now.status, now.planned_start_at, now.completed_at)
+                )
+        return {
+            visit_id: position
+            for items in members.values()
+            for position, visit_id in enumerate(day_order(items.values()), start=1)
+        }
+
+    async def _assigned_by_hand_since(self, plan: DispatchPlan) -> set[str]:
+        """Visits of the plan's engineers on its day that the draft did not see."""
+        origin_at = datetime.combine(plan.day, time(), ZoneInfo(plan.timezone))
+        stmt = select(Visit.id).where(
+            Visit.engineer_id.in_([uuid.UUID(e) for e in plan.engineer_ids]),
+            Visit.status.in_([V.ASSIGNED, *UNDER_WAY]),
+            Visit.planned_start_at >= origin_at,
+            Visit.planned_start_at < origin_at + timedelta(days=1),
+            Visit.id.not_in([uuid.UUID(v) for v in plan.visit_versions]),
+        )
+        return {str(visit_id) for visit_id in (await self.session.scalars(stmt)).all()}
 
     async def _supersede_other_drafts(self, plan: DispatchPlan) -> None:
         stmt = select(DispatchPlan).where(
@@ -641,6 +830,15 @@ class DispatchService:
         for other in (await self.session.scalars(stmt)).all():
             other.status = DispatchPlanStatus.SUPERSEDED
         await self.session.flush()
+
+
+def _unlocated(visit: Visit, order: WorkOrder) -> solver.DroppedVisit:
+    return solver.DroppedVisit(
+        visit_id=str(visit.id),
+        priority=solver.Priority(order.priority.value),
+        reason=solver.DropReason.UNLOCATED_SITE,
+        detail="the site has no coordinates; set its location to plan this visit",
+    )
 
 
 def _with_unlocated(

@@ -1,6 +1,9 @@
 """Generated field-service days: plan quality, solve time and re-plan latency.
 
 Run ``python -m benchmarks.dispatch.field_days [--time-limit 10] [--sizes 15x100,30x200]``.
+The last table re-drafts a settled day (every visit held by the engineer the first plan gave
+it) after one engineer falls ill, with locks and ten new visits: moved visits, double-bookings
+(checked on intervals, must be 0) and served.
 Days are seeded: a city about 30 km across, engineers with skill mixes and lunch breaks,
 visits with windows, priorities and SLA deadlines. The last column is the search's status;
 ``start_kept`` means the search found nothing better than our own construction in time.
@@ -204,6 +207,51 @@ def urgent_visits(problem: RoutingProblem, now: int, count: int, seed: int) -> l
     ]
 
 
+def held_day(
+    problem: RoutingProblem, plan: RoutePlan, seed: int, *, absent: int = 1, new: int = 10
+) -> tuple[RoutingProblem, set[str]]:
+    """The planned day as engineers hold it, with ``absent`` engineers off sick, two visits
+    locked (one to its engineer, one to its time) and ``new`` visits phoned in; and the ids
+    of the locked visits."""
+    placed = {s.visit_id: (r.engineer_id, s.start_minute) for r in plan.routes for s in r.stops}
+    sick = {e.id for e in problem.engineers[:absent]}
+    locked: set[str] = set()
+    visits = []
+    for visit in problem.visits:
+        if visit.id in placed:
+            holder, start = placed[visit.id]
+            visit = msgspec.structs.replace(visit, held_engineer_id=holder, held_start_minute=start)
+            if holder not in sick and len(locked) < 2:
+                if not locked:
+                    visit = msgspec.structs.replace(visit, pinned_engineer_id=holder)
+                else:
+                    window = TimeWindow(start_minute=start, end_minute=start)
+                    visit = msgspec.structs.replace(visit, time_windows=(window,))
+                locked.add(visit.id)
+        visits.append(visit)
+    fresh = generate_day(len(problem.engineers), new, seed + 30_000).visits
+    visits += [msgspec.structs.replace(v, id=f"new-{v.id}") for v in fresh]
+    engineers = tuple(e for e in problem.engineers if e.id not in sick)
+    return (
+        msgspec.structs.replace(
+            problem, engineers=engineers, visits=tuple(visits), stability_cost=240
+        ),
+        locked,
+    )
+
+
+def double_bookings(plan: RoutePlan) -> int:
+    """Pairs of one engineer's stops whose on-site intervals overlap, plus visits routed
+    twice; read from the stops alone."""
+    clashes = 0
+    for route in plan.routes:
+        stops = sorted(route.stops, key=lambda s: s.start_minute)
+        for k, a in enumerate(stops):
+            clashes += sum(1 for b in stops[k + 1 :] if b.start_minute < a.end_minute)
+    ids = [s.visit_id for r in plan.routes for s in r.stops]
+    return clashes + len(ids) - len(set(ids))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the field-day table and the re-plan latency."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -215,10 +263,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--replan-limit", type=float, default=0.8, help="re-plan budget, s")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
+        "--tables",
+        default="days,replan,held",
+        help="which tables: days, replan (urgent insert), held (re-draft of a settled day)",
+    )
+    parser.add_argument(
         "--balance-weight", type=int, default=1, help="cost per minute of the busiest day"
     )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    tables = set(args.tables.split(","))
     search = SearchSettings(workers=args.workers)
     print(
         f"Field-service days, {args.time_limit:g} s per plan, "
@@ -232,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(header)
     print("-" * len(header))
-    for size in args.sizes.split(","):
+    for size in args.sizes.split(",") if "days" in tables else ():
         engineer_count, visit_count = (int(x) for x in size.split("x"))
         for seed in seeds:
             problem = generate_day(engineer_count, visit_count, seed, args.balance_weight)
@@ -255,8 +309,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"(search {args.replan_limit:g} s)"
     )
     print(f"{'seed':>4} {'latency s':>9} {'urgent served':>13} {'locked kept':>11} {'moved':>5}")
-    latencies = []
-    for seed in seeds:
+    latencies = [0.0]
+    for seed in seeds if "replan" in tables else ():
         problem = generate_day(15, 100, seed, args.balance_weight)
         plan = solve(problem, time_limit_s=args.time_limit, seed=0, travel=TRAVEL, search=search)
         now = 11 * 60
@@ -287,6 +341,39 @@ def main(argv: Sequence[str] | None = None) -> None:
             flush=True,
         )
     print(f"re-plan latency: mean {statistics.fmean(latencies):.2f} s, max {max(latencies):.2f} s")
+    print()
+    print(
+        "Re-draft of a settled 15 x 100 day: every visit held, 1 engineer off sick, 2 locks, "
+        f"10 new visits, stability cost 240 ({args.time_limit:g} s)"
+    )
+    print(
+        f"{'seed':>4} {'held':>4} {'kept':>4} {'moved':>5} {'retimed':>7} {'held dropped':>12} "
+        f"{'locks kept':>10} {'double-booked':>13} {'served':>6} {'target':>6}"
+    )
+    for seed in seeds if "held" in tables else ():
+        problem = generate_day(15, 100, seed, args.balance_weight)
+        plan = solve(problem, time_limit_s=args.time_limit, seed=0, travel=TRAVEL, search=search)
+        day, locked = held_day(problem, plan, seed)
+        redraft = solve(day, time_limit_s=args.time_limit, seed=0, travel=TRAVEL, search=search)
+        at = {s.visit_id: (r.engineer_id, s.start_minute) for r in redraft.routes for s in r.stops}
+        held = [v for v in day.visits if v.held_engineer_id is not None]
+        stayed = [v for v in held if v.id in at and at[v.id][0] == v.held_engineer_id]
+        same_time = sum(1 for v in stayed if at[v.id][1] == v.held_start_minute)
+        moved = sum(1 for v in held if v.id in at and at[v.id][0] != v.held_engineer_id)
+        by_id = {v.id: v for v in day.visits}
+        locks_kept = sum(
+            1
+            for vid in locked
+            if vid in at
+            and (by_id[vid].pinned_engineer_id in (None, at[vid][0]))
+            and all(w.start_minute <= at[vid][1] <= w.end_minute for w in by_id[vid].time_windows)
+        )
+        print(
+            f"{seed:>4} {len(held):>4} {same_time:>4} {moved:>5} {len(stayed) - same_time:>7} "
+            f"{sum(1 for v in held if v.id not in at):>12} {locks_kept:>8}/{len(locked)} "
+            f"{double_bookings(redraft):>13} {redraft.metrics.served_count:>6} {'0 dbl':>6}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

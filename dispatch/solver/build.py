@@ -312,7 +312,7 @@ def drop_penalties(compiled: CompiledProblem, arc_cost: IntArray) -> list[int]:
         if deadline is not None:
             weight *= 3 if deadline <= 0 else 2 if deadline <= horizon else 1
         lateness = LATENESS_COST_PER_MINUTE[visit.priority] * horizon
-        penalties.append(weight * base + lateness)
+        penalties.append(weight * base + lateness + _stability_at_stake(problem, visit, horizon))
     # A critical visit outweighs every other penalty, all travel, lateness and balance put
     # together: it is dropped only when no engineer can legally serve it.
     n_arcs = len(visits) + len(problem.engineers)
@@ -321,12 +321,45 @@ def drop_penalties(compiled: CompiledProblem, arc_cost: IntArray) -> list[int]:
         + n_arcs * max(1, max_arc)
         + sum(LATENESS_COST_PER_MINUTE[Priority.CRITICAL] * horizon for _ in visits)
         + problem.balance_weight * horizon
+        + sum(_stability_at_stake(problem, v, horizon) for v in visits)
         + 1
     )
     return [
         critical if v.priority is Priority.CRITICAL else p
         for v, p in zip(visits, penalties, strict=True)
     ]
+
+
+def _stability_at_stake(problem: RoutingProblem, visit: Visit, horizon: int) -> int:
+    """The most that moving a held visit can cost: another engineer, and its start shifted
+    across the whole day. Leaving it out costs this much more than keeping it."""
+    if visit.held_engineer_id is None or problem.stability_cost <= 0:
+        return 0
+    return problem.stability_cost + horizon
+
+
+def _arc_costs_by_engineer(compiled: CompiledProblem, arc_cost: IntArray) -> list[IntArray] | None:
+    """Per engineer, arc costs where arriving at a visit held by someone else costs the
+    stability cost (each served visit is entered by exactly one arc, on its route); None when
+    nothing is held."""
+    problem = compiled.problem
+    if problem.stability_cost <= 0:
+        return None
+    held_by: dict[str, list[int]] = {}
+    for node, row in enumerate(compiled.visit_rows):
+        holder = problem.visits[row].held_engineer_id
+        if holder is not None:
+            held_by.setdefault(holder, []).append(node)
+    if not held_by:
+        return None
+    everyone = [n for nodes in held_by.values() for n in nodes]
+    costs: list[IntArray] = []
+    for engineer in problem.engineers:
+        own = set(held_by.get(engineer.id, ()))
+        matrix = arc_cost.copy()
+        matrix[:, [n for n in everyone if n not in own]] += problem.stability_cost
+        costs.append(matrix)
+    return costs
 
 
 def build_model(compiled: CompiledProblem) -> BuiltModel:
@@ -343,8 +376,18 @@ def build_model(compiled: CompiledProblem) -> BuiltModel:
 
     # Native matrices: evaluated in C++ without calling back into Python per arc.
     arc_cost = compiled.metres if problem.objective is Objective.DISTANCE else compiled.minutes
-    cost_matrix = routing.RegisterTransitMatrix(arc_cost.tolist())
-    routing.SetArcCostEvaluatorOfAllVehicles(cost_matrix)
+    costs_of = _arc_costs_by_engineer(compiled, arc_cost)
+    if costs_of is None:
+        cost_matrix = routing.RegisterTransitMatrix(arc_cost.tolist())
+        routing.SetArcCostEvaluatorOfAllVehicles(cost_matrix)
+    else:
+        # Engineers who hold the same visits share one matrix.
+        registered: dict[bytes, int] = {}
+        for e, matrix in enumerate(costs_of):
+            key = matrix.tobytes()
+            if key not in registered:
+                registered[key] = routing.RegisterTransitMatrix(matrix.tolist())
+            routing.SetArcCostEvaluatorOfVehicle(registered[key], e)
     transit = compiled.minutes + compiled.service_minutes[:, None]
     np.fill_diagonal(transit, 0)
     time_matrix = routing.RegisterTransitMatrix(transit.tolist())
@@ -380,7 +423,19 @@ def build_model(compiled: CompiledProblem) -> BuiltModel:
             for (_, gap_start), (gap_end, _) in itertools.pairwise(windows):
                 if gap_end - 1 >= gap_start + 1:
                     cumul.RemoveInterval(gap_start + 1, gap_end - 1)
-        if visit.sla_deadline_minute is not None:
+        held = visit.held_start_minute if problem.stability_cost > 0 else None
+        if held is not None and visit.held_engineer_id is not None:
+            # Every minute away from the held start costs one. A node takes one soft upper
+            # bound: the earlier of the held start (one per minute) and the SLA deadline
+            # (its lateness cost, plus one).
+            time.SetCumulVarSoftLowerBound(index, max(0, held), 1)
+            late = LATENESS_COST_PER_MINUTE[visit.priority]
+            deadline = visit.sla_deadline_minute
+            if deadline is None or held <= deadline:
+                time.SetCumulVarSoftUpperBound(index, max(0, held), 1)
+            else:
+                time.SetCumulVarSoftUpperBound(index, max(0, deadline), late + 1)
+        elif visit.sla_deadline_minute is not None:
             time.SetCumulVarSoftUpperBound(
                 index,
                 max(0, visit.sla_deadline_minute),

@@ -23,6 +23,41 @@ import numpy.typing as npt
 from dispatch.solver.build import CompiledProblem, departure_minute
 from dispatch.solver.model import Engineer, Priority, ShiftBreak, Visit
 
+
+def held_routes(
+    compiled: CompiledProblem, locked: list[list[int]] | None = None
+) -> list[list[int]] | None:
+    """The day as engineers hold it, as a start for the search: per engineer, the visits they
+    hold in held-start order after any locked chain, leaving out each one that would break a
+    rule (a held day may be overbooked, or its engineer may lack a skill now). None when
+    nothing is held."""
+    problem = compiled.problem
+    if not any(problem.visits[r].held_engineer_id is not None for r in compiled.visit_rows):
+        return None
+    chains = locked if locked is not None else compiled.locked_nodes
+    in_chain = {n for chain in chains for n in chain}
+    eng_index = {e.id: k for k, e in enumerate(problem.engineers)}
+    held: list[list[tuple[int, int]]] = [[] for _ in problem.engineers]
+    for node, row in enumerate(compiled.visit_rows):
+        visit = problem.visits[row]
+        e = eng_index.get(visit.held_engineer_id or "")
+        if e is None or node in in_chain:
+            continue
+        if visit.pinned_engineer_id not in (None, visit.held_engineer_id):
+            continue
+        if not (compiled.is_skilled[e, row] and compiled.is_reachable[e, row]):
+            continue
+        held[e].append((visit.held_start_minute or 0, node))
+    routes: list[list[int]] = []
+    for e, items in enumerate(held):
+        route = list(chains[e]) if e < len(chains) else []
+        for _, node in sorted(items):
+            if _route_minutes(compiled, e, [*route, node]) is not None:
+                route.append(node)
+        routes.append(route)
+    return routes
+
+
 # Minutes of travel and waiting an engineer accepts to take urgent work first.
 HEAD_START_MINUTES = {
     Priority.LOW: -30,

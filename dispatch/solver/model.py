@@ -116,6 +116,9 @@ class Visit(msgspec.Struct, frozen=True, kw_only=True):
     # Visits pinned to the same engineer with a sequence are served in ascending order.
     sequence: int | None = None
     demand: int = 0
+    # Already assigned: to whom and from when. Moving it costs the problem's stability cost.
+    held_engineer_id: str | None = None
+    held_start_minute: int | None = None
 
 
 class RoutingProblem(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,6 +130,9 @@ class RoutingProblem(msgspec.Struct, frozen=True, kw_only=True):
     objective: Objective = Objective.TRAVEL_MINUTES
     # Cost per minute of the busiest engineer's working time; 0 turns balancing off.
     balance_weight: int = 1
+    # Cost of giving a held visit to another engineer (or leaving it out), in objective units
+    # (travel minutes); each minute it starts away from its held start costs one more.
+    stability_cost: int = 0
 
 
 # Large-neighbourhood operators that rebuild routes with insertion heuristics. Each call

@@ -168,6 +168,7 @@ def _route(
                 )
             )
         start = _earliest_start(visit, ready, solver_start, node in _locked(compiled))
+        start = _held_start(compiled.problem, engineer, visit, start, solver_start)
         if k == 0 and start > arrival and not new_breaks:
             # Leave home later instead of waiting on site.
             shift = start - arrival
@@ -228,6 +229,26 @@ def _earliest_start(visit: Visit, ready: int, solver_start: int, is_locked: bool
         if max(ready, w.start_minute) <= w.end_minute
     ]
     return min(candidates) if candidates else solver_start
+
+
+def _held_start(
+    problem: RoutingProblem, engineer: Engineer, visit: Visit, start: int, solver_start: int
+) -> int:
+    """A visit kept by the engineer who holds it starts at its held start where it can: no
+    earlier than the solver put it is allowed to move it, so what follows still fits."""
+    held = visit.held_start_minute
+    if (
+        problem.stability_cost <= 0
+        or held is None
+        or visit.held_engineer_id != engineer.id
+        or not start < held <= solver_start
+    ):
+        return start
+    if visit.time_windows and not any(
+        w.start_minute <= held <= w.end_minute for w in visit.time_windows
+    ):
+        return start
+    return held
 
 
 def _lateness(visit: Visit, start_minute: int) -> int:

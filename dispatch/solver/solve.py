@@ -17,7 +17,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_p
 from ortools.util import optional_boolean_pb2
 
 from dispatch.solver.build import CompiledProblem, build_model, compile_problem
-from dispatch.solver.construct import greedy_routes
+from dispatch.solver.construct import greedy_routes, held_routes
 from dispatch.solver.model import (
     ITERATED_LOCAL_SEARCH,
     DropReason,
@@ -188,6 +188,8 @@ def solve(
     started = clock.monotonic()
     settings = search or SearchSettings()
     compiled = compile_problem(problem, travel or HaversineTravel(), seed=seed)
+    # A day half booked already: the search starts from what engineers hold.
+    compiled.hint_routes = held_routes(compiled)
     return _solve_compiled(
         compiled, settings, seed, started + time_limit_s, started, time_limit_s, search_progress
     )
@@ -397,7 +399,7 @@ def _status(routing: Any, solution: Any) -> str:
 
 def replan(
     problem: RoutingProblem,
-    committed: RoutePlan,
+    committed: RoutePlan | None,
     progress: Sequence[EngineerProgress],
     *,
     time_limit_s: float = 0.8,
@@ -411,12 +413,14 @@ def replan(
     ``problem`` holds the day's engineers and every visit still wanted (old and new);
     ``committed`` is the plan the engineers are working from. Done visits stay on their routes
     as locked stops, started ones stay first on their engineer's route, and the search starts
-    from the committed order so the new plan moves as little as it must.
+    from the committed order so the new plan moves as little as it must. Without a committed
+    plan, done visits leave the routes and the search starts from the visits' held
+    assignments.
     """
     started = clock.monotonic()
     settings = search or SearchSettings()
     by_engineer = {p.engineer_id: p for p in progress}
-    committed_routes = {r.engineer_id: r for r in committed.routes}
+    committed_routes = {r.engineer_id: r for r in committed.routes} if committed else {}
     done_ids = {vid for p in progress for vid in p.done_visit_ids}
     started_owner = {vid: p.engineer_id for p in progress for vid in p.started_visit_ids}
 
@@ -471,8 +475,10 @@ def replan(
         travel or HaversineTravel(),
         seed=seed,
         locked_visit_ids=locks,
-        hint_visit_ids=hints,
+        hint_visit_ids=hints if committed is not None else None,
     )
+    if committed is None:
+        compiled.hint_routes = held_routes(compiled)
     # Half the budget searches from the committed routes, which moves little. That start can
     # be a local optimum with no room for a new critical visit; then the other half searches
     # from scratch and the better plan wins, critical visits first.

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -18,6 +18,7 @@ from fsm.users.models import Role
 from fsm.visits.models import VisitStatus
 from fsm.visits.schemas import (
     AssignRequest,
+    LockRequest,
     StatusChange,
     StatusEventRead,
     VisitCreate,
@@ -105,6 +106,36 @@ class VisitController(Controller):
             visit_id, data.engineer_id, actor=principal, planned_start_at=data.planned_start_at
         )
         return visit_read(visit)
+
+    @put("/{visit_id:uuid}/lock", operation_id="LockVisit", guards=[requires_staff])
+    async def lock_visit(
+        self,
+        visits: NamedDependency[VisitService],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+        data: JSONBody[LockRequest],
+    ) -> VisitRead:
+        """Lock a visit to an engineer, a start time or both; drafts, inserts and commits keep
+        it there (replaces an earlier lock)."""
+        visit = await visits.lock(
+            visit_id, engineer_id=data.engineer_id, start_at=data.start_at, actor=principal
+        )
+        return visit_read(visit)
+
+    @delete(
+        "/{visit_id:uuid}/lock",
+        operation_id="UnlockVisit",
+        guards=[requires_staff],
+        status_code=200,
+    )
+    async def unlock_visit(
+        self,
+        visits: NamedDependency[VisitService],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> VisitRead:
+        """Let planning move the visit again."""
+        return visit_read(await visits.unlock(visit_id, actor=principal))
 
     @post("/{visit_id:uuid}/status", operation_id="ReportVisitStatus", status_code=200)
     async def report_status(

@@ -97,6 +97,11 @@ class Visit(IdMixin, TimestampMixin, Base):
     )
     signed_by_name: Mapped[str | None] = mapped_column(String(200))
     signed_at: Mapped[datetime | None]
+    # A dispatcher's lock: planning keeps the visit with this engineer and/or at this start.
+    locked_engineer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("engineers.id", ondelete="RESTRICT"), index=True
+    )
+    locked_start_at: Mapped[datetime | None]
     # Bumped on every change; a dispatch plan built on an older version is refused.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 

@@ -32,6 +32,13 @@ class AssignRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     planned_start_at: AwareDatetime | None = None
 
 
+class LockRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Lock the visit for planning: to an engineer, to a start time, or both."""
+
+    engineer_id: uuid.UUID | None = None
+    start_at: AwareDatetime | None = None
+
+
 class StatusChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A status change with the device's time and position."""
 
@@ -69,6 +76,9 @@ class VisitRead(msgspec.Struct, kw_only=True):
     # Within the window, the hours work may start (planned maintenance: the contract's
     # preferred weekdays and hours the site is open); empty means the whole window.
     weekly_hours: list[WeeklyHours] = msgspec.field(default_factory=list)
+    # Planning keeps a locked visit with this engineer and/or at this start.
+    locked_engineer_id: uuid.UUID | None = None
+    locked_start_at: datetime | None = None
 
 
 class StatusEventRead(msgspec.Struct, kw_only=True):
@@ -100,6 +110,8 @@ def visit_read(visit: Visit) -> VisitRead:
         completed_at=visit.completed_at,
         version=visit.version,
         weekly_hours=[WeeklyHours(**h) for h in visit.weekly_hours],
+        locked_engineer_id=visit.locked_engineer_id,
+        locked_start_at=visit.locked_start_at,
     )
 
 

@@ -54,6 +54,10 @@ class IllegalVisitTransition(InvalidState):
     """The visit cannot move from its status to the one asked for."""
 
 
+class VisitNotLockable(InvalidState):
+    """Only a visit not yet under way can be locked."""
+
+
 class WorkOrderNotOpen(InvalidState):
     """Visits can only be planned for open work orders."""
 
@@ -369,6 +373,76 @@ class VisitService:
                 engineer_id=engineer_id,
                 payload=await self._timing(work_order, visit),
             )
+
+    async def lock(
+        self,
+        visit_id: uuid.UUID,
+        *,
+        engineer_id: uuid.UUID | None,
+        start_at: datetime | None,
+        actor: Principal,
+    ) -> Visit:
+        """Lock a visit to an engineer, a start time, or both: planning keeps it there.
+
+        Raises:
+            VisitNotLockable: the visit is under way, finished or cancelled (409).
+            EngineerNotQualified: the engineer lacks a required skill (409).
+            ValidationFailed: nothing to lock to, an unknown engineer, or a start outside the
+                visit's window (422).
+        """
+        if engineer_id is None and start_at is None:
+            raise field_error("engineer_id", "lock to an engineer, a start_at, or both")
+        visit = await self.get(visit_id, viewer=actor, for_update=True)
+        if visit.status not in (V.PLANNED, V.ASSIGNED):
+            raise VisitNotLockable(
+                f"a {visit.status} visit cannot be locked", details={"status": visit.status.value}
+            )
+        if engineer_id is not None:
+            engineer = await self.session.get(Engineer, engineer_id)
+            if engineer is None or not engineer.user.is_active:
+                raise reference_error("engineer_id", "no such engineer")
+            missing = sorted(
+                {s.code for s in visit.required_skills} - {s.code for s in engineer.skills}
+            )
+            if missing:
+                raise EngineerNotQualified(
+                    f"{engineer.user.full_name} lacks required skills: {', '.join(missing)}",
+                    details={"missing_skills": missing},
+                )
+        if start_at is not None and not (
+            visit.window_starts_at <= start_at <= visit.window_ends_at
+        ):
+            raise field_error("start_at", "must be inside the visit's window")
+        visit.locked_engineer_id = engineer_id
+        visit.locked_start_at = start_at
+        await self._log_lock(visit, actor, locked=True)
+        return visit
+
+    async def unlock(self, visit_id: uuid.UUID, *, actor: Principal) -> Visit:
+        """Let planning move the visit again."""
+        visit = await self.get(visit_id, viewer=actor, for_update=True)
+        if visit.locked_engineer_id is None and visit.locked_start_at is None:
+            return visit
+        visit.locked_engineer_id = None
+        visit.locked_start_at = None
+        await self._log_lock(visit, actor, locked=False)
+        return visit
+
+    async def _log_lock(self, visit: Visit, actor: Principal, *, locked: bool) -> None:
+        work_order = await self.work_orders.get(visit.work_order_id, viewer=actor, for_update=True)
+        # How the back office plans is its own business: internal only.
+        self.work_orders.log(
+            work_order,
+            "visit_locked" if locked else "visit_unlocked",
+            actor,
+            {
+                "visit_id": str(visit.id),
+                "engineer_id": str(visit.locked_engineer_id) if visit.locked_engineer_id else None,
+                "start_at": visit.locked_start_at.isoformat() if visit.locked_start_at else None,
+            },
+            Visibility.INTERNAL,
+        )
+        await self.session.flush()
 
     async def report_status(
         self, visit_id: uuid.UUID, report: StatusReport, *, actor: Principal

@@ -239,14 +239,23 @@ class ClientRequestService(ClientScope):
 
     async def _eta(self, visit_id: uuid.UUID, site_id: uuid.UUID) -> Eta | None:
         """Arrival of the engineer on the way: from their position when it was reported
-        after setting off, else the planned start."""
+        after setting off, else the planned start.
+
+        One clock: a position carries the device's time, so setting off is read on the
+        device's clock too (the server's only when the report had no device time); a fix taken
+        after setting off but uploaded later by sync still counts.
+        """
         row = (
             await self.session.execute(
                 select(
                     Visit.planned_start_at,
                     Engineer.last_location_at,
                     func.ST_DistanceSphere(Engineer.last_location, Site.location),
-                    select(func.max(VisitStatusEvent.occurred_at))
+                    select(
+                        func.max(
+                            func.coalesce(VisitStatusEvent.device_at, VisitStatusEvent.occurred_at)
+                        )
+                    )
                     .where(
                         VisitStatusEvent.visit_id == Visit.id,
                         VisitStatusEvent.to_status == V.EN_ROUTE,

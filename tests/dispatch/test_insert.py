@@ -470,3 +470,36 @@ def _centre(marker: ET.Element) -> tuple[float, float]:
     points = [tuple(float(v) for v in p.split(",")) for p in marker.get("points", "").split()]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return (round((min(xs) + max(xs)) / 2, 1), round((min(ys) + max(ys)) / 2, 1))
+
+
+class TestWholeDayNumbers:
+    async def test_an_insert_commit_numbers_each_engineers_whole_day_once(
+        self, session: AsyncSession
+    ) -> None:
+        running = await running_day(session)
+        actor = principal_of(running.day.dispatcher)
+        urgent = await urgent_visit(session, running.day)
+        plan = await service_at(session).insert(running.base.id, [urgent.id], actor=actor)
+        await service_at(session).commit(plan.id, actor=actor)
+        rows = (
+            await session.scalars(
+                select(Visit)
+                .where(Visit.engineer_id.is_not(None))
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        days: dict[uuid.UUID | None, list[Visit]] = {}
+        for visit in rows:
+            days.setdefault(visit.engineer_id, []).append(visit)
+        for day in days.values():
+            assert sorted(v.route_position or 0 for v in day) == list(range(1, len(day) + 1))
+        busy = days[uuid.UUID(running.busy.engineer_id)]
+        position = {v.id: v.route_position for v in busy}
+        # Finished first, then the visit being worked on, then the rest by planned start.
+        assert position[running.done_id] == 1
+        assert position[running.on_site_id] == 2
+        rest = sorted(
+            (v for v in busy if v.status is VisitStatus.ASSIGNED),
+            key=lambda v: v.planned_start_at or NOW,
+        )
+        assert [v.route_position for v in rest] == list(range(3, len(busy) + 1))

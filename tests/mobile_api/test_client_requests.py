@@ -302,6 +302,60 @@ class TestRequestDetail:
             <= located_at + timedelta(minutes=8)
         )
 
+    async def test_a_position_synced_with_setting_off_is_a_travel_estimate(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company = await make_company(session)
+        staff = await make_user(session, role=Role.DISPATCHER)
+        order = await open_critical(session, company.unit, staff=staff, title="Leak")
+        visit = await plan_visit(
+            session,
+            order,
+            actor=staff,
+            engineer=company.engineer,
+            planned_start_at=utcnow() + timedelta(hours=1),
+        )
+        await session.commit()
+        # Offline: set off, then a fix a minute later; both reach the server only now.
+        set_off_at = utcnow() - timedelta(minutes=3)
+        located_at = set_off_at + timedelta(minutes=1)
+        actions = [
+            {
+                "kind": "status",
+                "id": str(uuid.uuid4()),
+                "visit_id": str(visit.id),
+                "data": {"status": "en_route", "device_at": set_off_at.isoformat()},
+            },
+            {
+                "kind": "location",
+                "id": str(uuid.uuid4()),
+                "data": {
+                    "points": [{"device_at": located_at.isoformat(), "lat": 52.50, "lon": 13.40}]
+                },
+            },
+        ]
+        engineer = await headers_of(client, company.engineer.user)
+        r = await client.post(
+            "/mobile/v1/engineer/sync", json={"actions": actions}, headers=engineer
+        )
+        assert r.status_code == 200, r.text
+        assert [a["outcome"] for a in r.json()["results"]] == ["applied", "applied"]
+
+        body = (
+            await client.get(
+                f"{BASE}/requests/{order.id}", headers=await headers_of(client, company.user)
+            )
+        ).json()
+
+        eta = body["eta"]
+        assert eta["source"] == "travel_estimate"
+        assert 2.5 < eta["distance_km"] < 3.5
+        assert (
+            located_at + timedelta(minutes=2)
+            <= parse_at(eta["arrives_at"])
+            <= located_at + timedelta(minutes=8)
+        )
+
     async def test_a_position_from_before_setting_off_is_not_used(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
