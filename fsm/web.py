@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, get_args
@@ -283,11 +284,14 @@ class _StrictInput:
     query: tuple[tuple[str, type], ...]  # (name, datetime/date/time) of temporal query params
 
 
-_STRICT: dict[int, _StrictInput] = {}
+# Keyed by the handler itself, never by id(): each app built (one per test, a reload) has its
+# own handlers, and a freed handler's id is reused by the next, which then read another
+# operation's body type (a login refused for "unknown field `email`").
+_STRICT: weakref.WeakKeyDictionary[HTTPRouteHandler, _StrictInput] = weakref.WeakKeyDictionary()
 
 
 def _strict_input(handler: HTTPRouteHandler) -> _StrictInput:
-    known = _STRICT.get(id(handler))
+    known = _STRICT.get(handler)
     if known is None:
         body: Any = None
         query: list[tuple[str, type]] = []
@@ -306,7 +310,7 @@ def _strict_input(handler: HTTPRouteHandler) -> _StrictInput:
                         (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
                     )
                     query.append((alias or name, temporal[0]))
-        known = _STRICT[id(handler)] = _StrictInput(body=body, query=tuple(query))
+        known = _STRICT[handler] = _StrictInput(body=body, query=tuple(query))
     return known
 
 
