@@ -24,8 +24,8 @@ pillow_heif.register_heif_opener()
 FORMATS = ("JPEG", "PNG", "HEIF")
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 
-# Pillow's pixel limit and the warnings filter are process-wide; one decode at a time keeps
-# them from changing under another thread, and bounds the memory big originals take.
+# The warnings filter is process-wide; one decode at a time keeps it from changing under
+# another thread, and bounds the memory big originals take.
 _decode_lock = threading.Lock()
 
 
@@ -63,7 +63,9 @@ def render_thumbnail(
     """
     with _decode_lock, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        Image.MAX_IMAGE_PIXELS = max_pixels
+        # Pillow's own bomb limit is process-wide (PDF rendering decodes images too), so it
+        # stays as it is; opening reads only the header, and the size is checked before any
+        # pixel is decoded.
         try:
             with Image.open(source, formats=FORMATS) as image:
                 if image.width * image.height > max_pixels:
