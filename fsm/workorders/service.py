@@ -20,7 +20,15 @@ from fsm.auth.principal import Principal
 from fsm.cursor import decode_cursor, encode_cursor
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
-from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error, reference_error
+from fsm.errors import (
+    Conflict,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    UnknownCursor,
+    field_error,
+    reference_error,
+)
 from fsm.outbox import EventKind, record
 from fsm.pagination import PageRequest
 from fsm.settings import WorkOrderSettings
@@ -187,10 +195,11 @@ class QueuePage:
 
 
 def _decode_queue_cursor(cursor: str, by_created: bool) -> tuple[Any, ...]:
-    """The (sort key, id) after which a page starts; 422 for another sort's cursor."""
+    """The (sort key, id) after which a page starts; 409 for another sort's cursor."""
     sort, key, last_id = decode_cursor(cursor, (str, datetime, uuid.UUID))
     if sort != ("created" if by_created else "sla") or (by_created and key is None):
-        raise field_error("cursor", "belongs to another sort order")
+        message = "belongs to another sort order; start again without it"
+        raise UnknownCursor(f"cursor: {message}", details=[{"field": "cursor", "message": message}])
     return key, last_id
 
 
