@@ -20,7 +20,7 @@ from dispatch.service import (
 )
 from dispatch.solver import SearchSettings
 from fsm.engineers.models import Engineer
-from fsm.errors import ValidationFailed
+from fsm.errors import UnknownReference
 from fsm.geo import GeoPoint
 from fsm.settings import SolverSettings
 from fsm.users.models import Role, User
@@ -247,7 +247,7 @@ class TestCommit:
         )
         last.user.is_active = False
         await session.commit()
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(UnknownReference):  # a signed-off engineer is no engineer to assign
             await service(session).commit(plan_id, actor=actor)
         await session.rollback()  # what the request's unit of work does with the error
         for visit_id in ids:

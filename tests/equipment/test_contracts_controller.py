@@ -18,6 +18,7 @@ from tests.fsm.helpers import (
     error_of,
     invalid_fields,
     signed_in,
+    unknown_references,
 )
 
 CONTRACTS = "/api/v1/contracts"
@@ -219,7 +220,7 @@ class TestCoverage:
             "equipment_id"
         ]
 
-    async def test_unknown_skill_is_422(
+    async def test_unknown_skill_is_409(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         company = await make_client(session)
@@ -227,7 +228,7 @@ class TestCoverage:
         staff = await _staff(client, session)
         contract = await _create(client, staff, company)
         response = await _cover(client, staff, contract["id"], unit, skills=["nope"])
-        assert invalid_fields(response) == ["skills"]
+        assert unknown_references(response) == ["skills"]
 
     async def test_same_unit_twice_is_409(
         self, client: httpx.AsyncClient, session: AsyncSession

@@ -56,13 +56,13 @@ class TestEquipmentModels:
         assert listed.status_code == 200
         assert [m["model"] for m in listed.json()["items"]] == ["ecoTEC plus"]
 
-    async def test_unknown_skill_is_422(
+    async def test_unknown_skill_is_409(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         _, admin = await signed_in(client, session, Role.ADMIN)
         body = {"manufacturer": "A", "model": "B", "category": "c", "required_skills": ["nope"]}
         response = await client.post(MODELS, json=body, headers=admin)
-        assert invalid_fields(response) == ["required_skills"]
+        assert unknown_references(response) == ["required_skills"]
 
     async def test_duplicate_is_409(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         _, admin = await signed_in(client, session, Role.ADMIN)

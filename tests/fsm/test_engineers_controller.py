@@ -19,6 +19,7 @@ from tests.fsm.helpers import (
     error_of,
     invalid_fields,
     signed_in,
+    unknown_references,
 )
 
 ENGINEERS = "/api/v1/engineers"
@@ -114,8 +115,8 @@ class TestCreateEngineer:
 
         response = await client.post(ENGINEERS, json=data, headers=headers)
 
-        assert invalid_fields(response) == ["skills"]
-        error = error_of(response, 422)
+        assert unknown_references(response) == ["skills"]
+        error = error_of(response, 409)
         assert "underwater-welding" in error["message"]
         assert "hvac" not in error["message"]
         signed = await client.post(
@@ -247,7 +248,7 @@ class TestChangeEngineer:
             f"{ENGINEERS}/{engineer.id}/skills", json={"skills": ["nope"]}, headers=headers
         )
 
-        assert invalid_fields(response) == ["skills"]
+        assert unknown_references(response) == ["skills"]
         fetched = await client.get(f"{ENGINEERS}/{engineer.id}", headers=headers)
         assert [s["code"] for s in fetched.json()["skills"]] == ["hvac"]
 

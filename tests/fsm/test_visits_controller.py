@@ -197,7 +197,7 @@ class TestPlanVisit:
 
         response = await _plan(client, staff, wo, required_skills=["teleportation"])
 
-        assert invalid_fields(response) == ["required_skills"]
+        assert unknown_references(response) == ["required_skills"]
 
 
 class TestAssignVisit:

@@ -24,7 +24,7 @@ from fsm.workorders.models import (
 )
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_policy, make_site, make_skill
-from tests.fsm.helpers import error_of, invalid_fields, signed_in
+from tests.fsm.helpers import error_of, invalid_fields, signed_in, unknown_references
 from tests.fsm.wo_helpers import (
     WORK_ORDERS,
     create_via_api,
@@ -107,8 +107,8 @@ class TestCreateWorkOrder:
 
         response = await create_via_api(client, staff, site, required_skills=["hvac", "plumbin"])
 
-        assert invalid_fields(response) == ["required_skills"]
-        assert "plumbin" in error_of(response, 422)["message"]
+        assert unknown_references(response) == ["required_skills"]
+        assert "plumbin" in error_of(response, 409)["message"]
 
     async def test_refuses_a_blank_title(
         self, client: httpx.AsyncClient, session: AsyncSession

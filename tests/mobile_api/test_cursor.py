@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fsm.errors import ValidationFailed
+from fsm.errors import UnknownCursor
 from mobile_api.cursor import decode_cursor, encode_cursor
 from mobile_api.etag import _matches, etag_of
 
@@ -26,7 +26,7 @@ def test_a_cursor_round_trips_its_sort_key() -> None:
     ["not base64 at all!", encode_cursor(1, 2), encode_cursor("2026-11-23T09:30:00", "x"), ""],
 )
 def test_a_foreign_or_tampered_cursor_is_refused_naming_the_field(cursor: str) -> None:
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(UnknownCursor) as refused:
         decode_cursor(cursor, (datetime, uuid.UUID), field="since")
 
     assert refused.value.details[0]["field"] == "since"

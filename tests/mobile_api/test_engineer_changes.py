@@ -28,7 +28,7 @@ from mobile_api.engineer.schemas import ChangesRead
 from mobile_api.engineer.service import purge_change_feed
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_site
-from tests.fsm.helpers import invalid_fields
+from tests.fsm.helpers import error_of
 from tests.fsm.wo_helpers import principal_of, services, visits, work_orders
 from tests.mobile_api.engineer_helpers import (
     BASE,
@@ -194,14 +194,16 @@ class TestChanges:
         assert sorted(seen) == sorted(str(v.id) for v in route.visits)
         assert pages >= 3
 
-    async def test_a_forged_cursor_is_422(
+    async def test_a_forged_cursor_is_409_start_again(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         route = await make_route(session, stops=1)
         response = await client.get(
             CHANGES, params={"since": "not-a-cursor"}, headers=await login(client, route.user)
         )
-        assert invalid_fields(response) == ["since"]
+        error = error_of(response, 409)
+        assert error["code"] == "unknown_cursor"
+        assert [d["field"] for d in error["details"]] == ["since"]
 
     async def test_a_cursor_older_than_the_retention_gets_the_full_state_again(
         self, client: httpx.AsyncClient, session: AsyncSession
