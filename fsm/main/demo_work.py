@@ -338,7 +338,9 @@ async def load_demo_work(
             ),
             actor=staff,
         )
-        starts = datetime.combine(day, time(8 + 3 * slot), zone)
+        # Windows at 08:00, 10:15 and 12:30, held from half an hour in: the three 90-minute
+        # jobs end by 14:30, inside both demo shifts (06:00-15:00 and 08:00-17:00).
+        starts = datetime.combine(day, time(8), zone) + timedelta(minutes=135 * slot)
         visit = await visits.create(
             VisitDraft(
                 work_order_id=order.id,
