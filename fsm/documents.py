@@ -19,6 +19,13 @@ from fpdf.enums import XPos, YPos
 
 __all__ = ["FONT_DIR", "Document", "FontsMissing"]
 
+# The media type of each downloadable file format (Litestar adds the charset to text/csv).
+FILE_MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 _FAMILY = "DejaVu"
 _FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}

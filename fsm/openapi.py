@@ -29,11 +29,13 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     Reference,
     Schema,
 )
 
 from fsm.auth.middleware import PUBLIC_PATHS
+from fsm.documents import FILE_MEDIA_TYPES
 
 __all__ = ["complete_document", "document_errors"]
 
@@ -80,6 +82,7 @@ def complete_document(openapi: OpenAPI) -> OpenAPI:
         if path in PUBLIC_PATHS:
             operation.security = []
         _mend_parameters(operation)
+        _add_file_answers(openapi, operation)
     _add_bounds(openapi)
     _add_time_zones(openapi)
     _require_one_of(openapi)
@@ -88,7 +91,14 @@ def complete_document(openapi: OpenAPI) -> OpenAPI:
 
 
 # Bodies that need at least one of two optional fields (the service refuses neither).
-_AT_LEAST_ONE = {"RequestCreate": ("equipment_id", "site_id")}
+_UUID_SCHEMA = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)
+_AT_LEAST_ONE = {
+    "RequestCreate": {"equipment_id": _UUID_SCHEMA, "site_id": _UUID_SCHEMA},
+    "LockRequest": {
+        "engineer_id": _UUID_SCHEMA,
+        "start_at": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    },
+}
 
 
 def _require_one_of(openapi: OpenAPI) -> None:
@@ -97,11 +107,7 @@ def _require_one_of(openapi: OpenAPI) -> None:
         schema = (schemas or {}).get(name)
         if isinstance(schema, Schema):
             schema.any_of = [
-                Schema(
-                    required=[field],
-                    properties={field: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)},
-                )
-                for field in fields
+                Schema(required=[field], properties={field: kind}) for field, kind in fields.items()
             ]
 
 
@@ -250,6 +256,28 @@ def _time_zone_of(schema: Schema) -> Schema | Reference:
         else:
             schema.any_of = mended
     return schema
+
+
+def _add_file_answers(openapi: OpenAPI, operation: Operation) -> None:
+    """An operation with a `format` query parameter answers 200 with the file it names."""
+    components = (openapi.components.schemas if openapi.components else None) or {}
+    formats: list[str] = []
+    for parameter in operation.parameters or []:
+        if isinstance(parameter, Parameter) and parameter.name == "format":
+            schema = parameter.schema
+            if isinstance(schema, Schema) and schema.all_of and len(schema.all_of) == 1:
+                schema = schema.all_of[0]
+            if isinstance(schema, Reference):
+                schema = components.get(schema.ref.rsplit("/", 1)[-1])
+            if isinstance(schema, Schema) and schema.enum:
+                formats = [str(v) for v in schema.enum if str(v) in FILE_MEDIA_TYPES]
+    answer = (operation.responses or {}).get("200")
+    if not formats or not isinstance(answer, OpenAPIResponse) or answer.content is None:
+        return
+    for name in formats:
+        answer.content[FILE_MEDIA_TYPES[name]] = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+        )
 
 
 def _operations(openapi: OpenAPI) -> Iterator[tuple[str, str, Operation]]:

@@ -17,15 +17,11 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
-from fsm.documents import Document
+from fsm.documents import FILE_MEDIA_TYPES, Document
 
 Cell = str | int | float | None
 
-MEDIA_TYPES: dict[str, str] = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-}
+MEDIA_TYPES = FILE_MEDIA_TYPES
 
 
 class ReportFormat(enum.StrEnum):

@@ -226,3 +226,17 @@ class TestAnswerTypes:
     def test_list_items_keep_their_pattern(self, document: dict[str, Any]) -> None:
         skills = document["components"]["schemas"]["SkillsReplace"]["properties"]
         assert skills["skills"]["items"]["pattern"] == "^[a-z0-9][a-z0-9_-]{0,49}$"
+
+
+class TestFileAnswers:
+    def test_a_report_documents_each_file_it_can_answer(self, document: dict[str, Any]) -> None:
+        for path in ("/api/v1/reports/sla-statement", "/mobile/v1/client/reports/service-levels"):
+            content = document["paths"][path]["get"]["responses"]["200"]["content"]
+
+            assert set(content) == {
+                "application/json",
+                "text/csv",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/pdf",
+            }, path
+            assert content["application/pdf"]["schema"] == {"type": "string", "format": "binary"}
