@@ -286,32 +286,38 @@ class _StrictInput:
 
 # Keyed by the handler itself, never by id(): each app built (one per test, a reload) has its
 # own handlers, and a freed handler's id is reused by the next, which then read another
-# operation's body type (a login refused for "unknown field `email`").
+# operation's body type (a login refused for "unknown field `email`"). Litestar's own OPTIONS
+# handler is a slotted object no weak reference can name; it is read afresh each time.
 _STRICT: weakref.WeakKeyDictionary[HTTPRouteHandler, _StrictInput] = weakref.WeakKeyDictionary()
 
 
 def _strict_input(handler: HTTPRouteHandler) -> _StrictInput:
-    known = _STRICT.get(handler)
+    try:
+        known = _STRICT.get(handler)
+    except TypeError:  # not weak-referenceable: read without caching
+        return _read_strict_input(handler)
     if known is None:
-        body: Any = None
-        query: list[tuple[str, type]] = []
-        for name, field in handler.parsed_fn_signature.parameters.items():
-            kwarg = field.kwarg_definition
-            if name == "data" and (kwarg is None or isinstance(kwarg, BodyKwarg)):
-                if kwarg is None or kwarg.media_type == RequestEncodingType.JSON:
-                    body = field.annotation
-            elif isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
-                continue
-            else:
-                kinds = get_args(field.annotation) or (field.annotation,)
-                temporal = [t for t in kinds if isinstance(t, type) and t in _TEMPORAL]
-                if temporal:
-                    alias = (
-                        (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
-                    )
-                    query.append((alias or name, temporal[0]))
-        known = _STRICT[handler] = _StrictInput(body=body, query=tuple(query))
+        known = _STRICT[handler] = _read_strict_input(handler)
     return known
+
+
+def _read_strict_input(handler: HTTPRouteHandler) -> _StrictInput:
+    body: Any = None
+    query: list[tuple[str, type]] = []
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        if name == "data" and (kwarg is None or isinstance(kwarg, BodyKwarg)):
+            if kwarg is None or kwarg.media_type == RequestEncodingType.JSON:
+                body = field.annotation
+        elif isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+            continue
+        else:
+            kinds = get_args(field.annotation) or (field.annotation,)
+            temporal = [t for t in kinds if isinstance(t, type) and t in _TEMPORAL]
+            if temporal:
+                alias = (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
+                query.append((alias or name, temporal[0]))
+    return _StrictInput(body=body, query=tuple(query))
 
 
 async def refuse_lax_input(request: Request[Any, Any, Any]) -> None:
