@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from sqlalchemy import and_, event, or_, update
+from sqlalchemy import ColumnElement, and_, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -98,22 +98,15 @@ async def run_job(
         return str(exc)
 
 
-async def fail_interrupted(
-    session: AsyncSession,
-    *,
-    grace_s: int,
-    now: datetime,
-    max_queue_s: int,
-    plan_id: uuid.UUID | None = None,
-) -> int:
-    """Mark `failed` the runs (or one run) still `solving` past budget and grace; no commit.
+def _interrupted(*, grace_s: int, now: datetime, max_queue_s: int) -> list[ColumnElement[bool]]:
+    """The rule: `solving` past budget and grace, or queued past the longest wait and grace.
 
     A run whose thread has not started yet has no `solve_until_at`; it counts as interrupted
     only once it has waited `max_queue_s` (the longest a thread of the pool stays busy) and
     the grace.
     """
     late = now - timedelta(seconds=grace_s)
-    conditions = [
+    return [
         DispatchPlan.status == DispatchPlanStatus.SOLVING,
         or_(
             DispatchPlan.solve_until_at < late,
@@ -123,6 +116,22 @@ async def fail_interrupted(
             ),
         ),
     ]
+
+
+async def fail_interrupted(
+    session: AsyncSession,
+    *,
+    grace_s: int,
+    now: datetime,
+    max_queue_s: int,
+    plan_id: uuid.UUID | None = None,
+) -> int:
+    """Mark `failed` the runs (or one run) a dead process left `solving`; no commit.
+
+    Done at start-up, by the worker's periodic sweep and before a plan is changed; a read
+    only reports such a run failed (`is_interrupted`).
+    """
+    conditions = _interrupted(grace_s=grace_s, now=now, max_queue_s=max_queue_s)
     if plan_id is not None:
         conditions.append(DispatchPlan.id == plan_id)
     result = await session.execute(
@@ -132,6 +141,15 @@ async def fail_interrupted(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def is_interrupted(
+    session: AsyncSession, plan_id: uuid.UUID, *, grace_s: int, now: datetime, max_queue_s: int
+) -> bool:
+    """Whether a dead process left this run `solving` (the rule of `fail_interrupted`)."""
+    conditions = _interrupted(grace_s=grace_s, now=now, max_queue_s=max_queue_s)
+    stmt = select(DispatchPlan.id).where(DispatchPlan.id == plan_id, *conditions)
+    return await session.scalar(stmt) is not None
 
 
 class DispatchRuns:

@@ -33,10 +33,12 @@ from dispatch.field import (
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
 from dispatch.plan_map import plan_map_svg
 from dispatch.runs import (
+    INTERRUPTED,
     DispatchRuns,
     SolveJob,
     fail_interrupted,
     finish_plan,
+    is_interrupted,
     progress_json,
     run_job,
 )
@@ -53,9 +55,9 @@ from fsm.errors import (
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit, VisitStatus
 
 DAY_MINUTES = 24 * 60
 # What moving a visit an engineer already holds costs a plan, in minutes of travel: large, so
@@ -159,25 +161,34 @@ class DispatchService:
         self.clock = clock
 
     async def get(self, plan_id: uuid.UUID, *, for_update: bool = False) -> DispatchPlan:
-        """One plan; a run left `solving` past its budget and grace is reported failed."""
+        """One plan; a run a dead process left `solving` reads as failed, interrupted.
+
+        A read writes nothing: the plan is then handed out detached, with the failure its
+        row gets from the worker's sweep or start-up. `for_update` (a change to follow)
+        writes the failure at once.
+        """
         stmt = select(DispatchPlan).where(DispatchPlan.id == plan_id)
         if for_update:
             stmt = stmt.with_for_update()
         plan = (await self.session.scalars(stmt)).one_or_none()
         if plan is None:
             raise DispatchPlanNotFound(f"dispatch plan {plan_id} not found")
-        if plan.status is DispatchPlanStatus.SOLVING and not (
+        if plan.status is not DispatchPlanStatus.SOLVING or (
             self.runs is not None and plan.id in self.runs.running
         ):
-            failed = await fail_interrupted(
-                self.session,
-                grace_s=self.solver_settings.run_grace_s,
-                max_queue_s=self.solver_settings.max_time_limit_s,
-                now=self.clock(),
-                plan_id=plan.id,
-            )
-            if failed:
+            return plan
+        now, grace_s = self.clock(), self.solver_settings.run_grace_s
+        max_queue_s = self.solver_settings.max_time_limit_s
+        if for_update:
+            if await fail_interrupted(
+                self.session, grace_s=grace_s, now=now, max_queue_s=max_queue_s, plan_id=plan.id
+            ):
                 await self.session.refresh(plan)
+        elif await is_interrupted(
+            self.session, plan.id, grace_s=grace_s, now=now, max_queue_s=max_queue_s
+        ):
+            self.session.expunge(plan)
+            plan.status, plan.error, plan.finished_at = DispatchPlanStatus.FAILED, INTERRUPTED, now
         return plan
 
     def _time_limit(self, asked: int | None) -> int:

@@ -245,6 +245,24 @@ def jobs_photo_cleanup() -> None:
     click.echo(f"photo cleanup: {_run(run)} abandoned reservations dropped")
 
 
+@jobs.command("dispatch-sweep")
+def jobs_dispatch_sweep() -> None:
+    """Mark failed the dispatch runs a dead process left solving."""
+    from fsm.db import create_engine, create_session_factory
+    from fsm.main.scheduler import run_dispatch_sweep
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database)
+        try:
+            return await run_dispatch_sweep(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    click.echo(f"dispatch sweep: {_run(run)} interrupted runs marked failed")
+
+
 @jobs.command("mobile-housekeeping")
 def jobs_mobile_housekeeping() -> None:
     """Forget expired idempotency keys and change-feed rows past their retention."""

@@ -113,6 +113,23 @@ async def run_mobile_housekeeping(
     return keys, rows
 
 
+async def run_dispatch_sweep(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> int:
+    """Mark failed the dispatch runs a dead process left `solving`; how many.
+
+    Reads already report such a run failed without writing; this gives the row its state.
+    """
+    from dispatch.runs import fail_interrupted
+
+    solver = settings.solver
+    async with session_scope(factory) as session:
+        failed = await fail_interrupted(
+            session, grace_s=solver.run_grace_s, now=utcnow(), max_queue_s=solver.max_time_limit_s
+        )
+    if failed:
+        log.info("dispatch sweep: %d interrupted runs marked failed", failed)
+    return failed
+
+
 async def run_webhooks_job(
     settings: Settings, factory: async_sessionmaker[AsyncSession]
 ) -> tuple[int, int]:

@@ -120,6 +120,12 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
         rt = _rt()
         await scheduler.run_mobile_housekeeping(rt.settings, rt.factory)
 
+    @app.periodic(cron="* * * * *", periodic_id="dispatch_sweep")
+    @app.task(name="fsm.dispatch_sweep", queueing_lock="fsm.dispatch_sweep")
+    async def dispatch_sweep(timestamp: int) -> None:
+        rt = _rt()
+        await scheduler.run_dispatch_sweep(rt.settings, rt.factory)
+
     # Webhooks keep their own retry schedule (fsm/webhooks/delivery.py): the task only has
     # to run often; a duplicate run finds nothing due (queueing lock, SKIP LOCKED).
     @app.periodic(cron="* * * * *", periodic_id="webhooks")

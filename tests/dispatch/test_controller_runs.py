@@ -10,14 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.controller import start_dispatch_runs
 from dispatch.models import DispatchPlan, DispatchPlanStatus
 from dispatch.runs import DispatchRuns
 from fsm.db import utcnow
+from fsm.main.scheduler import run_dispatch_sweep
+from fsm.settings import Settings
 from fsm.users.models import Role
-from fsm.visits.models import Visit
+from fsm.workorders.visit_models import Visit
 from tests.auth_helpers import login
 from tests.dispatch.conftest import RunClient
 from tests.dispatch.test_insert import report, urgent_visit
@@ -253,8 +255,12 @@ class TestBackgroundRun:
         assert (plan["status"], plan["kind"]) == ("draft", "insert")
         assert str(urgent.id) in {s["visit_id"] for r in plan["routes"] for s in r["stops"]}
 
-    async def test_a_run_left_solving_by_a_dead_process_reads_as_failed(
-        self, client: httpx.AsyncClient, session: AsyncSession
+    async def test_a_run_left_solving_by_a_dead_process_reads_as_failed_and_is_swept(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
     ) -> None:
         staff = await login(client, await make_user(session, role=Role.DISPATCHER))
         plan = DispatchPlan(
@@ -270,6 +276,12 @@ class TestBackgroundRun:
         assert (r.json()["status"], r.json()["error"]) == ("failed", "interrupted")
         r = await client.get(f"{PLANS}/{plan.id}", headers=staff)
         assert r.json()["status"] == "failed"
+        # A read writes nothing: the worker's sweep gives the row its failure.
+        await session.refresh(plan)
+        assert plan.status is DispatchPlanStatus.SOLVING
+        assert await run_dispatch_sweep(settings, session_factory) == 1
+        await session.refresh(plan)
+        assert (plan.status, plan.error) == (DispatchPlanStatus.FAILED, "interrupted")
 
     async def test_start_up_fails_runs_a_dead_process_left_behind(
         self, run_client: RunClient, session: AsyncSession

@@ -82,3 +82,4 @@ class TestPeriodicJobs:
         assert crons["fsm.maintenance"] == "0 2 * * *"
         assert crons["fsm.photo_cleanup"] == "30 3 * * *"
         assert crons["fsm.mobile_housekeeping"] == "45 3 * * *"
+        assert crons["fsm.dispatch_sweep"] == "* * * * *"
