@@ -44,11 +44,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from checklists.definition import Definition
 from checklists.templates import TemplateInput, TemplateService
-from fsm.auth.passwords import hash_password
 from fsm.auth.principal import Principal
 from fsm.main.localinfra import LocalPostgres, free_port
 from fsm.main.migrate import upgrade
 from fsm.users.models import Role
+from fsm.users.passwords import hash_password
 
 PASSWORD = "bench-engineer-password"
 VISITS_TODAY = 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checklists.service import ChecklistService
-from fsm.visits.models import Visit
+from fsm.workorders.visit_models import Visit
 
 
 class ChecklistVisitHooks:

@@ -33,9 +33,9 @@ from fsm.db import utcnow
 from fsm.errors import InvalidState, NotFound, ValidationFailed, field_error
 from fsm.pagination import Page, PageRequest
 from fsm.photos.models import EVIDENCE_STATES, Photo, PhotoState
-from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus
 from fsm.workorders.models import Priority, Visibility, WorkOrder, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft, WorkOrderService
+from fsm.workorders.visit_models import OPEN_VISIT_STATUSES, Visit, VisitStatus
 
 
 class ChecklistClosed(InvalidState):

@@ -16,7 +16,7 @@ from typing import Annotated
 import msgspec
 
 from dispatch import solver
-from fsm.visits.models import VisitStatus
+from fsm.workorders.visit_models import VisitStatus
 
 V = VisitStatus
 # Where an engineer's day puts a visit of each status (see the module docstring).

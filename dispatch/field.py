@@ -19,8 +19,8 @@ from fsm.engineers.models import Engineer
 from fsm.errors import ValidationFailed
 from fsm.geo import from_db_point
 from fsm.sites.models import Site
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 
 V = VisitStatus
 # Under way in the field, in the order an engineer works them: the current one first.

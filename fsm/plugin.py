@@ -7,6 +7,7 @@ from litestar.plugins import InitPluginProtocol
 
 from fsm.audit.controller import AuditController
 from fsm.auth.controller import AuthController
+from fsm.auth.users_controller import UserController
 from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
 from fsm.mailin.controller import InboundMailController
@@ -14,8 +15,7 @@ from fsm.notifications.controller import NotificationSettingsController
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
-from fsm.users.controller import UserController
-from fsm.visits.controller import VisitController
+from fsm.visits.controller import VisitController, WorkOrderTransitionController
 from fsm.webhooks.controller import WebhookController
 from fsm.workorders.controller import (
     CustomFieldController,
@@ -42,6 +42,7 @@ class FsmPlugin(InitPluginProtocol):
                 ReplyTemplateController,
                 AuditController,
                 VisitController,
+                WorkOrderTransitionController,
                 InboundMailController,
                 WebhookController,
                 NotificationSettingsController,

@@ -24,8 +24,8 @@ from fsm.clients.models import Client
 from fsm.engineers.models import Engineer
 from fsm.schemas import Count
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from reports.formats import Table, Tables
 from reports.sla import Percent
 

@@ -27,7 +27,7 @@ from equipment.service_periods.periods import add_months
 from fsm.engineers.models import Engineer
 from fsm.errors import NotFound
 from fsm.schemas import BigCount, Count
-from fsm.visits.models import Visit
+from fsm.workorders.visit_models import Visit
 from reports.formats import Table, Tables
 
 __all__ = [

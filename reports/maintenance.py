@@ -24,7 +24,7 @@ from equipment.service_periods.models import ServicePeriod
 from equipment.service_periods.periods import add_months
 from fsm.clients.models import Client
 from fsm.schemas import Count
-from fsm.visits.models import Visit, VisitStatus
+from fsm.workorders.visit_models import Visit, VisitStatus
 from reports.formats import Table, Tables
 from reports.sla import Percent
 

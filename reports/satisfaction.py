@@ -21,8 +21,8 @@ from fsm.clients.models import Client
 from fsm.engineers.models import Engineer
 from fsm.schemas import Count
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrder, WorkOrderRating
+from fsm.workorders.visit_models import Visit, VisitStatus
 from reports.formats import Table, Tables, local_time
 
 __all__ = ["LowRating", "RatingGroup", "Satisfaction", "satisfaction", "satisfaction_tables"]

@@ -24,7 +24,7 @@ from fsm.engineers.models import Engineer, EngineerShift
 from fsm.errors import field_error
 from fsm.schemas import Count
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from reports.formats import Table, Tables
 
 __all__ = ["DayUse", "EngineerUse", "Utilisation", "utilisation", "utilisation_tables"]

@@ -27,8 +27,8 @@ from equipment.service_periods.periods import add_months
 from fsm.clients.models import Client
 from fsm.errors import field_error
 from fsm.schemas import BigCount, Count
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrder, WorkOrderType
+from fsm.workorders.visit_models import Visit, VisitStatus
 
 _MONTHS = {BillingPeriod.MONTH: 1, BillingPeriod.QUARTER: 3, BillingPeriod.YEAR: 12}
 MAX_DAYS = 3 * 366

@@ -17,9 +17,9 @@ from equipment.service_periods.service import current_and_next
 from fsm.auth.principal import Principal
 from fsm.schemas import Count
 from fsm.sites.models import Site
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import Priority, WorkOrder, WorkOrderStatus, WorkOrderType
 from fsm.workorders.service import OPEN_STATUSES
+from fsm.workorders.visit_models import Visit, VisitStatus
 
 LAST_VISITS = 5
 

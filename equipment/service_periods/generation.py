@@ -27,12 +27,12 @@ from equipment.equipment.models import Equipment, EquipmentModel, EquipmentStatu
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.windows import Pattern, weekly_pattern, windows_between
 from fsm.workorders.models import (
     WorkOrder,
 )
 from fsm.workorders.service import ScheduledWork, WorkOrderService
+from fsm.workorders.visit_models import Visit, VisitStatus
 
 # Planned visits opened in one statement over parallel arrays (of the orders this run
 # opened), then given their orders' skills.

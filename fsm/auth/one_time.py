@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fsm.auth.models import AuthSession
-from fsm.auth.passwords import hash_password
 from fsm.db import Base, IdMixin, utcnow
 from fsm.errors import ValidationFailed
 from fsm.users.models import User
+from fsm.users.passwords import hash_password
 
 __all__ = [
     "INVITATION_DAYS",

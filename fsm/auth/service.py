@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.models import AuthSession, LoginThrottle
-from fsm.auth.passwords import hash_password, verify_password
 from fsm.auth.principal import Principal
 from fsm.auth.tokens import (
     InvalidToken,
@@ -28,6 +27,7 @@ from fsm.db import utcnow
 from fsm.errors import Forbidden, TooManyRequests, Unauthorized, field_error
 from fsm.settings import AuthSettings
 from fsm.users.models import User
+from fsm.users.passwords import hash_password, verify_password
 from fsm.users.service import UserService
 
 

@@ -1,4 +1,8 @@
-"""User administration endpoints (admin only)."""
+"""User administration endpoints (admin only): accounts, roles and the invitation link.
+
+They sit with sign-in (`fsm.auth`), over the users they manage: an invitation is one of
+sign-in's one-time links, and every guard names a user's role.
+"""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ from datetime import time
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.auth.passwords import hash_password
 from fsm.clients.models import Client, ClientContact
 from fsm.engineers.models import Engineer, EngineerShift
 from fsm.geo import GeoPoint, to_db_point
 from fsm.sites.models import Site
 from fsm.skills.models import Skill
 from fsm.users.models import Role, User
+from fsm.users.passwords import hash_password
 
 DEMO_PASSWORD = "fieldline-demo"
 DEMO_DOMAIN = "demo.fieldline.dev"

@@ -17,7 +17,6 @@ from fsm.sites.models import Site
 from fsm.skills.models import Skill
 from fsm.sla.models import SlaCalendar, SlaPolicy
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatusEvent, visit_skills
 from fsm.webhooks.models import WebhookAttempt  # noqa: F401 - endpoints, deliveries, attempts
 from fsm.workorders.models import (
     Comment,
@@ -30,6 +29,7 @@ from fsm.workorders.models import (
     WorkOrderRating,
     work_order_skills,
 )
+from fsm.workorders.visit_models import Visit, VisitStatusEvent, visit_skills
 from mobile_api.engineer.models import EngineerChange  # noqa: F401 - engineer feed
 from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
 

@@ -47,8 +47,8 @@ from fsm.photos import objects
 from fsm.photos.models import CLIENT_STATES, EVIDENCE_STATES, Photo, PhotoState
 from fsm.settings import PhotoSettings
 from fsm.storage import ObjectMissing, ObjectStore
-from fsm.visits.models import Visit
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit
 
 UPLOAD_PREFIX = "uploads/"
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from fsm.errors import Conflict, NotFound, field_error, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.users.models import Role, User
+from fsm.users.passwords import MIN_PASSWORD_LENGTH, hash_password
 
 
 class EmailTaken(Conflict):

@@ -10,12 +10,12 @@ from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from fsm.auth.guards import requires_roles, requires_staff
+from fsm.auth.guards import requires_roles, requires_signed_in, requires_staff
 from fsm.auth.principal import Principal
+from fsm.db import utcnow
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery, check_timezone
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.visits.schemas import (
     AssignRequest,
     LockRequest,
@@ -27,6 +27,8 @@ from fsm.visits.schemas import (
     visit_read,
 )
 from fsm.visits.service import StatusReport, VisitDraft, VisitService
+from fsm.workorders.schemas import TransitionRequest, WorkOrderRead, work_order_read
+from fsm.workorders.visit_models import VisitStatus
 
 
 class VisitController(Controller):
@@ -164,3 +166,37 @@ class VisitController(Controller):
     ) -> list[StatusEventRead]:
         """Every status change of the visit, with who, when and where."""
         return [status_event_read(e) for e in await visits.trail(visit_id, viewer=principal)]
+
+
+class WorkOrderTransitionController(Controller):
+    """A work order's status moves here, beside its visits: cancelling one cancels them."""
+
+    path = "/api/v1/work-orders"
+    tags = ["work orders"]
+    guards = [requires_signed_in]
+
+    @post(
+        "/{work_order_id:uuid}/transitions",
+        operation_id="TransitionWorkOrder",
+        guards=[requires_staff],
+        status_code=200,
+    )
+    async def transition_work_order(
+        self,
+        visits: NamedDependency[VisitService],
+        principal: NamedDependency[Principal],
+        work_order_id: FromPath[uuid.UUID],
+        data: JSONBody[TransitionRequest],
+    ) -> WorkOrderRead:
+        """Move a work order to another status (409 names the allowed ones).
+
+        Cancelling it cancels its open visits, with the reason on each visit's trail.
+        """
+        work_order = await visits.transition_work_order(
+            work_order_id,
+            data.to,
+            actor=principal,
+            reason=data.reason,
+            client_message=data.client_message,
+        )
+        return work_order_read(work_order, now=utcnow(), warning=visits.work_orders.warning)

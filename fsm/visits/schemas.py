@@ -10,7 +10,7 @@ import msgspec
 
 from fsm.geo import GeoPoint, from_db_point
 from fsm.schemas import AwareDatetime, Count
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 
 EstimatedMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
 

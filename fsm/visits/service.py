@@ -23,9 +23,9 @@ from fsm.pagination import Page, PageRequest
 from fsm.photos.models import EVIDENCE_STATES, Photo
 from fsm.sites.models import Site
 from fsm.skills.service import SkillService
-from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Visibility, WorkOrder, WorkOrderStatus
 from fsm.workorders.service import WorkOrderService
+from fsm.workorders.visit_models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
 
 V = VisitStatus
 

@@ -18,7 +18,6 @@ from fsm.db import utcnow
 from fsm.errors import Forbidden, field_error
 from fsm.pagination import PageRequest
 from fsm.schemas import LimitQuery, OffsetQuery, aware
-from fsm.visits.service import VisitService
 from fsm.workorders.custom_fields import (
     CustomFieldService,
     DefinitionCreate,
@@ -40,7 +39,6 @@ from fsm.workorders.schemas import (
     CommentRead,
     EventRead,
     ReopenRequest,
-    TransitionRequest,
     WorkOrderCreate,
     WorkOrderPage,
     WorkOrderRead,
@@ -197,32 +195,6 @@ class WorkOrderController(Controller):
         if priority is not None:
             work_order = await work_orders.change_priority(work_order_id, priority, actor=principal)
         return work_order_read(work_order, now=utcnow(), warning=work_orders.warning)
-
-    @post(
-        "/{work_order_id:uuid}/transitions",
-        operation_id="TransitionWorkOrder",
-        guards=[requires_staff],
-        status_code=200,
-    )
-    async def transition_work_order(
-        self,
-        visits: NamedDependency[VisitService],
-        principal: NamedDependency[Principal],
-        work_order_id: FromPath[uuid.UUID],
-        data: JSONBody[TransitionRequest],
-    ) -> WorkOrderRead:
-        """Move a work order to another status (409 names the allowed ones).
-
-        Cancelling it cancels its open visits, with the reason on each visit's trail.
-        """
-        work_order = await visits.transition_work_order(
-            work_order_id,
-            data.to,
-            actor=principal,
-            reason=data.reason,
-            client_message=data.client_message,
-        )
-        return work_order_read(work_order, now=utcnow(), warning=visits.work_orders.warning)
 
     @post("/{work_order_id:uuid}/reopen", operation_id="ReopenWorkOrder", status_code=200)
     async def reopen_work_order(

@@ -19,9 +19,9 @@ from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, NotFound, ValidationFailed
 from fsm.schemas import Name
 from fsm.sites.models import Site
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import ReplyTemplate
 from fsm.workorders.service import WorkOrderService
+from fsm.workorders.visit_models import Visit, VisitStatus
 
 PLACEHOLDERS = {
     "client_name": "The client's name",

@@ -36,8 +36,6 @@ from fsm.sites.models import Site
 from fsm.skills.models import Skill
 from fsm.skills.service import SkillService
 from fsm.sla.service import SlaService
-from fsm.visits.models import OPEN_VISIT_STATUSES, Visit
-from fsm.visits.models import VisitStatus as V
 from fsm.workorders.custom_fields import CustomFieldService, validate_custom_fields
 from fsm.workorders.models import (
     Channel,
@@ -54,6 +52,8 @@ from fsm.workorders.models import (
     work_order_skills,
 )
 from fsm.workorders.sla_clock import SlaClock
+from fsm.workorders.visit_models import OPEN_VISIT_STATUSES, Visit
+from fsm.workorders.visit_models import VisitStatus as V
 
 S = WorkOrderStatus
 # Work a client may rate.

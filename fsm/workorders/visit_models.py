@@ -1,4 +1,8 @@
-"""Visits: one engineer's on-site appointment for a work order, and its status trail."""
+"""Visits: one engineer's on-site appointment for a work order, and its status trail.
+
+The rows live with the work order they belong to: its status, its queue and its replies read
+them. The rules that plan, assign and move a visit are `fsm.visits`, one layer above.
+"""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from fsm.auth.principal import Principal
 from fsm.engineers.models import Engineer
 from fsm.errors import Forbidden
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit, VisitStatus
 from mobile_api.client.schemas import PeriodItem, VisitSummary
 from mobile_api.cursor import CursorValue, encode_cursor
 

@@ -24,7 +24,6 @@ from fsm.photos.service import PhotoService
 from fsm.settings import SolverSettings
 from fsm.sites.models import Site
 from fsm.users.models import Role, User
-from fsm.visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import VisitNotFound
 from fsm.workorders.models import (
     Channel,
@@ -42,6 +41,7 @@ from fsm.workorders.service import (
     comments_visible_to,
     events_visible_to,
 )
+from fsm.workorders.visit_models import OPEN_VISIT_STATUSES, Visit, VisitStatus, VisitStatusEvent
 from mobile_api.client.common import ClientScope, Slice, first_name, page_of, visit_summaries
 from mobile_api.client.pdf import report_pdf
 from mobile_api.client.schemas import (

@@ -13,8 +13,8 @@ from equipment.contracts.models import ContractStatus
 from equipment.equipment.models import EquipmentStatus
 from equipment.service_periods.models import PeriodStatus
 from fsm.schemas import BigCount, Count, Kilometres
-from fsm.visits.models import VisitStatus
 from fsm.workorders.models import WorkOrderStatus, WorkOrderType
+from fsm.workorders.visit_models import VisitStatus
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Description = Annotated[str, msgspec.Meta(max_length=20_000)]

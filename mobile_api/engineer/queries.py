@@ -19,8 +19,8 @@ from fsm.geo import from_db_point
 from fsm.photos.models import EVIDENCE_STATES, Photo
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import Comment, Priority, WorkOrder
+from fsm.workorders.visit_models import Visit, VisitStatus
 from mobile_api.engineer.schemas import (
     ChecklistState,
     CommentRead,

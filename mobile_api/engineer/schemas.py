@@ -13,9 +13,9 @@ from checklists.models import RunStatus
 from checklists.schemas import RunRead
 from fsm.geo import GeoPoint
 from fsm.schemas import AwareDatetime, Count, ErrorDetail
-from fsm.visits.models import VisitStatus
 from fsm.visits.schemas import StatusEventRead
 from fsm.workorders.models import WorkOrderType
+from fsm.workorders.visit_models import VisitStatus
 
 Note = Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=24 * 60)]

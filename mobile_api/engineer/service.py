@@ -16,9 +16,9 @@ from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import field_error
 from fsm.geo import GeoPoint, from_db_point, to_db_point
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.schemas import status_event_read
 from fsm.visits.service import ClientSignature, StatusReport, VisitNotFound, VisitService
+from fsm.workorders.visit_models import Visit, VisitStatus
 from mobile_api.cursor import decode_cursor, encode_cursor
 from mobile_api.engineer.models import EngineerChange
 from mobile_api.engineer.queries import EngineerReads, comment_read, local_today

@@ -19,10 +19,10 @@ from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.photos.models import Photo, PhotoState
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
 from fsm.visits.service import VisitDraft
 from fsm.workorders.models import WorkOrder, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import Visit
 from tests.factories import make_user
 from tests.fsm.wo_helpers import principal_of, services, visits, work_orders
 

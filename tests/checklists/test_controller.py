@@ -11,8 +11,8 @@ from checklists.service import AnswerInput
 from equipment.equipment.models import Equipment
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.auth_helpers import login
 from tests.checklists.helpers import (
     INSPECTION,

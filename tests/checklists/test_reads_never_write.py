@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from checklists.models import ChecklistRun
 from fsm.users.models import Role
-from fsm.visits.models import Visit
+from fsm.workorders.visit_models import Visit
 from tests.auth_helpers import login
 from tests.checklists.helpers import make_template, order_on, planned_visit
 from tests.equipment.helpers import make_equipment

@@ -17,7 +17,6 @@ from fsm.auth.principal import Principal
 from fsm.db import utcnow
 from fsm.errors import ValidationFailed
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport, VisitIncomplete
 from fsm.workorders.models import (
     Priority,
@@ -26,6 +25,7 @@ from fsm.workorders.models import (
     WorkOrderEvent,
     WorkOrderType,
 )
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.checklists.helpers import (
     add_evidence_photo,
     admin,

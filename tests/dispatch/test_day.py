@@ -20,9 +20,9 @@ from fsm.db import utcnow
 from fsm.main.demo import DEMO_DOMAIN, DEMO_PASSWORD
 from fsm.settings import Settings
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
 from fsm.visits.service import VisitDraft
 from fsm.workorders.models import WorkOrderType
+from fsm.workorders.visit_models import Visit
 from tests.auth_helpers import login
 from tests.dispatch.test_service import DAY, service, small_day
 from tests.factories import make_client, make_user

@@ -24,9 +24,9 @@ from dispatch.solver import Route, RoutePlan, SearchSettings
 from fsm.errors import ValidationFailed
 from fsm.geo import GeoPoint, to_db_point
 from fsm.settings import SolverSettings
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport, VisitDraft
 from fsm.workorders.models import Priority
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from tests.dispatch.test_service import (
     BERLIN,
     DAY,

@@ -24,9 +24,9 @@ from fsm.errors import UnknownReference
 from fsm.geo import GeoPoint
 from fsm.settings import SolverSettings
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import VisitDraft
 from fsm.workorders.models import WorkOrder, WorkOrderStatus
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.factories import make_engineer, make_site, make_skill, make_user
 from tests.fsm.wo_helpers import open_order, principal_of, visits
 

@@ -12,9 +12,9 @@ from equipment.contracts.models import BillingPeriod, Contract, ContractStatus
 from equipment.equipment.models import Equipment
 from fsm.clients.models import Client
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.workorders.models import WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import VisitStatus
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_client, make_site, make_user

@@ -25,9 +25,9 @@ from fsm.jobs import run_locked
 from fsm.sites.models import Site
 from fsm.sla.models import SlaPolicy
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import Channel, WorkOrder, WorkOrderEvent, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_policy, make_site, make_skill, make_user

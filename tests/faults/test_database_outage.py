@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fsm.main.localinfra import LocalPostgres
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Comment
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from tests.factories import PASSWORD, make_user
 from tests.faults.conftest import ApiProcess
 from tests.mobile_api.engineer_helpers import BASE, make_route

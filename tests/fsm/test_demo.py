@@ -16,8 +16,8 @@ from fsm.main.demo import DEMO_DOMAIN, DEMO_PASSWORD, load_demo
 from fsm.main.demo_work import load_demo_work, next_working_day
 from fsm.settings import Settings
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit, VisitStatus
 
 
 async def _load(session: AsyncSession, settings: Settings) -> date:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
 from fsm.workorders.models import WorkOrder, WorkOrderStatus
+from fsm.workorders.visit_models import Visit
 from tests.auth_helpers import login
 from tests.factories import make_engineer, make_skill
 from tests.fsm.helpers import (

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.db import utcnow
 from fsm.errors import Forbidden, UnknownReference, ValidationFailed
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import (
     IllegalVisitTransition,
     StatusReport,
@@ -21,6 +20,7 @@ from fsm.visits.service import (
 )
 from fsm.workorders.models import WorkOrderEvent, WorkOrderStatus
 from fsm.workorders.service import WorkOrderNotFound
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from tests.factories import make_engineer, make_site, make_skill, make_user
 from tests.fsm.wo_helpers import move, open_order, plan_visit, principal_of, visits, work_orders
 

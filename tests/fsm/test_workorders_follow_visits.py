@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import (
     CustomFieldDefinition,
@@ -16,6 +15,7 @@ from fsm.workorders.models import (
     WorkOrderType,
 )
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import VisitStatus, VisitStatusEvent
 from tests.factories import make_engineer, make_site, make_user
 from tests.fsm.wo_helpers import move, open_order, plan_visit, principal_of, visits, work_orders
 

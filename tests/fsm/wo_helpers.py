@@ -19,7 +19,6 @@ from fsm.settings import load_settings
 from fsm.sites.models import Site
 from fsm.sla.models import SlaPolicy
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
 from fsm.visits.service import VisitDraft, VisitService
 from fsm.workorders.models import (
     Priority,
@@ -29,6 +28,7 @@ from fsm.workorders.models import (
     WorkOrderType,
 )
 from fsm.workorders.service import WorkOrderDraft, WorkOrderService
+from fsm.workorders.visit_models import Visit
 from tests.factories import make_site, make_user
 
 WORK_ORDERS = "/api/v1/work-orders"

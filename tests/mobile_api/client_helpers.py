@@ -26,10 +26,10 @@ from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.sites.models import Site
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Priority, Visibility, WorkOrder, WorkOrderStatus, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_client, make_engineer, make_site, make_user

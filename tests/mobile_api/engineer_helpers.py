@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from equipment.equipment.models import Equipment
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
 from fsm.visits.service import VisitDraft
 from fsm.workorders.models import Priority, WorkOrder, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import Visit
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_engineer, make_site, make_user

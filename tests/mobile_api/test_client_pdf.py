@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pypdf import PdfReader
 
-from fsm.visits.models import VisitStatus
+from fsm.workorders.visit_models import VisitStatus
 from mobile_api.client.pdf import report_pdf
 from mobile_api.client.schemas import TrailStep, VisitReport
 

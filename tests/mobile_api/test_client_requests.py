@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from fsm.db import utcnow
 from fsm.geo import GeoPoint, to_db_point
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus
+from fsm.workorders.visit_models import VisitStatus
 from tests.factories import make_user
 from tests.fsm.wo_helpers import (
     move,

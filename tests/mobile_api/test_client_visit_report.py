@@ -17,8 +17,8 @@ from equipment.equipment.models import Equipment
 from fsm.db import utcnow
 from fsm.photos.models import Photo, PhotoState
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.checklists.helpers import definition
 from tests.factories import make_user
 from tests.fsm.wo_helpers import plan_visit, principal_of, services, visits

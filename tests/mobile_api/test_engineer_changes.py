@@ -19,9 +19,9 @@ from fsm.db import utcnow
 from fsm.engineers.models import Engineer
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.models import Visit, VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Channel, Priority, WorkOrder, WorkOrderStatus, WorkOrderType
+from fsm.workorders.visit_models import Visit, VisitStatus
 from mobile_api.cursor import decode_cursor, encode_cursor
 from mobile_api.engineer.models import EngineerChange
 from mobile_api.engineer.schemas import ChangesRead

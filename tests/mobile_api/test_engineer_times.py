@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.db import utcnow
-from fsm.visits.models import Visit, VisitStatus
 from fsm.workorders.models import WorkOrderType
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.auth_helpers import login
 from tests.checklists.helpers import make_template
 from tests.fsm.helpers import invalid_fields

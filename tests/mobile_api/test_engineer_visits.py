@@ -20,9 +20,9 @@ from fsm.engineers.models import Engineer
 from fsm.geo import GeoPoint, from_db_point
 from fsm.photos.models import Photo, PhotoState
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Comment, Visibility, WorkOrderEvent, WorkOrderType
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from tests.auth_helpers import login
 from tests.checklists.helpers import make_template
 from tests.factories import make_user

@@ -18,8 +18,8 @@ from fsm.main.localinfra import free_port
 from fsm.photos.models import Photo, PhotoState
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
 from fsm.workorders.models import Comment
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from mobile_api.engineer.schemas import PhotoConfirmAction, StatusAction, SyncRequest
 from mobile_api.engineer.sync import SyncRunner
 from mobile_api.idempotency import IdempotencyKey, IdempotencyStore

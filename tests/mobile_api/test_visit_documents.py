@@ -18,7 +18,7 @@ from fsm.photos.jobs import make_thumbnail
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
+from fsm.workorders.visit_models import Visit
 from tests.factories import make_client, make_engineer, make_site, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit
 from tests.mobile_api.engineer_helpers import headers_of

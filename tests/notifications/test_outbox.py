@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fsm.db import utcnow
 from fsm.outbox import EventKind, OutboxConsumer, OutboxEvent, Position, consume, read_after, record
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import Priority, WorkOrderStatus
 from fsm.workorders.sla_clock import SlaClock
+from fsm.workorders.visit_models import VisitStatus
 from tests.factories import make_engineer, make_user
 from tests.fsm.wo_helpers import move, open_order, plan_visit, principal_of, visits, work_orders
 

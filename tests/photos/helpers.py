@@ -11,8 +11,8 @@ from fsm.auth.principal import Principal
 from fsm.engineers.models import Engineer
 from fsm.photos.service import PhotoDraft, Reservation, UploadSlot
 from fsm.users.models import Role, User
-from fsm.visits.models import Visit
 from fsm.workorders.models import WorkOrder
+from fsm.workorders.visit_models import Visit
 from tests.checklists.helpers import make_template
 from tests.factories import make_engineer, make_site, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit, principal_of

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from equipment.equipment.models import Equipment
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import WorkOrder, WorkOrderStatus, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import VisitStatus
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment, make_equipment_model
 from tests.factories import make_client, make_engineer, make_user

@@ -12,7 +12,7 @@ from equipment.contracts.models import BillingPeriod, Contract, ContractStatus
 from fsm.clients.models import Client
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role, User
-from fsm.visits.models import VisitStatus
+from fsm.workorders.visit_models import VisitStatus
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_site, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from equipment.contracts.models import Contract, ContractStatus, Coverage, IntervalUnit
 from equipment.service_periods.models import PeriodStatus, ServicePeriod
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.workorders.models import WorkOrderType
 from fsm.workorders.service import WorkOrderDraft
+from fsm.workorders.visit_models import VisitStatus
 from tests.auth_helpers import login
 from tests.equipment.helpers import make_equipment
 from tests.factories import make_client, make_user

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role
-from fsm.visits.models import VisitStatus
 from fsm.workorders.models import WorkOrderRating
+from fsm.workorders.visit_models import VisitStatus
 from tests.auth_helpers import login
 from tests.factories import make_client, make_engineer, make_site, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.users.models import Role
-from fsm.visits.models import Visit, VisitStatus, VisitStatusEvent
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from tests.auth_helpers import login
 from tests.factories import make_engineer, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit
