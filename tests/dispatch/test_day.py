@@ -26,7 +26,7 @@ from fsm.workorders.visit_models import Visit
 from tests.auth_helpers import login
 from tests.dispatch.test_service import DAY, service, small_day
 from tests.factories import make_client, make_user
-from tests.fsm.test_demo import DEMO_VISITS, _load
+from tests.fsm.test_demo import DEMO_VISITS, load_the_demo
 from tests.fsm.wo_helpers import open_order, principal_of, visits
 from tests.mobile_api.client_helpers import make_company
 
@@ -77,7 +77,7 @@ class TestTheDemoDay:
     async def test_drafted_and_committed_no_engineer_is_double_booked(
         self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
-        day = await _load(session, settings)
+        day = await load_the_demo(session, settings)
         dispatcher = (
             await session.scalars(select(User).where(User.email == f"dispatch@{DEMO_DOMAIN}"))
         ).one()

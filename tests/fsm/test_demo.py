@@ -20,7 +20,8 @@ from fsm.workorders.models import WorkOrder
 from fsm.workorders.visit_models import Visit, VisitStatus
 
 
-async def _load(session: AsyncSession, settings: Settings) -> date:
+async def load_the_demo(session: AsyncSession, settings: Settings) -> date:
+    """The demo city and its work, committed; the day its routes are planned."""
     # Beside whatever other tests committed: the demo is found by its own domain.
     summary = await load_demo(session, only_into_empty=False)
     staff = {
@@ -63,7 +64,7 @@ class TestDemoWork:
     async def test_engineers_have_qualified_routes_under_contracts_with_checklists(
         self, session: AsyncSession, settings: Settings
     ) -> None:
-        await _load(session, settings)
+        await load_the_demo(session, settings)
 
         assigned = (
             await session.execute(
@@ -106,7 +107,7 @@ class TestDemoWork:
     async def test_the_demo_engineer_sees_the_route_in_the_app(
         self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
     ) -> None:
-        day = await _load(session, settings)
+        day = await load_the_demo(session, settings)
         engineer = await session.scalar(
             select(User).where(User.email == f"engineer1@{DEMO_DOMAIN}")
         )
