@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_admin
 from fsm.auth.one_time import OneTimeTokens
+from fsm.auth.principal import Principal
 from fsm.errors import field_error
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
@@ -98,7 +99,11 @@ class UserController(Controller):
 
     @post("/{user_id:uuid}/deactivate", operation_id="DeactivateUser", status_code=200)
     async def deactivate_user(
-        self, users: NamedDependency[UserService], user_id: FromPath[uuid.UUID]
+        self,
+        users: NamedDependency[UserService],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[uuid.UUID],
     ) -> UserRead:
-        """Stop a user from signing in; open sessions end at once."""
-        return user_read(await users.deactivate(user_id))
+        """Stop a user from signing in; open sessions end at once (409 `own_account` for
+        the caller's own)."""
+        return user_read(await users.deactivate(user_id, actor_id=principal.user_id))

@@ -23,6 +23,10 @@ class UserNotFound(NotFound):
     """No such user."""
 
 
+class OwnAccount(Conflict):
+    """An admin may not lock themselves out: another admin deactivates an admin's account."""
+
+
 class UserService:
     """Users: staff, engineers and client users."""
 
@@ -96,8 +100,18 @@ class UserService:
         ).all()
         return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
 
-    async def deactivate(self, user_id: uuid.UUID) -> User:
-        """Stop a user from signing in; their sessions end at their next request."""
+    async def deactivate(self, user_id: uuid.UUID, *, actor_id: uuid.UUID) -> User:
+        """Stop a user from signing in; their sessions end at their next request.
+
+        Never the caller's own account: an admin who did so would be signed out mid-way and,
+        as the last admin, leave the company with nobody to manage users. Any other admin is
+        itself proof that one stays.
+        """
+        if user_id == actor_id:
+            raise OwnAccount(
+                "you cannot deactivate your own account; another admin can",
+                details={"user_id": str(user_id)},
+            )
         user = await self.get(user_id)
         user.is_active = False
         await self.session.flush()

@@ -227,6 +227,20 @@ class TestDeactivateUser:
         assert response.json()["id"] == str(user.id)
         assert response.json()["is_active"] is False
 
+    async def test_an_admin_cannot_deactivate_their_own_account_another_admin_can(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin, own = await signed_in(client, session, Role.ADMIN)
+
+        response = await client.post(f"{USERS}/{admin.id}/deactivate", headers=own)
+
+        assert error_of(response, 409)["code"] == "own_account"
+        assert (await client.get("/api/v1/auth/me", headers=own)).status_code == 200
+        other = await _admin(client, session)
+        response = await client.post(f"{USERS}/{admin.id}/deactivate", headers=other)
+        assert response.json()["is_active"] is False
+        assert_unauthorized(await client.get("/api/v1/auth/me", headers=own))
+
     async def test_deactivation_ends_the_users_open_session(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
