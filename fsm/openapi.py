@@ -63,7 +63,7 @@ def document_errors(app: Litestar) -> Litestar:
     """Have `app` complete its OpenAPI document (built lazily, on first request of it)."""
     plugin = app.plugins.get(OpenAPIPlugin)
     # Litestar builds the document on demand and offers no hook after it; a subclass that
-    # finishes the build keeps it lazy (tests create an app per test and never read it).
+    # finishes the build keeps it lazy (an app that never serves the document never builds it).
     plugin.__class__ = _CompletingOpenAPIPlugin
     return app
 
