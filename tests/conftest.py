@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 from dispatch.runs import DispatchRuns
 from fsm.main.app import create_app
 from fsm.main.localinfra import LocalPostgres, LocalS3, free_port
+from fsm.main.mailsink import MailSink
 from fsm.main.migrate import upgrade
 from fsm.photos.jobs import THUMBNAIL_TASK, make_thumbnail
 from fsm.queue import InProcessQueue
@@ -106,10 +107,20 @@ def infra() -> Iterator[Infra]:
 
 
 @pytest.fixture(scope="session")
-def settings(infra: Infra) -> Settings:
+async def mail_sink() -> AsyncIterator[MailSink]:
+    """A real SMTP server on loopback: the account mails (reset, invitation) of `client`."""
+    sink = MailSink(port=0)
+    await sink.start()
+    yield sink
+    await sink.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra, mail_sink: MailSink) -> Settings:
     """Test settings pointing at the services this run started."""
     return load_settings(
         {
+            "FSM_SMTP_PORT": str(mail_sink.port),
             "FSM_ENV": "test",
             "FSM_DATABASE_URL": infra.database_url,
             "FSM_S3_ENDPOINT_URL": infra.s3_endpoint,

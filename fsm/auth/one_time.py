@@ -8,10 +8,11 @@ session of the user. Asking for a reset answers the same whether or not the emai
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, Protocol, runtime_checkable
 
 from sqlalchemy import ForeignKey, String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,19 +25,46 @@ from fsm.users.models import User
 from fsm.users.passwords import hash_password
 
 __all__ = [
+    "INVITATION",
     "INVITATION_DAYS",
+    "RESET",
     "RESET_TOKEN_MINUTES",
+    "AccountMail",
+    "IssuedLink",
     "OneTimeToken",
     "OneTimeTokens",
+    "Purpose",
     "TokenInvalid",
 ]
 
-log = logging.getLogger(__name__)
 
 RESET_TOKEN_MINUTES = 60
 INVITATION_DAYS = 7
-RESET = "password_reset"
-INVITATION = "invitation"
+RESET: Literal["password_reset"] = "password_reset"
+INVITATION: Literal["invitation"] = "invitation"
+Purpose = Literal["password_reset", "invitation"]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLink:
+    """A link to mail once the request has committed: who gets it, and its token."""
+
+    purpose: Purpose
+    token: str
+    email: str
+    full_name: str
+    language: str
+
+
+@runtime_checkable
+class AccountMail(Protocol):
+    """Mails a reset or invitation link (the shell wires `fsm.notifications.account_mail`).
+
+    Sent straight over SMTP after the request commits, never queued: the link opens an
+    account, so it is kept nowhere but in the mail.
+    """
+
+    async def __call__(self, link: IssuedLink) -> None: ...
 
 
 class OneTimeToken(IdMixin, Base):
@@ -61,24 +89,18 @@ class TokenInvalid(ValidationFailed):
     code = "token_invalid"
 
 
+def _link(purpose: Purpose, token: str, user: User) -> IssuedLink:
+    return IssuedLink(
+        purpose=purpose,
+        token=token,
+        email=user.email,
+        full_name=user.full_name,
+        language=user.language,
+    )
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def deliver_password_reset(user: User, token: str) -> None:
-    """TO WIRE: send the reset link by mail through the outbox (branch i14a's mail out).
-
-    Until then the link is not sent anywhere; only the fact is logged, never the token.
-    """
-    log.info("password reset asked for user %s; mail delivery is not wired yet", user.id)
-
-
-async def deliver_invitation(user: User, token: str) -> None:
-    """TO WIRE: send the invitation link by mail through the outbox (branch i14a's mail out).
-
-    Until then the link is not sent anywhere; only the fact is logged, never the token.
-    """
-    log.info("user %s invited; mail delivery is not wired yet", user.id)
 
 
 class OneTimeTokens:
@@ -87,9 +109,11 @@ class OneTimeTokens:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def issue_password_reset(self, email: str, *, now: datetime | None = None) -> str | None:
-        """A fresh reset token for the active user with this email, or None when there is
-        none (the caller answers the same either way). Earlier unused tokens stop working."""
+    async def issue_password_reset(
+        self, email: str, *, now: datetime | None = None
+    ) -> IssuedLink | None:
+        """A fresh reset link for the active user with this email, or None when there is
+        none (the caller answers the same either way). Earlier unused links stop working."""
         now = now or utcnow()
         user = (
             await self.session.scalars(
@@ -99,15 +123,13 @@ class OneTimeTokens:
         if user is None or not user.is_active:
             return None
         token = await self._issue(user, RESET, now + timedelta(minutes=RESET_TOKEN_MINUTES), now)
-        await deliver_password_reset(user, token)
-        return token
+        return _link(RESET, token, user)
 
-    async def invite(self, user: User, *, now: datetime | None = None) -> str:
-        """An invitation token for a user who has no password of their own yet."""
+    async def invite(self, user: User, *, now: datetime | None = None) -> IssuedLink:
+        """An invitation link for a user who has no password of their own yet."""
         now = now or utcnow()
         token = await self._issue(user, INVITATION, now + timedelta(days=INVITATION_DAYS), now)
-        await deliver_invitation(user, token)
-        return token
+        return _link(INVITATION, token, user)
 
     async def reset_password(
         self, token: str, new_password: str, *, now: datetime | None = None

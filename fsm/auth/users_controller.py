@@ -9,13 +9,14 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_admin
-from fsm.auth.one_time import OneTimeTokens
+from fsm.auth.one_time import AccountMail, OneTimeTokens
 from fsm.auth.principal import Principal
 from fsm.errors import field_error
 from fsm.pagination import PageOut, PageRequest, page_out
@@ -73,8 +74,9 @@ class UserController(Controller):
         self,
         users: NamedDependency[UserService],
         db_session: NamedDependency[AsyncSession],
+        account_mail: NamedDependency[AccountMail],
         data: JSONBody[UserInvite],
-    ) -> UserRead:
+    ) -> Response[UserRead]:
         """Create an admin, dispatcher or client user without a password and mail them a
         one-time link (7 days) to set one."""
         if data.role is Role.ENGINEER:
@@ -87,8 +89,11 @@ class UserController(Controller):
             role=data.role,
             client_id=data.client_id,
         )
-        await OneTimeTokens(db_session).invite(user)
-        return user_read(user)
+        link = await OneTimeTokens(db_session).invite(user)
+        # Mailed once the user and the link are committed.
+        return Response(
+            user_read(user), status_code=201, background=BackgroundTask(account_mail, link)
+        )
 
     @get("/{user_id:uuid}", operation_id="GetUser")
     async def get_user(

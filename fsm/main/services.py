@@ -21,8 +21,10 @@ from dispatch.controller import dispatch_runs
 from dispatch.runs import DispatchRuns
 from dispatch.service import DispatchService
 from equipment.contracts.coverage import resolve_coverage
+from fsm.auth.one_time import AccountMail
 from fsm.auth.principal import Principal
 from fsm.mailin.service import MailInService
+from fsm.notifications.account_mail import SmtpAccountMail
 from fsm.photos.service import PhotoService
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
@@ -154,6 +156,10 @@ def _webhooks(services: NamedDependency[Services]) -> WebhookService:
     return services.webhooks
 
 
+def _account_mail(state: State) -> AccountMail:
+    return SmtpAccountMail(state.settings.mail)
+
+
 def service_dependencies() -> dict[str, Any]:
     """The app-level dependencies every controller asks for by name."""
     return {
@@ -167,4 +173,5 @@ def service_dependencies() -> dict[str, Any]:
         "requests": Provide(_client_requests, sync_to_thread=False),
         "mail_in": Provide(_mail_in, sync_to_thread=False),
         "webhooks": Provide(_webhooks, sync_to_thread=False),
+        "account_mail": Provide(_account_mail, sync_to_thread=False),
     }

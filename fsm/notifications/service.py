@@ -184,7 +184,7 @@ class MailNotSent(Exception):
     """The SMTP server refused or could not be reached; the job is retried."""
 
 
-class _Connection:
+class SmtpConnection:
     """One SMTP connection for a batch of mails, opened on first use and after a failure."""
 
     def __init__(self, settings: MailSettings) -> None:
@@ -233,7 +233,7 @@ async def send_deliveries(
         MailNotSent: some failed and have attempts left (the job retries the batch; the
             ones sent meanwhile are skipped then).
     """
-    connection = _Connection(settings)
+    connection = SmtpConnection(settings)
     sent, failed = 0, 0
     try:
         for delivery_id in delivery_ids:
@@ -250,7 +250,7 @@ async def send_deliveries(
 async def _send_one(
     factory: async_sessionmaker[AsyncSession],
     settings: MailSettings,
-    connection: _Connection,
+    connection: SmtpConnection,
     delivery_id: int,
 ) -> bool | None:
     """True when sent, False when not ours to send (or given up), None when it will retry."""
