@@ -8,14 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import click
 
 from fsm.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
@@ -31,6 +34,22 @@ def _settings() -> Settings:
 
 def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(coro_fn())
+
+
+def _run_job(job: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Run one recurring job now, on an engine of its own that is disposed after."""
+    from fsm.db import create_engine, create_session_factory
+
+    settings = _settings()
+
+    async def run() -> T:
+        engine = create_engine(settings.database)
+        try:
+            return await job(settings, create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 @click.group()
@@ -186,19 +205,9 @@ def jobs_sla_watch() -> None:
 @jobs.command("maintenance")
 def jobs_maintenance() -> None:
     """Open maintenance work orders for service periods coming due, now."""
-    from fsm.db import create_engine, create_session_factory
     from fsm.main.scheduler import run_maintenance_job
 
-    settings = _settings()
-
-    async def run() -> tuple[int, int, int] | None:
-        engine = create_engine(settings.database)
-        try:
-            return await run_maintenance_job(settings, create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    result = _run(run)
+    result = _run_job(run_maintenance_job)
     if result is None:
         click.echo("maintenance is running in another process; skipped")
     else:
@@ -211,93 +220,43 @@ def jobs_maintenance() -> None:
 @jobs.command("thumbnails")
 def jobs_thumbnails() -> None:
     """Thumbnail stored photos still waiting (normally done right after each confirm)."""
-    from fsm.db import create_engine, create_session_factory
     from fsm.main.scheduler import run_photo_thumbnails
 
-    settings = _settings()
-
-    async def run() -> tuple[int, int, int]:
-        engine = create_engine(settings.database)
-        try:
-            return await run_photo_thumbnails(settings, create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    verified, rejected, failed = _run(run)
+    verified, rejected, failed = _run_job(run_photo_thumbnails)
     click.echo(f"thumbnails: {verified} verified, {rejected} rejected, {failed} failed")
 
 
 @jobs.command("photo-cleanup")
 def jobs_photo_cleanup() -> None:
     """Drop photo reservations never confirmed within a week, with their uploaded bytes."""
-    from fsm.db import create_engine, create_session_factory
     from fsm.main.scheduler import run_photo_cleanup
 
-    settings = _settings()
-
-    async def run() -> int:
-        engine = create_engine(settings.database)
-        try:
-            return await run_photo_cleanup(settings, create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    click.echo(f"photo cleanup: {_run(run)} abandoned reservations dropped")
+    click.echo(f"photo cleanup: {_run_job(run_photo_cleanup)} abandoned reservations dropped")
 
 
 @jobs.command("dispatch-sweep")
 def jobs_dispatch_sweep() -> None:
     """Mark failed the dispatch runs a dead process left solving."""
-    from fsm.db import create_engine, create_session_factory
     from fsm.main.scheduler import run_dispatch_sweep
 
-    settings = _settings()
-
-    async def run() -> int:
-        engine = create_engine(settings.database)
-        try:
-            return await run_dispatch_sweep(settings, create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    click.echo(f"dispatch sweep: {_run(run)} interrupted runs marked failed")
+    click.echo(f"dispatch sweep: {_run_job(run_dispatch_sweep)} interrupted runs marked failed")
 
 
 @jobs.command("mobile-housekeeping")
 def jobs_mobile_housekeeping() -> None:
     """Forget expired idempotency keys and change-feed rows past their retention."""
-    from fsm.db import create_engine, create_session_factory
     from fsm.main.scheduler import run_mobile_housekeeping
 
-    settings = _settings()
-
-    async def run() -> tuple[int, int]:
-        engine = create_engine(settings.database)
-        try:
-            return await run_mobile_housekeeping(settings, create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    keys, rows = _run(run)
+    keys, rows = _run_job(run_mobile_housekeeping)
     click.echo(f"mobile housekeeping: {keys} idempotency keys, {rows} change-feed rows purged")
 
 
 @jobs.command("webhooks")
 def jobs_webhooks() -> None:
     """Turn new events into webhook deliveries and send those due now."""
-    from fsm.db import create_engine, create_session_factory
     from fsm.main.scheduler import run_webhooks_job
 
-    settings = _settings()
-
-    async def run() -> tuple[int, int]:
-        engine = create_engine(settings.database)
-        try:
-            return await run_webhooks_job(settings, create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    made, sent = _run(run)
+    made, sent = _run_job(run_webhooks_job)
     click.echo(f"webhooks: {made} deliveries made, {sent} attempts sent")
 
 

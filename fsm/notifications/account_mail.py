@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import html
 import logging
+import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import urlencode
 
 import aiosmtplib
@@ -28,8 +27,8 @@ from fsm.auth.one_time import (
     IssuedLink,
     Purpose,
 )
-from fsm.notifications.service import SmtpConnection
-from fsm.notifications.templates import LANGUAGES, Mail
+from fsm.notifications.service import SmtpConnection, mail_message
+from fsm.notifications.templates import LANGUAGES, Mail, compose
 from fsm.settings import MailSettings
 
 __all__ = ["SmtpAccountMail", "account_link", "render_account_mail"]
@@ -105,25 +104,20 @@ def render_account_mail(link: IssuedLink, base_url: str) -> Mail:
     """The mail of `link` in the user's language (English when theirs has no text)."""
     language = link.language if link.language in LANGUAGES else "en"
     subject, lines = _TEXTS[language][link.purpose]
-    values = {
-        "name": link.full_name,
-        "link": account_link(base_url, link),
-        "code": link.token,
-        "valid": _VALID[language][link.purpose],
-    }
-
-    def fill(line: str, escape: bool) -> str:
-        for key, value in values.items():
-            line = line.replace("$" + key, html.escape(value) if escape else value)
-        return line
-
-    text = "\n\n".join(fill(line, escape=False) for line in lines) + "\n"
-    href = html.escape(values["link"], quote=True)
-    body = "".join(
-        f'<p><a href="{href}">{href}</a></p>' if line == "$link" else f"<p>{fill(line, True)}</p>"
-        for line in lines
+    address = account_link(base_url, link)
+    href = html.escape(address, quote=True)
+    return compose(
+        language,
+        subject,
+        lines,
+        {
+            "name": link.full_name,
+            "link": address,
+            "code": link.token,
+            "valid": _VALID[language][link.purpose],
+        },
+        html_values={"link": f'<a href="{href}">{href}</a>'},
     )
-    return Mail(subject=subject, text=text, html=f"<html><body>{body}</body></html>")
 
 
 @dataclass(frozen=True)
@@ -133,19 +127,14 @@ class SmtpAccountMail:
     settings: MailSettings
 
     async def __call__(self, link: IssuedLink) -> None:
-        mail = render_account_mail(link, self.settings.public_url)
-        message = EmailMessage()
-        message["From"] = self.settings.from_address
-        message["To"] = link.email
-        message["Subject"] = mail.subject
-        message["Date"] = formatdate(localtime=False)
-        domain = parseaddr(self.settings.from_address)[1].partition("@")[2] or "fieldline.local"
-        message["Message-ID"] = make_msgid("fieldline-account", domain=domain)
-        message["Auto-Submitted"] = "auto-generated"
-        message["X-Fieldline-Event"] = link.purpose
-        message.set_content(mail.text)
-        message.add_alternative(mail.html, subtype="html")
-        message["Content-Language"] = link.language
+        message = mail_message(
+            self.settings,
+            render_account_mail(link, self.settings.public_url),
+            to=link.email,
+            language=link.language,
+            event=link.purpose,
+            id_left=f"fieldline-account-{uuid.uuid4().hex}",
+        )
         connection = SmtpConnection(self.settings)
         try:
             await connection.send(message)

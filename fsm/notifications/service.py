@@ -38,7 +38,7 @@ from fsm.db import session_scope, utcnow
 from fsm.engineers.models import Engineer
 from fsm.errors import field_error
 from fsm.notifications.models import DeliveryStatus, MailDelivery, NotificationPreference
-from fsm.notifications.templates import LANGUAGES, MAIL_KINDS, render
+from fsm.notifications.templates import LANGUAGES, MAIL_KINDS, Mail, render
 from fsm.outbox import AUDIENCES, Audience, EventKind, OutboxEvent, consume
 from fsm.settings import MailSettings
 from fsm.users.models import Role, User
@@ -325,18 +325,32 @@ async def _message(
         links=links,
         names=names,
     )
+    return mail_message(
+        settings,
+        mail,
+        to=delivery.address,
+        language=delivery.language,
+        event=kind.value,
+        id_left=f"fieldline-delivery-{delivery.id}",
+    )
+
+
+def mail_message(
+    settings: MailSettings, mail: Mail, *, to: str, language: str, event: str, id_left: str
+) -> EmailMessage:
+    """`mail` addressed from our sender to `to`: the one shape of every mail we send."""
     message = EmailMessage()
     message["From"] = settings.from_address
-    message["To"] = delivery.address
+    message["To"] = to
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False)
     domain = parseaddr(settings.from_address)[1].partition("@")[2] or "fieldline.local"
-    message["Message-ID"] = f"<fieldline-delivery-{delivery.id}@{domain}>"
+    message["Message-ID"] = f"<{id_left}@{domain}>"
     # Machines, not people, write these: auto-responders must not answer them.
     message["Auto-Submitted"] = "auto-generated"
-    message["X-Fieldline-Event"] = kind.value
+    message["X-Fieldline-Event"] = event
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     # After the content: setting it replaces every Content-* header.
-    message["Content-Language"] = delivery.language
+    message["Content-Language"] = language
     return message

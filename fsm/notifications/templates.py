@@ -11,7 +11,7 @@ are shown on the wall clock of the site (`payload["timezone"]`).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from string import Template
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from fsm.outbox import Audience, EventKind
 
-__all__ = ["LANGUAGES", "MAIL_KINDS", "Mail", "render"]
+__all__ = ["LANGUAGES", "MAIL_KINDS", "Mail", "compose", "render"]
 
 LANGUAGES = ("en", "ru")
 
@@ -205,19 +205,31 @@ def render(
     subject, lines = _TEMPLATES[language][kind]
     internal = staff if audience is not Audience.CLIENT else {}
     values = _values(language, payload, internal, links, names)
+    return compose(language, subject, (*lines, _SIGNATURE[language]), values)
+
+
+def compose(
+    language: str,
+    subject: str,
+    lines: Sequence[str],
+    values: Mapping[str, str],
+    *,
+    html_values: Mapping[str, str] | None = None,
+) -> Mail:
+    """A mail from its `$name` lines: plain text, and HTML with every value escaped.
+
+    `html_values` are put in the HTML as they are (markup we wrote, such as a link).
+    """
     text_lines = [Template(line).safe_substitute(values) for line in lines]
-    escaped = {k: html.escape(v) for k, v in values.items()}
+    escaped = {k: html.escape(v) for k, v in values.items()} | dict(html_values or {})
     html_lines = [
         Template(html.escape(line, quote=False)).safe_substitute(escaped) for line in lines
     ]
     body_html = "".join(f"<p>{line}</p>" for line in html_lines)
     return Mail(
         subject=Template(subject).safe_substitute(values),
-        text="\n\n".join([*text_lines, _SIGNATURE[language]]) + "\n",
-        html=(
-            f'<!doctype html><html lang="{language}"><body>{body_html}'
-            f"<p>{html.escape(_SIGNATURE[language])}</p></body></html>"
-        ),
+        text="\n\n".join(text_lines) + "\n",
+        html=f'<!doctype html><html lang="{language}"><body>{body_html}</body></html>',
     )
 
 
