@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from litestar import Controller, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -15,10 +15,9 @@ from litestar.status_codes import (
     HTTP_202_ACCEPTED,
     HTTP_429_TOO_MANY_REQUESTS,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.models import DispatchPlan, DispatchPlanStatus
-from dispatch.runs import DispatchRuns, fail_interrupted
+from dispatch.runs import defer_run
 from dispatch.schemas import (
     DispatchPlanRead,
     DispatchRunRead,
@@ -30,56 +29,22 @@ from dispatch.schemas import (
 from dispatch.service import DispatchService
 from fsm.auth.guards import requires_staff
 from fsm.auth.principal import Principal
-from fsm.db import session_scope, utcnow
 from fsm.schemas import ErrorBody, check_timezone
 
 PLANS_PATH = "/api/v1/dispatch/plans"
-log = logging.getLogger("dispatch")
 
 
-def dispatch_runs(state: State) -> DispatchRuns:
-    """This process's background solver runs (made on first use)."""
-    runs = state.get("dispatch_runs")
-    if runs is None:
-        runs = DispatchRuns(
-            state.session_factory, max_concurrent=state.settings.solver.max_concurrent_runs
-        )
-        state.dispatch_runs = runs
-    assert isinstance(runs, DispatchRuns)
-    return runs
+def _created_or_accepted(plan: DispatchPlan, state: State) -> Response[DispatchPlanRead]:
+    """201 with the finished plan, or 202 pointing at the plan still solving.
 
-
-async def start_dispatch_runs(state: State) -> None:
-    """At start-up: runs a dead process left `solving` past their budget become failed."""
-    dispatch_runs(state)
-    try:
-        async with session_scope(state.session_factory) as session:
-            solver_settings = state.settings.solver
-            await fail_interrupted(
-                session,
-                grace_s=solver_settings.run_grace_s,
-                now=utcnow(),
-                max_queue_s=solver_settings.max_time_limit_s,
-            )
-    except (OSError, SQLAlchemyError):
-        # The app still starts without its database; reads catch such runs later.
-        log.warning("could not sweep interrupted dispatch runs at start-up", exc_info=True)
-
-
-async def stop_dispatch_runs(state: State) -> None:
-    """At shutdown: cancel this process's runs, marking their plans failed as interrupted."""
-    runs = state.get("dispatch_runs")
-    if isinstance(runs, DispatchRuns):
-        await runs.stop()
-
-
-def _created_or_accepted(plan: DispatchPlan) -> Response[DispatchPlanRead]:
-    """201 with the finished plan, or 202 pointing at the plan still solving."""
+    A stored run is deferred to a worker once the answer has gone, after the commit.
+    """
     if plan.status is DispatchPlanStatus.SOLVING:
         return Response(
             dispatch_plan_read(plan),
             status_code=HTTP_202_ACCEPTED,
             headers={"Location": f"{PLANS_PATH}/{plan.id}"},
+            background=BackgroundTask(defer_run, state.job_queue, plan.id),
         )
     return Response(dispatch_plan_read(plan), status_code=HTTP_201_CREATED)
 
@@ -91,9 +56,9 @@ _ACCEPTED = {
     ),
     HTTP_429_TOO_MANY_REQUESTS: ResponseSpec(
         data_container=ErrorBody,
-        description="too_many_dispatch_runs: this process already solves "
-        "FSM_DISPATCH_MAX_CONCURRENT_RUNS plans; Retry-After says in how many seconds the "
-        "first of them ends.",
+        description="too_many_dispatch_runs: FSM_DISPATCH_MAX_CONCURRENT_RUNS plans are "
+        "solving in the background already; Retry-After says in how many seconds the first "
+        "of them should end.",
     ),
 }
 
@@ -111,6 +76,7 @@ class DispatchPlanController(Controller):
         dispatch: NamedDependency[DispatchService],
         principal: NamedDependency[Principal],
         data: JSONBody[PlanCreate],
+        state: State,
     ) -> Response[DispatchPlanRead]:
         """Plan the whole day (open and held visits) over the engineers on shift, as a draft."""
         plan = await dispatch.draft(
@@ -122,7 +88,7 @@ class DispatchPlanController(Controller):
             background=data.background,
             stability_cost=data.stability_cost,
         )
-        return _created_or_accepted(plan)
+        return _created_or_accepted(plan, state)
 
     @post("/{plan_id:uuid}/insert", operation_id="InsertIntoDispatchPlan", responses=_ACCEPTED)
     async def insert_visits(
@@ -131,6 +97,7 @@ class DispatchPlanController(Controller):
         principal: NamedDependency[Principal],
         plan_id: FromPath[uuid.UUID],
         data: JSONBody[PlanInsert],
+        state: State,
     ) -> Response[DispatchPlanRead]:
         """Re-plan a committed plan's running day around urgent visits, as a new draft."""
         plan = await dispatch.insert(
@@ -141,7 +108,7 @@ class DispatchPlanController(Controller):
             background=data.background,
             stability_cost=data.stability_cost,
         )
-        return _created_or_accepted(plan)
+        return _created_or_accepted(plan, state)
 
     @get("/{plan_id:uuid}", operation_id="GetDispatchPlan")
     async def get_plan(

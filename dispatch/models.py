@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, func
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,3 +76,8 @@ class DispatchPlan(IdMixin, Base):
     # When the solver's budget ends; a run still `solving` well after it was interrupted.
     solve_until_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # A background run's solve request (dispatch.runs.SolveRequest as JSON), from the request
+    # that stored the plan until a worker stores the result.
+    run_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The queue job solving it: only that job (or its retry) may run it.
+    run_job_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -2,8 +2,8 @@
 commit a draft as visit assignments.
 
 Every run reads a snapshot (visits with their versions, engineers), lets go of the database
-while the solver works, and stores the plan in a short transaction; in the background the
-store happens in a task of its own (`dispatch.runs`).
+while the solver works, and stores the plan in a short transaction; a background run is
+stored with what it read and solved by a worker (`dispatch.runs`).
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
 from dispatch.plan_map import plan_map_svg
 from dispatch.runs import (
     INTERRUPTED,
-    DispatchRuns,
-    SolveJob,
+    SolveRequest,
+    admit,
     fail_interrupted,
     finish_plan,
     is_interrupted,
     progress_json,
-    run_job,
+    run_in_thread,
+    travel_of,
 )
 from equipment.service_periods.models import ServicePeriod
 from fsm.auth.principal import Principal
@@ -146,7 +147,6 @@ class DispatchService:
         visits: VisitService,
         solver_settings: SolverSettings,
         *,
-        runs: DispatchRuns | None = None,
         search: solver.SearchSettings | None = None,
         travel: solver.TravelProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -154,7 +154,6 @@ class DispatchService:
         self.session = session
         self.visits = visits
         self.solver_settings = solver_settings
-        self.runs = runs
         self.search = search
         # None: from the settings (OSRM when configured, else straight lines).
         self.travel = travel
@@ -164,8 +163,8 @@ class DispatchService:
         """One plan; a run a dead process left `solving` reads as failed, interrupted.
 
         A read writes nothing: the plan is then handed out detached, with the failure its
-        row gets from the worker's sweep or start-up. `for_update` (a change to follow)
-        writes the failure at once.
+        row gets from the worker's sweep. `for_update` (a change to follow) writes the
+        failure at once.
         """
         stmt = select(DispatchPlan).where(DispatchPlan.id == plan_id)
         if for_update:
@@ -173,9 +172,7 @@ class DispatchService:
         plan = (await self.session.scalars(stmt)).one_or_none()
         if plan is None:
             raise DispatchPlanNotFound(f"dispatch plan {plan_id} not found")
-        if plan.status is not DispatchPlanStatus.SOLVING or (
-            self.runs is not None and plan.id in self.runs.running
-        ):
+        if plan.status is not DispatchPlanStatus.SOLVING:
             return plan
         now, grace_s = self.clock(), self.solver_settings.run_grace_s
         max_queue_s = self.solver_settings.max_time_limit_s
@@ -287,21 +284,13 @@ class DispatchService:
             day_before=_day_before(day_rows),
             created_by_id=actor.user_id,
         )
-        travel, search = self._travel(), self.search
-
-        def job(live: solver.SearchProgress) -> solver.RoutePlan:
-            routes = solver.replan(
-                problem,
-                None,
-                progress,
-                time_limit_s=limit,
-                travel=travel,
-                search=search,
-                search_progress=live,
-            )
-            return _with_unlocated(routes, unlocated)
-
-        return await self._run(plan, job, limit, background)
+        request = SolveRequest(
+            problem=problem,
+            progress=tuple(progress),
+            unlocated=tuple(unlocated),
+            time_limit_s=limit,
+        )
+        return await self._run(plan, request, background)
 
     @staticmethod
     def _field_visit(visit: Visit, location: Any) -> FieldVisit:
@@ -426,51 +415,35 @@ class DispatchService:
             day_before=_day_before(day_rows),
             created_by_id=actor.user_id,
         )
-        travel, search = self._travel(), self.search
-
-        def job(live: solver.SearchProgress) -> solver.RoutePlan:
-            return solver.replan(
-                problem,
-                committed,
-                progress,
-                time_limit_s=limit,
-                travel=travel,
-                search=search,
-                search_progress=live,
-            )
-
-        return await self._run(plan, job, limit, background)
+        request = SolveRequest(
+            problem=problem, committed=committed, progress=tuple(progress), time_limit_s=limit
+        )
+        return await self._run(plan, request, background)
 
     async def _run(
-        self, plan: DispatchPlan, job: SolveJob, time_limit_s: int, background: bool | None
+        self, plan: DispatchPlan, request: SolveRequest, background: bool | None
     ) -> DispatchPlan:
+        """Solve now, or store the run for a worker (its answer defers the job: `defer_run`)."""
         # The snapshot is read: end its transaction so no connection waits on the solver.
         await end_reads(self.session)
+        time_limit_s = request.time_limit_s
         if background is None:
             background = time_limit_s > self.solver_settings.sync_limit_s
         now = self.clock()
         plan.created_at = now
         if background:
-            if self.runs is None:
-                raise RuntimeError("background runs need a DispatchRuns")
+            await admit(self.session, self.solver_settings, now=now)
             plan.id = uuid.uuid4()
-            self.runs.reserve(plan.id, time_limit_s=time_limit_s)
             plan.status = DispatchPlanStatus.SOLVING
-            # Set by the run when its thread starts: a run waiting for one is not late.
+            # Set by the worker when its thread starts: a run waiting for one is not late.
             plan.solve_until_at = None
             plan.progress = progress_json(time_limit_s, 0.0, None)
-            try:
-                self.session.add(plan)
-                await self.session.flush()
-            except BaseException:
-                self.runs.release(plan.id)
-                raise
-            # The run reads the plan in a session of its own: it starts once the request's
-            # unit of work has committed the plan (and gives its place back if it rolls back).
-            self.runs.start_when_committed(self.session, plan.id, job, time_limit_s=time_limit_s)
+            plan.run_request = msgspec.to_builtins(request)
+            self.session.add(plan)
+            await self.session.flush()
             return plan
         live = solver.SearchProgress()
-        outcome = await run_job(job, live)
+        outcome = await run_in_thread(request, live, travel=self._travel(), search=self.search)
         finish_plan(plan, outcome)
         elapsed = (self.clock() - now).total_seconds()
         plan.progress = progress_json(time_limit_s, elapsed, live)
@@ -479,14 +452,7 @@ class DispatchService:
         return plan
 
     def _travel(self) -> solver.TravelProvider:
-        if self.travel is not None:
-            return self.travel
-        settings = self.solver_settings
-        if settings.osrm_url:
-            return solver.OsrmTravel(base_url=settings.osrm_url)
-        return solver.HaversineTravel(
-            road_factor=settings.road_factor, speed_kmh=settings.average_speed_kmh
-        )
+        return self.travel if self.travel is not None else travel_of(self.solver_settings)
 
     async def _engineers(
         self, day: date, origin_at: datetime, engineer_ids: Sequence[uuid.UUID] | None
@@ -850,18 +816,3 @@ def _unlocated(visit: Visit, order: WorkOrder) -> solver.DroppedVisit:
         reason=solver.DropReason.UNLOCATED_SITE,
         detail="the site has no coordinates; set its location to plan this visit",
     )
-
-
-def _with_unlocated(
-    routes: solver.RoutePlan, unlocated: list[solver.DroppedVisit]
-) -> solver.RoutePlan:
-    """The solver's plan with the visits it never saw (unlocated sites) named as dropped."""
-    if not unlocated:
-        return routes
-    critical = sum(1 for d in unlocated if d.priority is solver.Priority.CRITICAL)
-    metrics = msgspec.structs.replace(
-        routes.metrics,
-        dropped_count=routes.metrics.dropped_count + len(unlocated),
-        dropped_critical_count=routes.metrics.dropped_critical_count + critical,
-    )
-    return msgspec.structs.replace(routes, dropped=(*routes.dropped, *unlocated), metrics=metrics)

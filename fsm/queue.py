@@ -13,6 +13,7 @@ may start at once): a web handler does it in a background task after the answer.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -27,8 +28,12 @@ __all__ = ["InProcessQueue", "JobQueue", "ProcrastinateQueue", "conninfo", "crea
 class JobQueue(Protocol):
     """Somewhere to leave a job for later."""
 
-    async def defer(self, task: str, **arguments: Any) -> None:
-        """Ask for task `task` to run with these JSON arguments."""
+    async def defer(self, task: str, *, queueing_lock: str | None = None, **arguments: Any) -> None:
+        """Ask for task `task` to run with these JSON arguments.
+
+        With a `queueing_lock`, a job of that lock still waiting makes this one needless:
+        it is not queued (and that is not an error).
+        """
 
 
 def conninfo(database: DatabaseSettings) -> str:
@@ -60,8 +65,11 @@ class ProcrastinateQueue:
     def __init__(self, app: procrastinate.App) -> None:
         self.app = app
 
-    async def defer(self, task: str, **arguments: Any) -> None:
-        await self.app.configure_task(name=task).defer_async(**arguments)
+    async def defer(self, task: str, *, queueing_lock: str | None = None, **arguments: Any) -> None:
+        deferrer = self.app.configure_task(name=task, queueing_lock=queueing_lock)
+        # Already enqueued: the job of this lock waiting in the queue will do.
+        with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+            await deferrer.defer_async(**arguments)
 
 
 class InProcessQueue:
@@ -70,5 +78,5 @@ class InProcessQueue:
     def __init__(self, tasks: Mapping[str, Callable[..., Awaitable[Any]]]) -> None:
         self.tasks = tasks
 
-    async def defer(self, task: str, **arguments: Any) -> None:
+    async def defer(self, task: str, *, queueing_lock: str | None = None, **arguments: Any) -> None:
         await self.tasks[task](**arguments)

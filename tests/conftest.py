@@ -7,6 +7,9 @@ session the app or a service opens joins it through savepoints.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -27,11 +30,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from dispatch.runs import DispatchRuns
 from fsm.main.app import create_app
 from fsm.main.localinfra import LocalPostgres, LocalS3, free_port
 from fsm.main.mailsink import MailSink
 from fsm.main.migrate import upgrade
+from fsm.main.worker import run_worker
 from fsm.photos.jobs import THUMBNAIL_TASK, make_thumbnail
 from fsm.queue import InProcessQueue
 from fsm.settings import Settings, load_settings
@@ -200,13 +203,62 @@ async def client(
     state.session_factory = session_factory
     state.object_store = object_store
     state.job_queue = queue
-    state.pop("dispatch_runs", None)  # made on first use, on this test's sessions
     transport = httpx.ASGITransport(app=shared_app, client=("203.0.113.7", 50000))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
     finally:
-        runs = state.pop("dispatch_runs", None)
-        if isinstance(runs, DispatchRuns):
-            await runs.stop()
         state.session_factory = state.job_queue = None
+
+
+@dataclass
+class Live:
+    """A migrated database of a test package's own, where every transaction commits for real
+    (as workers need: they see only committed rows), and settings naming it."""
+
+    settings: Settings
+    engine: AsyncEngine
+    factory: async_sessionmaker[AsyncSession]
+    database_url: str
+
+
+@contextlib.asynccontextmanager
+async def live_database(infra: Infra, settings: Settings) -> AsyncIterator[Live]:
+    """A migrated database of its own, dropped after: a package's `live` fixture."""
+    if infra.postgres is None:
+        pytest.fail("the live tests need the test run's own cluster")
+    name = f"live_{uuid.uuid4().hex[:8]}"
+    infra.postgres.ensure_database(name)
+    url = infra.postgres.dsn(name)
+    upgrade(url)
+    live_settings = dataclasses.replace(
+        settings,
+        database=dataclasses.replace(settings.database, url=url),
+        mail=dataclasses.replace(settings.mail, smtp_port=free_port()),
+        worker=dataclasses.replace(settings.worker, heartbeat_s=0.5, stalled_after_s=2.0),
+    )
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        yield Live(
+            settings=live_settings,
+            engine=engine,
+            factory=async_sessionmaker(engine, expire_on_commit=False),
+            database_url=url,
+        )
+    finally:
+        await engine.dispose()
+        infra.postgres.psql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, name: str = "test-worker") -> AsyncIterator[None]:
+    """An `fsm worker` running in this process until the block ends."""
+    task = asyncio.create_task(
+        run_worker(settings, concurrency=2, name=name, install_signal_handlers=False)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -236,10 +236,16 @@ def jobs_photo_cleanup() -> None:
 
 @jobs.command("dispatch-sweep")
 def jobs_dispatch_sweep() -> None:
-    """Mark failed the dispatch runs a dead process left solving."""
+    """Mark failed the dispatch runs a dead worker left solving; queue again lost ones."""
     from fsm.main.scheduler import run_dispatch_sweep
+    from fsm.queue import ProcrastinateQueue, create_queue_app
 
-    click.echo(f"dispatch sweep: {_run_job(run_dispatch_sweep)} interrupted runs marked failed")
+    async def sweep(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> int:
+        queue_app = create_queue_app(settings.database, pool_size=1)
+        async with queue_app.open_async():
+            return await run_dispatch_sweep(settings, factory, ProcrastinateQueue(queue_app))
+
+    click.echo(f"dispatch sweep: {_run_job(sweep)} interrupted runs marked failed")
 
 
 @jobs.command("mobile-housekeeping")

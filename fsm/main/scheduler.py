@@ -17,6 +17,7 @@ from equipment.service_periods.jobs import run_maintenance
 from fsm.db import session_scope, utcnow
 from fsm.jobs import run_locked
 from fsm.main.services import Services
+from fsm.queue import JobQueue
 from fsm.settings import Settings
 from fsm.workorders.sla_clock import SlaClock
 
@@ -113,20 +114,28 @@ async def run_mobile_housekeeping(
     return keys, rows
 
 
-async def run_dispatch_sweep(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> int:
-    """Mark failed the dispatch runs a dead process left `solving`; how many.
+async def run_dispatch_sweep(
+    settings: Settings, factory: async_sessionmaker[AsyncSession], queue: JobQueue
+) -> int:
+    """Mark failed the dispatch runs a dead worker left `solving`, and queue again the runs
+    whose job was lost before any worker claimed them; how many were failed.
 
     Reads already report such a run failed without writing; this gives the row its state.
     """
-    from dispatch.runs import fail_interrupted
+    from dispatch.runs import defer_unclaimed, fail_interrupted
 
     solver = settings.solver
+    now = utcnow()
     async with session_scope(factory) as session:
         failed = await fail_interrupted(
-            session, grace_s=solver.run_grace_s, now=utcnow(), max_queue_s=solver.max_time_limit_s
+            session, grace_s=solver.run_grace_s, now=now, max_queue_s=solver.max_time_limit_s
         )
     if failed:
         log.info("dispatch sweep: %d interrupted runs marked failed", failed)
+    # A run younger than this may still be on its way to the queue from its request.
+    queued = await defer_unclaimed(factory, queue, older_than=now - timedelta(seconds=30))
+    if queued:
+        log.info("dispatch sweep: %d runs no job had claimed queued again", queued)
     return failed
 
 

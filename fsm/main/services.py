@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.hooks import ChecklistVisitHooks
 from checklists.service import ChecklistService
-from dispatch.controller import dispatch_runs
-from dispatch.runs import DispatchRuns
 from dispatch.service import DispatchService
 from equipment.contracts.coverage import resolve_coverage
 from fsm.auth.one_time import AccountMail
@@ -44,14 +42,12 @@ class Services:
         settings: Settings,
         *,
         object_store: ObjectStore | None = None,
-        dispatch_runs: DispatchRuns | None = None,
     ) -> None:
         """`object_store` defaults to the one the settings name (made when photos are first
-        used); without `dispatch_runs`, dispatch solves within the call (jobs, tests)."""
+        used)."""
         self.session = session
         self.settings = settings
         self._object_store = object_store
-        self.dispatch_runs = dispatch_runs
 
     @cached_property
     def object_store(self) -> ObjectStore:
@@ -75,9 +71,7 @@ class Services:
 
     @cached_property
     def dispatch(self) -> DispatchService:
-        return DispatchService(
-            self.session, self.visits, self.settings.solver, runs=self.dispatch_runs
-        )
+        return DispatchService(self.session, self.visits, self.settings.solver)
 
     @cached_property
     def engineer_app(self) -> EngineerApp:
@@ -110,12 +104,7 @@ class Services:
 
 
 def provide_services(db_session: NamedDependency[AsyncSession], state: State) -> Services:
-    return Services(
-        db_session,
-        state.settings,
-        object_store=state.object_store,
-        dispatch_runs=dispatch_runs(state),
-    )
+    return Services(db_session, state.settings, object_store=state.object_store)
 
 
 def _work_orders(services: NamedDependency[Services]) -> WorkOrderService:

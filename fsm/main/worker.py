@@ -4,6 +4,9 @@ One mechanism for periodic work: procrastinate's periodic tasks. Every worker of
 the queue defers each tick once (a unique row per task and tick), so with any number of
 workers each runs once per tick, and the jobs also take their advisory lock as before.
 
+Background dispatch runs are `dispatch.run` jobs (dispatch/runs.py), solved in a thread pool
+of `FSM_DISPATCH_MAX_CONCURRENT_RUNS` threads.
+
 Beside procrastinate's worker loop, each worker process runs:
 - the outbox relay: it LISTENs on `fsm_outbox` and turns new events into mail deliveries
   (one worker at a time, the others skip), then defers one `fsm.send_mail` job each;
@@ -19,6 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,12 +31,13 @@ import procrastinate
 from procrastinate import RetryStrategy
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from dispatch.runs import RUN_TASK, run_stored, travel_of
 from fsm.db import create_engine, create_session_factory, session_scope, utcnow
 from fsm.main import scheduler
 from fsm.notifications.service import MailNotSent, pending_deliveries, relay, send_deliveries
 from fsm.outbox import CHANNEL
 from fsm.photos.jobs import THUMBNAIL_TASK, make_thumbnail
-from fsm.queue import conninfo, create_queue_app
+from fsm.queue import ProcrastinateQueue, conninfo, create_queue_app
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 
@@ -52,6 +57,8 @@ class Runtime:
     factory: async_sessionmaker[AsyncSession]
     store: ObjectStore
     queue: procrastinate.App
+    # Dispatch runs solve here, not in the default pool: they must not wait behind other work.
+    solver_pool: ThreadPoolExecutor
 
 
 _runtime: Runtime | None = None
@@ -70,6 +77,21 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
     async def thumbnail(photo_id: str) -> None:
         rt = _rt()
         await make_thumbnail(rt.factory, rt.store, rt.settings.photos, uuid.UUID(photo_id))
+
+    # A run the worker died in is retried as the same job, which may claim its plan again.
+    @app.task(name=RUN_TASK, pass_context=True, retry=RetryStrategy(max_attempts=3, wait=5))
+    async def dispatch_run(context: procrastinate.JobContext, plan_id: str) -> None:
+        rt = _rt()
+        job_id = context.job.id
+        if job_id is None:
+            raise RuntimeError("a dispatch run job without an id")
+        await run_stored(
+            rt.factory,
+            uuid.UUID(plan_id),
+            job_id=job_id,
+            travel=travel_of(rt.settings.solver),
+            executor=rt.solver_pool,
+        )
 
     @app.task(
         name=SEND_MAIL,
@@ -124,7 +146,7 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
     @app.task(name="fsm.dispatch_sweep", queueing_lock="fsm.dispatch_sweep")
     async def dispatch_sweep(timestamp: int) -> None:
         rt = _rt()
-        await scheduler.run_dispatch_sweep(rt.settings, rt.factory)
+        await scheduler.run_dispatch_sweep(rt.settings, rt.factory, ProcrastinateQueue(rt.queue))
 
     # Webhooks keep their own retry schedule (fsm/webhooks/delivery.py): the task only has
     # to run often; a duplicate run finds nothing due (queueing lock, SKIP LOCKED).
@@ -223,6 +245,9 @@ async def run_worker(
         factory=create_session_factory(engine),
         store=ObjectStore(settings.s3),
         queue=queue,
+        solver_pool=ThreadPoolExecutor(
+            max_workers=settings.solver.max_concurrent_runs, thread_name_prefix="dispatch-run"
+        ),
     )
     _runtime = rt
     wake = asyncio.Event()
@@ -246,5 +271,7 @@ async def run_worker(
                 task.cancel()
             await asyncio.gather(*side, return_exceptions=True)
             await listener.close()
+            # A thread still solving ends with its budget; its run is stored interrupted.
+            rt.solver_pool.shutdown(wait=False, cancel_futures=True)
             if owned:
                 await engine.dispose()

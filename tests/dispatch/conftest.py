@@ -1,9 +1,10 @@
-"""An app client for background solver runs, whose sessions take turns on the test connection.
+"""Sessions that take turns on the test connection, and the app on a live database with the
+real queue for background solver runs.
 
 In production every session has a connection of its own. In tests all sessions share the
 test's one connection (savepoints inside a transaction rolled back at the end), so a run's
-store step must not interleave with a request: here each session holds a turn from opening to
-closing. A task may nest sessions in its own turn (the auth middleware, then the request).
+store step must not interleave with another task's: with `taking_turns` each session holds a
+turn from opening to closing. A task may nest sessions in its own turn.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dispatch.controller import dispatch_runs, stop_dispatch_runs
-from dispatch.runs import DispatchRuns
 from fsm.main.app import create_app
+from fsm.queue import ProcrastinateQueue, create_queue_app
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
+from tests.conftest import Infra, Live, live_database
 
 
 class _Turns:
@@ -69,32 +69,36 @@ def taking_turns(
 
 
 @dataclass
-class RunClient:
-    """An HTTP client for an app with background runs, and the app's run registry."""
+class LiveDispatch:
+    """The app on the package's live database, deferring runs to the real queue, and the
+    settings a worker must run with to solve them (`running_worker(live.settings)`)."""
 
     http: httpx.AsyncClient
-    app: Litestar
+    settings: Settings
+    factory: async_sessionmaker[AsyncSession]
 
-    @property
-    def runs(self) -> DispatchRuns:
-        return dispatch_runs(self.app.state)
+
+@pytest.fixture(scope="package")
+async def live(infra: Infra, settings: Settings) -> AsyncIterator[Live]:
+    """This package's live database: other packages' committed rows never show here."""
+    async with live_database(infra, settings) as db:
+        yield db
 
 
 @pytest.fixture
-async def run_client(
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    object_store: ObjectStore,
-) -> AsyncIterator[RunClient]:
-    """Like `client`, with a 1 s sync limit and progress written every 0.2 s."""
+async def live_dispatch(live: Live, object_store: ObjectStore) -> AsyncIterator[LiveDispatch]:
+    """Like `client`, on a database where requests commit, with a 1 s sync limit."""
     quick = dataclasses.replace(
-        settings, solver=dataclasses.replace(settings.solver, sync_limit_s=1)
+        live.settings, solver=dataclasses.replace(live.settings.solver, sync_limit_s=1)
     )
-    app = create_app(
-        quick, session_factory=taking_turns(session_factory), object_store=object_store
-    )
-    app.state.dispatch_runs = DispatchRuns(app.state.session_factory, progress_every_s=0.2)
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 50000))  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield RunClient(http=http, app=app)
-    await stop_dispatch_runs(app.state)
+    queue_app = create_queue_app(quick.database, pool_size=2)
+    async with queue_app.open_async():
+        app = create_app(
+            quick,
+            session_factory=live.factory,
+            object_store=object_store,
+            job_queue=ProcrastinateQueue(queue_app),
+        )
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 50000))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield LiveDispatch(http=http, settings=quick, factory=live.factory)

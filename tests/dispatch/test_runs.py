@@ -1,19 +1,32 @@
-"""Solver runs: in the background with progress, failed or interrupted, and no transaction
-held open while the solver works."""
+"""Solver runs: stored by the request, claimed and solved by a worker's job with progress,
+failed or interrupted, limited over all processes, and no transaction held open while the
+solver works. The whole path through the real queue and worker is in test_controller_runs.py."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
+import msgspec
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.models import DispatchPlan, DispatchPlanStatus
-from dispatch.runs import INTERRUPTED, DispatchRuns, TooManyDispatchRuns, fail_interrupted
+from dispatch.runs import (
+    INTERRUPTED,
+    RUN_TASK,
+    SolveRequest,
+    TooManyDispatchRuns,
+    defer_unclaimed,
+    fail_interrupted,
+    run_stored,
+)
 from dispatch.service import DispatchService, route_plan_of
 from dispatch.solver import (
     HaversineTravel,
@@ -23,7 +36,10 @@ from dispatch.solver import (
     TravelProvider,
 )
 from fsm.db import utcnow
+from fsm.queue import InProcessQueue
 from fsm.settings import SettingsError, SolverSettings, load_settings
+from fsm.visits.service import VisitDraft
+from tests.dispatch.conftest import taking_turns
 from tests.dispatch.test_service import DAY, small_day
 from tests.fsm.wo_helpers import principal_of, visits
 
@@ -31,13 +47,28 @@ SETTINGS = SolverSettings(time_limit_s=1, max_time_limit_s=2, sync_limit_s=1)
 
 
 def background_service(
-    session: AsyncSession, runs: DispatchRuns, travel: TravelProvider | None = None
+    session: AsyncSession, settings: SolverSettings = SETTINGS
 ) -> DispatchService:
-    return DispatchService(session, visits(session), SETTINGS, runs=runs, travel=travel)
+    return DispatchService(session, visits(session), settings)
 
 
-def runs_of(factory: async_sessionmaker[AsyncSession]) -> DispatchRuns:
-    return DispatchRuns(factory, progress_every_s=0.2)
+async def solve_stored(
+    factory: async_sessionmaker[AsyncSession],
+    plan: DispatchPlan,
+    *,
+    job_id: int = 1,
+    travel: TravelProvider | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> bool:
+    """What the worker's `dispatch.run` job does for the plan."""
+    return await run_stored(
+        factory,
+        plan.id,
+        job_id=job_id,
+        travel=travel or HaversineTravel(),
+        executor=executor,
+        progress_every_s=0.2,
+    )
 
 
 class _Unreachable:
@@ -59,146 +90,299 @@ class _WatchingTravel:
         return HaversineTravel().matrix(locations)
 
 
+class _Gated:
+    """Straight-line travel that waits until let through: a solve caught in the middle."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
+        self.entered.set()
+        self.gate.wait(timeout=30)
+        return HaversineTravel().matrix(locations)
+
+
 async def stored(session: AsyncSession, plan: DispatchPlan) -> DispatchPlan:
     await session.refresh(plan)
     return plan
 
 
-class TestBackgroundRun:
-    async def test_goes_from_solving_to_draft_with_progress(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+@pytest.fixture
+def turns(session_factory: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """The test's sessions, one task at a time: a run's job beside another task."""
+    return taking_turns(session_factory)
+
+
+class TestStoredRun:
+    async def test_the_request_stores_what_it_read_and_a_job_solves_it_with_progress(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
         day = await small_day(session)
-        runs = runs_of(session_factory)
-        plan = await background_service(session, runs).draft(
+        plan = await background_service(session).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
         )
         await session.commit()  # the request ends: its unit of work commits
         assert plan.status is DispatchPlanStatus.SOLVING
         assert plan.progress is not None
         assert plan.progress["solutions_found"] == 0
-        assert plan.id in runs.running
-        await runs.wait(plan.id)
+        assert plan.solve_until_at is None
+        request = msgspec.convert(plan.run_request, SolveRequest)
+        assert request.time_limit_s == 1
+        assert {v.id for v in request.problem.visits} == {str(v.id) for v in day.visits}
+
+        assert await solve_stored(turns, plan)
         plan = await stored(session, plan)
         assert plan.status is DispatchPlanStatus.DRAFT
         assert plan.finished_at is not None
+        assert plan.solve_until_at is not None
         assert plan.progress is not None
         assert plan.progress["solutions_found"] >= 1
         assert plan.progress["best_objective"] is not None
+        assert plan.run_request is None  # the snapshot is not kept past its run
         routes = route_plan_of(plan)
         assert routes is not None
         assert routes.metrics.served_count == 4
 
-    async def test_runs_in_the_background_when_the_budget_exceeds_the_sync_limit(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    async def test_the_run_solves_the_day_the_request_read_not_a_later_one(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
         day = await small_day(session)
-        runs = runs_of(session_factory)
-        service = background_service(session, runs)
+        plan = await background_service(session).draft(
+            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
+        )
+        await session.commit()
+        # A visit planned after the request is not in its draft; the next draft takes it.
+        first = day.visits[0]
+        later = await visits(session).create(
+            VisitDraft(
+                work_order_id=first.work_order_id,
+                window_starts_at=first.window_starts_at,
+                window_ends_at=first.window_ends_at,
+                estimated_minutes=30,
+            ),
+            actor=principal_of(day.dispatcher),
+        )
+        await session.commit()
+        assert await solve_stored(turns, plan)
+        routes = route_plan_of(await stored(session, plan))
+        assert routes is not None
+        seen = {s.visit_id for r in routes.routes for s in r.stops} | {
+            d.visit_id for d in routes.dropped
+        }
+        assert seen == {str(v.id) for v in day.visits}
+        assert str(later.id) not in seen
+
+    async def test_runs_in_the_background_when_the_budget_exceeds_the_sync_limit(
+        self, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        service = background_service(session)
         actor = principal_of(day.dispatcher)
         quick = await service.draft(DAY, "Europe/Berlin", actor=actor, time_limit_s=1)
         await session.commit()  # the request ends: its unit of work commits
         assert quick.status is DispatchPlanStatus.DRAFT
+        assert quick.run_request is None
         slow = await service.draft(DAY, "Europe/Berlin", actor=actor, time_limit_s=2)
         await session.commit()  # the request ends: its unit of work commits
         assert slow.status is DispatchPlanStatus.SOLVING
-        await runs.wait()
-        assert (await stored(session, slow)).status is DispatchPlanStatus.DRAFT
+        assert slow.run_request is not None
 
     async def test_a_solver_failure_fails_the_plan_with_the_reason(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
         day = await small_day(session)
-        runs = runs_of(session_factory)
-        plan = await background_service(session, runs, travel=_Unreachable()).draft(
+        plan = await background_service(session).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
         )
         await session.commit()  # the request ends: its unit of work commits
-        await runs.wait(plan.id)
+        assert await solve_stored(turns, plan, travel=_Unreachable())
         plan = await stored(session, plan)
         assert plan.status is DispatchPlanStatus.FAILED
         assert plan.error is not None
         assert "unreachable" in plan.error
         assert route_plan_of(plan) is None
 
-    async def test_stopping_the_process_fails_its_runs_as_interrupted(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    async def test_a_worker_stopping_mid_run_stores_it_interrupted(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
         day = await small_day(session)
-        runs = runs_of(session_factory)
-        plan = await background_service(session, runs).draft(
+        plan = await background_service(session).draft(
             DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
         )
-        await session.commit()  # the request ends: its unit of work commits
-        await runs.stop()
+        await session.commit()
+        travel = _Gated()
+        job = asyncio.create_task(solve_stored(turns, plan, travel=travel))
+        try:
+            assert await asyncio.to_thread(travel.entered.wait, 30)
+            job.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await job
+        finally:
+            travel.gate.set()
         plan = await stored(session, plan)
-        assert plan.status is DispatchPlanStatus.FAILED
-        assert plan.error == INTERRUPTED
-        assert runs.running == frozenset()
+        assert (plan.status, plan.error) == (DispatchPlanStatus.FAILED, INTERRUPTED)
+
+
+class TestClaim:
+    async def test_only_the_job_that_claimed_a_run_solves_it_and_its_retry_may_again(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        plan = await background_service(session).draft(
+            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
+        )
+        await session.commit()
+        travel = _Gated()
+        first = asyncio.create_task(solve_stored(turns, plan, job_id=7, travel=travel))
+        try:
+            assert await asyncio.to_thread(travel.entered.wait, 30)
+            # A second job for the same plan (a sweep's duplicate) finds it claimed.
+            assert not await solve_stored(turns, plan, job_id=8)
+        finally:
+            travel.gate.set()
+        assert await first
+        assert (await stored(session, plan)).run_job_id == 7
+        assert (await stored(session, plan)).status is DispatchPlanStatus.DRAFT
+        # Solved: not again, by anyone.
+        assert not await solve_stored(turns, plan, job_id=7)
+
+    async def test_the_same_job_retried_after_its_worker_died_solves_the_run(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        plan = await background_service(session).draft(
+            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
+        )
+        await session.commit()
+        # The dead worker had claimed it and started its thread.
+        await session.execute(
+            update(DispatchPlan)
+            .where(DispatchPlan.id == plan.id)
+            .values(run_job_id=11, solve_until_at=utcnow() + timedelta(seconds=1))
+        )
+        await session.commit()
+        assert not await solve_stored(turns, plan, job_id=12)
+        assert await solve_stored(turns, plan, job_id=11)
+        assert (await stored(session, plan)).status is DispatchPlanStatus.DRAFT
+
+    async def test_a_run_failed_as_interrupted_is_not_solved_late(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        plan = await background_service(session).draft(
+            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
+        )
+        await session.commit()
+        later = utcnow() + timedelta(minutes=10)
+        assert await fail_interrupted(session, grace_s=60, now=later, max_queue_s=120) == 1
+        await session.commit()
+        assert not await solve_stored(turns, plan)
+        plan = await stored(session, plan)
+        assert (plan.status, plan.error) == (DispatchPlanStatus.FAILED, INTERRUPTED)
+        assert plan.run_request is None
+
+
+class TestLostDefer:
+    async def test_the_sweep_queues_again_only_runs_no_job_claimed(
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
+    ) -> None:
+        day = await small_day(session)
+        service = background_service(session, dataclasses.replace(SETTINGS, max_concurrent_runs=3))
+        actor = principal_of(day.dispatcher)
+        made = []
+        for _ in range(3):  # three requests, each its own unit of work
+            made.append(await service.draft(DAY, "Europe/Berlin", actor=actor, background=True))
+            await session.commit()
+        lost, claimed, young = made
+        minute_ago = utcnow() - timedelta(minutes=1)
+        for plan in (lost, claimed):
+            plan.created_at = minute_ago
+        claimed.run_job_id = 5
+        await session.commit()
+        deferred: list[dict[str, Any]] = []
+
+        async def record(**arguments: Any) -> None:
+            deferred.append(arguments)
+
+        queue = InProcessQueue({RUN_TASK: record})
+        assert await defer_unclaimed(turns, queue, older_than=utcnow() - timedelta(seconds=30)) == 1
+        assert deferred == [{"plan_id": str(lost.id)}]
+        assert young.run_job_id is None
 
 
 class TestUnitOfWork:
-    async def test_a_run_starts_only_when_the_request_commits_and_never_after_a_rollback(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+    async def test_a_rolled_back_request_stores_no_run_and_takes_no_place(
+        self, session: AsyncSession
     ) -> None:
         day = await small_day(session)
         await session.commit()
-        runs = DispatchRuns(session_factory, max_concurrent=1, progress_every_s=0.2)
-        service = background_service(session, runs)
+        service = background_service(session, dataclasses.replace(SETTINGS, max_concurrent_runs=1))
         actor = principal_of(day.dispatcher)
 
         dropped = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
-        assert runs.running == {dropped.id}  # its place is held until the request ends
         await session.rollback()  # the request failed after all
-
-        assert runs.running == frozenset()  # the place is given back, no run started
         assert await session.get(DispatchPlan, dropped.id) is None
         kept = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
-        await session.commit()  # its place was given back: the one slot is free
-        assert runs.running == {kept.id}
-        await runs.wait(kept.id)
-        assert (await stored(session, kept)).status is DispatchPlanStatus.DRAFT
+        await session.commit()  # the one place was not taken by the rolled-back run
+        assert (await stored(session, kept)).status is DispatchPlanStatus.SOLVING
 
 
 class TestRunLimit:
     async def test_refuses_a_run_beyond_the_limit_and_stores_nothing(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
         day = await small_day(session)
-        runs = DispatchRuns(session_factory, max_concurrent=1, progress_every_s=0.2)
-        service = background_service(session, runs)
+        service = background_service(session, dataclasses.replace(SETTINGS, max_concurrent_runs=1))
         actor = principal_of(day.dispatcher)
         first = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
         await session.commit()  # the request ends: its unit of work commits
         plans_before = await session.scalar(select(func.count()).select_from(DispatchPlan))
         with pytest.raises(TooManyDispatchRuns) as caught:
             await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
-        assert caught.value.retry_after_s >= 1
+        await session.rollback()
+        # Not started yet: expected to end one budget from now.
+        assert 1 <= caught.value.retry_after_s <= 2
         assert caught.value.details == {"max_concurrent_runs": 1}
-        assert runs.running == {first.id}
         assert (
             await session.scalar(select(func.count()).select_from(DispatchPlan))
         ) == plans_before
-        await runs.wait(first.id)
+        await session.refresh(first)
+        assert await solve_stored(turns, first)
         again = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
-        await session.commit()  # the request ends: its unit of work commits
-        await runs.wait(again.id)
-        assert (await stored(session, again)).status is DispatchPlanStatus.DRAFT
+        await session.commit()  # the first one ended: its place is free
+        assert again.status is DispatchPlanStatus.SOLVING
+
+    async def test_a_run_a_dead_worker_left_takes_no_place(self, session: AsyncSession) -> None:
+        day = await small_day(session)
+        service = background_service(session, dataclasses.replace(SETTINGS, max_concurrent_runs=1))
+        actor = principal_of(day.dispatcher)
+        dead = DispatchPlan(
+            day=DAY,
+            timezone="Europe/Berlin",
+            status=DispatchPlanStatus.SOLVING,
+            solve_until_at=utcnow() - timedelta(hours=1),
+        )
+        session.add(dead)
+        await session.commit()
+        plan = await service.draft(DAY, "Europe/Berlin", actor=actor, background=True)
+        assert plan.status is DispatchPlanStatus.SOLVING
 
     async def test_a_run_waiting_for_a_thread_is_not_failed_and_gets_its_budget_from_its_start(
-        self, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+        self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
         day = await small_day(session)
-        # The one solving thread is still busy with a run its process gave up on.
+        # The worker's one solving thread is still busy with a run it gave up on.
         pool = ThreadPoolExecutor(max_workers=1)
         gate = threading.Event()
         pool.submit(gate.wait)
         try:
-            runs = DispatchRuns(session_factory, progress_every_s=0.2, executor=pool)
-            plan = await background_service(session, runs).draft(
+            plan = await background_service(session).draft(
                 DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
             )
             await session.commit()  # the request ends: its unit of work commits
+            job = asyncio.create_task(solve_stored(turns, plan, executor=pool))
+            await asyncio.sleep(0.5)
             assert plan.solve_until_at is None
             # Another process reading it well past budget and grace sees it still solving.
             elsewhere = DispatchService(
@@ -210,7 +394,7 @@ class TestRunLimit:
             assert (await elsewhere.get(plan.id)).status is DispatchPlanStatus.SOLVING
             freed_at = utcnow()
             gate.set()
-            await runs.wait(plan.id)
+            assert await job
         finally:
             gate.set()
             pool.shutdown(wait=False)

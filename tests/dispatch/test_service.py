@@ -56,8 +56,8 @@ class SmallDay:
     gas_visit: Visit
 
 
-async def small_day(session: AsyncSession, on: date = DAY) -> SmallDay:
-    gas = await make_skill(session, "gas")
+async def small_day(session: AsyncSession, on: date = DAY, skill: str = "gas") -> SmallDay:
+    gas = await make_skill(session, skill)
     dispatcher = await make_user(session, role=Role.DISPATCHER)
     gas_engineer = await make_engineer(session, skills=[gas], home=GeoPoint(lat=52.50, lon=13.35))
     other_engineer = await make_engineer(session, home=GeoPoint(lat=52.54, lon=13.45))
@@ -66,7 +66,7 @@ async def small_day(session: AsyncSession, on: date = DAY) -> SmallDay:
     for k, (lat, lon) in enumerate(points):
         site = await make_site(session, at=GeoPoint(lat=lat, lon=lon))
         order = await open_order(
-            session, site=site, actor=dispatcher, skills=["gas"] if k == 0 else ()
+            session, site=site, actor=dispatcher, skills=[gas.code] if k == 0 else ()
         )
         made.append(
             await visits(session).create(

@@ -2,66 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.pool import NullPool
 
 from fsm.main.app import create_app
-from fsm.main.localinfra import free_port
 from fsm.main.mailsink import MailSink
-from fsm.main.migrate import upgrade
 from fsm.queue import InProcessQueue
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
-from tests.conftest import Infra
-
-
-@dataclass
-class Live:
-    """A migrated database of this module's, the app on it, and settings naming both."""
-
-    settings: Settings
-    engine: AsyncEngine
-    factory: async_sessionmaker[AsyncSession]
-    database_url: str
+from tests.conftest import Infra, Live, live_database
 
 
 @pytest.fixture(scope="package")
 async def live(infra: Infra, settings: Settings) -> AsyncIterator[Live]:
-    if infra.postgres is None:
-        pytest.fail("the worker tests need the test run's own cluster")
-    name = f"workers_{uuid.uuid4().hex[:8]}"
-    infra.postgres.ensure_database(name)
-    url = infra.postgres.dsn(name)
-    upgrade(url)
-    live_settings = dataclasses.replace(
-        settings,
-        database=dataclasses.replace(settings.database, url=url),
-        mail=dataclasses.replace(settings.mail, smtp_port=free_port()),
-        worker=dataclasses.replace(settings.worker, heartbeat_s=0.5, stalled_after_s=2.0),
-    )
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        yield Live(
-            settings=live_settings,
-            engine=engine,
-            factory=async_sessionmaker(engine, expire_on_commit=False),
-            database_url=url,
-        )
-    finally:
-        await engine.dispose()
-        infra.postgres.psql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    """This package's live database: other packages' committed rows never show here."""
+    async with live_database(infra, settings) as db:
+        yield db
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -16,27 +14,12 @@ from sqlalchemy import func, select, text
 
 from fsm.db import utcnow
 from fsm.main.mailsink import MailSink, Received
-from fsm.main.worker import run_worker
 from fsm.notifications.models import DeliveryStatus, MailDelivery
 from fsm.outbox import EventKind, record
 from fsm.users.models import Role, User
 from tests.auth_helpers import login
+from tests.conftest import Live, running_worker
 from tests.factories import make_client, make_engineer, make_site, make_user
-from tests.notifications.conftest import Live
-
-
-@contextlib.asynccontextmanager
-async def worker(live: Live) -> AsyncIterator[None]:
-    """An `fsm worker` running in this process until the block ends."""
-    task = asyncio.create_task(
-        run_worker(live.settings, concurrency=2, name="test-worker", install_signal_handlers=False)
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _to(messages: list[Received], user: User) -> list[Received]:
@@ -107,7 +90,7 @@ class TestMailOut:
         )
         assert assigned.status_code == 200, assigned.text
 
-        async with worker(live):
+        async with running_worker(live.settings):
             # The client's two, the dispatcher's one, the engineer's one.
             messages = await sink.wait_for(4)
             await _all_sent(live, 4, [client_user, dispatcher, engineer.user])
@@ -208,7 +191,7 @@ class TestWorkerKilledMidJob:
                     )
                 )
             assert running == 1  # left behind by the dead worker
-            async with worker(live):
+            async with running_worker(live.settings):
                 (mail,) = await server.wait_for(1, timeout_s=60)
                 await _all_sent(live, 1, [user])
                 await _job_done(live)
