@@ -287,9 +287,19 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.
     raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
+@dataclass
+class Server:
+    """A uvicorn process serving one app."""
+
+    base: str
+    pid: int
+
+
 @contextmanager
-def uvicorn_server(target: str, env: dict[str, str], ready_path: str, log: Path) -> Iterator[str]:
-    """`target` served by uvicorn on a free loopback port; yields its base URL."""
+def uvicorn_server(
+    target: str, env: dict[str, str], ready_path: str, log: Path
+) -> Iterator[Server]:
+    """`target` served by uvicorn on a free loopback port."""
     port = free_port()
     command = [
         sys.executable,
@@ -309,7 +319,7 @@ def uvicorn_server(target: str, env: dict[str, str], ready_path: str, log: Path)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_for(base + ready_path, process)
-            yield base
+            yield Server(base=base, pid=process.pid)
         finally:
             process.terminate()
             try:
@@ -404,8 +414,56 @@ def _own_engineer(worker: int, n: int, workers: int, engineers: int) -> int:
     return worker + workers * (n % owned)
 
 
+class Profiler:
+    """py-spy sampling the app server while an endpoint is driven: where its time goes."""
+
+    def __init__(self, pid: int, folder: Path) -> None:
+        self.pid = pid
+        self.folder = folder
+        self.exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(self.exe).exists():
+            raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+
+    def start(self, name: str, seconds: float) -> tuple[subprocess.Popen[bytes], Path]:
+        out = self.folder / (hashlib.sha1(name.encode()).hexdigest()[:8] + ".txt")
+        command = [self.exe, "record", "--pid", str(self.pid), "--rate", "250"]
+        command += ["--duration", str(max(1, int(seconds))), "--format", "raw", "-o", str(out)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return process, out
+
+    @staticmethod
+    def summary(name: str, out: Path, top: int = 30) -> None:
+        """Share of samples per function, self and inclusive (each stack counted once)."""
+        own: dict[str, int] = {}
+        inclusive: dict[str, int] = {}
+        total = 0
+        for line in out.read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack:
+                continue
+            count = int(count_text)
+            frames = [
+                f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")") for f in stack.split(";")
+            ]
+            total += count
+            own[frames[-1]] = own.get(frames[-1], 0) + count
+            for frame in set(frames):
+                inclusive[frame] = inclusive.get(frame, 0) + count
+        print(f"\nprofile of the app server while driving {name}: {total} samples")
+        for title, table in (("inclusive", inclusive), ("self", own)):
+            print(f"  top {top} by {title} time")
+            for frame, count in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+                print(f"    {100 * count / total:5.1f} %  {frame}")
+
+
 async def measure(
-    app_base: str, bare_base: str, fleet: Fleet, *, concurrency: int, seconds: float
+    app_base: str,
+    bare_base: str,
+    fleet: Fleet,
+    *,
+    concurrency: int,
+    seconds: float,
+    profiler: Profiler | None = None,
 ) -> list[Result]:
     """Sign everyone in, then drive the bare endpoint and the two engineer reads in turn."""
     started = time.monotonic()
@@ -437,9 +495,14 @@ async def measure(
     results = []
     for base, name, path_for in runs:
         print(f"driving {name} for {seconds:.0f} s with {workers} workers", file=sys.stderr)
+        sampling = profiler.start(name, seconds + 2.0) if profiler and base == app_base else None
         results.append(
             await drive(base, name, path_for, concurrency=workers, seconds=seconds, warmup=2.0)
         )
+        if profiler and sampling:
+            process, out = sampling
+            await asyncio.to_thread(process.wait)
+            profiler.summary(name, out)
     return results
 
 
@@ -479,6 +542,12 @@ def main() -> None:
     parser.add_argument("--engineers", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the app server with py-spy while each engineer endpoint is driven "
+        "(the figures are then a little lower)",
+    )
     args = parser.parse_args()
     # One log line per request would cost the load generator more than the requests.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -503,18 +572,19 @@ def main() -> None:
             "FSM_SCHEDULER_ENABLED": "false",
         }
         with (
-            uvicorn_server("fsm.main.asgi:app", env, "/health", base / "app.log") as app_base,
+            uvicorn_server("fsm.main.asgi:app", env, "/health", base / "app.log") as app,
             uvicorn_server(
                 "benchmarks.mobile_api:bare_app", env, "/bare", base / "bare.log"
-            ) as bare_base,
+            ) as bare,
         ):
             results = asyncio.run(
                 measure(
-                    app_base,
-                    bare_base,
+                    app.base,
+                    bare.base,
                     fleet,
                     concurrency=args.concurrency,
                     seconds=args.seconds,
+                    profiler=Profiler(app.pid, base) if args.profile else None,
                 )
             )
         report(

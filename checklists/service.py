@@ -198,12 +198,25 @@ class ChecklistReads:
             )
 
     async def summaries(self, visit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RunSummary]:
-        """Each visit's run at a glance (visits no checklist applies to are left out)."""
+        """Each visit's run at a glance (visits no checklist applies to are left out).
+
+        One query of plain columns: a list of visits (the engineer's day) loads no run
+        entities, so none of their eager loads.
+        """
         if not visit_ids:
             return {}
         rows = (
             await self.session.execute(
-                select(ChecklistRun, ChecklistTemplateVersion.version, ChecklistTemplate.name)
+                select(
+                    ChecklistRun.visit_id,
+                    ChecklistRun.id,
+                    ChecklistRun.status,
+                    ChecklistRun.required_total,
+                    ChecklistRun.required_answered,
+                    ChecklistRun.open_findings,
+                    ChecklistTemplateVersion.version,
+                    ChecklistTemplate.name,
+                )
                 .join(
                     ChecklistTemplateVersion,
                     ChecklistTemplateVersion.id == ChecklistRun.template_version_id,
@@ -215,17 +228,31 @@ class ChecklistReads:
             )
         ).all()
         return {
-            run.visit_id: RunSummary(
-                run_id=run.id,
-                template_name=name,
-                version=version,
-                status=run.status,
-                required_total=run.required_total,
-                required_answered=run.required_answered,
-                findings=run.open_findings,
+            row.visit_id: RunSummary(
+                run_id=row.id,
+                template_name=row.name,
+                version=row.version,
+                status=row.status,
+                required_total=row.required_total,
+                required_answered=row.required_answered,
+                findings=row.open_findings,
             )
-            for run, version, name in rows
+            for row in rows
         }
+
+    @staticmethod
+    def summary_of(run: ChecklistRun) -> RunSummary:
+        """A loaded run at a glance (what `summaries` gives for its visit)."""
+        version = run.template_version
+        return RunSummary(
+            run_id=run.id,
+            template_name=version.template.name,
+            version=version.version,
+            status=run.status,
+            required_total=run.required_total,
+            required_answered=run.required_answered,
+            findings=run.open_findings,
+        )
 
     async def findings(
         self,

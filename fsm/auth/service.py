@@ -284,8 +284,9 @@ class AuthService:
             InvalidToken: bad or expired token, revoked session, deactivated user.
         """
         claims = read_access_token(access_token, secret=self.settings.jwt_secret)
+        # Plain columns, not the user entity: this runs on every request.
         stmt = (
-            select(User)
+            select(User.id, User.role, User.client_id, User.email, User.full_name)
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 AuthSession.id == claims.session_id,
@@ -294,7 +295,7 @@ class AuthService:
                 User.is_active.is_(True),
             )
         )
-        user = (await self.session.scalars(stmt)).one_or_none()
+        user = (await self.session.execute(stmt)).one_or_none()
         if user is None:
             raise InvalidToken("the session has ended; sign in again")
         return Principal(

@@ -124,12 +124,13 @@ class VisitService:
         self.work_orders = work_orders
         self.hooks = hooks
 
-    async def _engineer_of(self, viewer: Principal) -> Engineer | None:
+    async def _engineer_of(self, viewer: Principal) -> uuid.UUID | None:
+        """The viewer's engineer id (an engineer user without a record: None)."""
         if not viewer.is_engineer:
             return None
-        return (
-            await self.session.scalars(select(Engineer).where(Engineer.user_id == viewer.user_id))
-        ).one_or_none()
+        return await self.session.scalar(
+            select(Engineer.id).where(Engineer.user_id == viewer.user_id)
+        )
 
     async def get(
         self, visit_id: uuid.UUID, *, viewer: Principal, for_update: bool = False
@@ -144,8 +145,8 @@ class VisitService:
         return visit
 
     async def _is_own(self, visit: Visit, viewer: Principal) -> bool:
-        engineer = await self._engineer_of(viewer)
-        return engineer is not None and visit.engineer_id == engineer.id
+        engineer_id = await self._engineer_of(viewer)
+        return engineer_id is not None and visit.engineer_id == engineer_id
 
     async def list(
         self,
@@ -161,10 +162,10 @@ class VisitService:
         """Visits by planned start (unplanned ones by window); engineers see only theirs."""
         conditions: builtins.list[Any] = []
         if viewer.is_engineer:
-            engineer = await self._engineer_of(viewer)
-            if engineer is None:
+            engineer_id = await self._engineer_of(viewer)
+            if engineer_id is None:
                 return Page(items=[], total=0, limit=page.limit, offset=page.offset)
-            conditions.append(Visit.engineer_id == engineer.id)
+            conditions.append(Visit.engineer_id == engineer_id)
         elif not viewer.is_staff:
             return Page(items=[], total=0, limit=page.limit, offset=page.offset)
         if work_order_id is not None:
@@ -680,8 +681,12 @@ class VisitService:
         return work_order
 
     async def trail(self, visit_id: uuid.UUID, *, viewer: Principal) -> Sequence[VisitStatusEvent]:
-        """The visit's status changes in order."""
+        """The visit's status changes in order, if the viewer may see the visit."""
         await self.get(visit_id, viewer=viewer)
+        return await self.trail_of(visit_id)
+
+    async def trail_of(self, visit_id: uuid.UUID) -> Sequence[VisitStatusEvent]:
+        """The status changes of a visit the caller has already shown the viewer may see."""
         stmt = (
             select(VisitStatusEvent)
             .where(VisitStatusEvent.visit_id == visit_id)

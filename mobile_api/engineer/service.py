@@ -125,21 +125,28 @@ class EngineerApp:
         return TodayRead(date=day, timezone=me.timezone, visits=visits)
 
     async def detail(self, principal: Principal, visit_id: uuid.UUID) -> VisitDetail:
-        """Everything the engineer needs on site for one of their visits."""
-        me, _ = await self.own_visit(principal, visit_id)
-        row = await self.reads.detail_row(me.id, visit_id)
-        assert row is not None  # own_visit just checked it
+        """Everything the engineer needs on site for one of their visits.
+
+        The visit's row is read only where it is the caller's; otherwise `own_visit` says
+        why not (reassigned, or not found).
+        """
+        me = await self.me(principal)
+        row = await self.reads.detail_row(me.id, visit_id) if me is not None else None
+        if me is None or row is None:
+            await self.own_visit(principal, visit_id)
+            raise VisitNotFound(f"visit {visit_id} not found")  # gone meanwhile
         run = await self.checklists.run_for_visit(visit_id)
-        summaries = await self.checklists.summaries([visit_id]) if run is not None else {}
         today = local_today(me.timezone, utcnow())
         history = []
         coverage = None
         if row.equipment_id is not None:
             history = await self.reads.equipment_history(row.equipment_id, but=visit_id)
             coverage = await self.reads.coverage(row.equipment_id, today)
-        trail = await self.visits.trail(visit_id, viewer=principal)
+        trail = await self.visits.trail_of(visit_id)
         return VisitDetail(
-            visit=self.reads.render(row, summaries.get(visit_id)),
+            visit=self.reads.render(
+                row, self.checklists.summary_of(run) if run is not None else None
+            ),
             description=row.description,
             instructions=row.instructions or None,
             coverage=coverage,
