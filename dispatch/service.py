@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
+from dispatch.availability import available_stretches
 from dispatch.day import DayAnswer, HeldVisit, day_answer, day_order
 from dispatch.field import (
     UNDER_WAY,
@@ -46,6 +47,7 @@ from dispatch.runs import (
 from equipment.service_periods.models import ServicePeriod
 from fsm.auth.principal import Principal
 from fsm.db import end_reads, utcnow
+from fsm.engineers.absences import absences_between
 from fsm.engineers.models import Engineer
 from fsm.errors import (
     Conflict,
@@ -466,16 +468,30 @@ class DispatchService:
         if engineer_ids is not None:
             stmt = stmt.where(Engineer.id.in_(engineer_ids))
         result: list[solver.Engineer] = []
-        for engineer in (await self.session.scalars(stmt)).all():
+        candidates = (await self.session.scalars(stmt)).all()
+        # Shifts may run past midnight of the planned day; two days cover any of them.
+        away = await absences_between(
+            self.session, [e.id for e in candidates], origin_at, origin_at + timedelta(days=2)
+        )
+        for engineer in candidates:
             zone = ZoneInfo(engineer.timezone)
             # Shifts are local to the engineer; the weekday is the planned day's.
-            stretches = sorted(
-                (
-                    solver.minutes_since(origin_at, datetime.combine(day, s.starts_at, zone)),
-                    solver.minutes_since(origin_at, datetime.combine(day, s.ends_at, zone)),
-                )
-                for s in engineer.shifts
-                if s.weekday == day.weekday()
+            stretches = available_stretches(
+                [
+                    (
+                        solver.minutes_since(origin_at, datetime.combine(day, s.starts_at, zone)),
+                        solver.minutes_since(origin_at, datetime.combine(day, s.ends_at, zone)),
+                    )
+                    for s in engineer.shifts
+                    if s.weekday == day.weekday()
+                ],
+                [
+                    (
+                        solver.minutes_since(origin_at, a.starts_at),
+                        solver.minutes_since(origin_at, a.ends_at),
+                    )
+                    for a in away.get(engineer.id, ())
+                ],
             )
             if not stretches:
                 continue

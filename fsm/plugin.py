@@ -15,6 +15,7 @@ from fsm.notifications.controller import NotificationSettingsController
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
+from fsm.visits.absences import AbsenceController
 from fsm.visits.controller import VisitController, WorkOrderTransitionController
 from fsm.webhooks.controller import WebhookController
 from fsm.workorders.controller import (
@@ -36,6 +37,7 @@ class FsmPlugin(InitPluginProtocol):
                 SiteController,
                 SkillController,
                 EngineerController,
+                AbsenceController,
                 SlaController,
                 WorkOrderController,
                 CustomFieldController,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime, time
 
@@ -10,14 +11,17 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fsm.db import Base, IdMixin, TimestampMixin
+from fsm.db import Base, IdMixin, TimestampMixin, utcnow, value_enum
 from fsm.geo import point_column_type
 from fsm.skills.models import Skill
 from fsm.users.models import User
@@ -80,3 +84,34 @@ class EngineerShift(IdMixin, Base):
     ends_at: Mapped[time]
 
     engineer: Mapped[Engineer] = relationship(back_populates="shifts")
+
+
+class AbsenceKind(enum.StrEnum):
+    """Why an engineer is away."""
+
+    VACATION = "vacation"
+    SICKNESS = "sickness"
+    TRAINING = "training"
+    OTHER = "other"
+
+
+class EngineerAbsence(IdMixin, Base):
+    """Time an engineer does not work although the weekly shift says so: planning, insert and
+    assignment never give them work that overlaps it."""
+
+    __tablename__ = "engineer_absences"
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="starts_before_it_ends"),
+        Index("ix_engineer_absences_engineer_id_starts_at", "engineer_id", "starts_at"),
+    )
+
+    engineer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engineers.id", ondelete="CASCADE"))
+    kind: Mapped[AbsenceKind] = mapped_column(value_enum(AbsenceKind, "absence_kind"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # Staff only, like every note about an engineer.
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

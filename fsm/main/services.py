@@ -26,6 +26,7 @@ from fsm.notifications.account_mail import SmtpAccountMail
 from fsm.photos.service import PhotoService
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
+from fsm.visits.absences import AbsenceService
 from fsm.visits.service import VisitService
 from fsm.webhooks.service import WebhookService
 from fsm.workorders.service import WorkOrderService
@@ -64,6 +65,10 @@ class Services:
     @cached_property
     def visits(self) -> VisitService:
         return VisitService(self.session, self.work_orders, ChecklistVisitHooks(self.checklists))
+
+    @cached_property
+    def absences(self) -> AbsenceService:
+        return AbsenceService(self.session, self.visits)
 
     @cached_property
     def photos(self) -> PhotoService:
@@ -119,6 +124,10 @@ def _visits(services: NamedDependency[Services]) -> VisitService:
     return services.visits
 
 
+def _absences(services: NamedDependency[Services]) -> AbsenceService:
+    return services.absences
+
+
 def _photos(services: NamedDependency[Services]) -> PhotoService:
     return services.photos
 
@@ -156,6 +165,7 @@ def service_dependencies() -> dict[str, Any]:
         "work_orders": Provide(_work_orders, sync_to_thread=False),
         "checklists": Provide(_checklists, sync_to_thread=False),
         "visits": Provide(_visits, sync_to_thread=False),
+        "absences": Provide(_absences, sync_to_thread=False),
         "photos": Provide(_photos, sync_to_thread=False),
         "dispatch": Provide(_dispatch, sync_to_thread=False),
         "engineer_app": Provide(_engineer_app, sync_to_thread=False),

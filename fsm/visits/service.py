@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.principal import Principal
 from fsm.db import utcnow
+from fsm.engineers.absences import absence_during
 from fsm.engineers.models import Engineer
 from fsm.errors import Conflict, Forbidden, InvalidState, NotFound, field_error, reference_error
 from fsm.geo import GeoPoint, to_db_point
@@ -48,6 +49,10 @@ class VisitNotFound(NotFound):
 
 class EngineerNotQualified(Conflict):
     """The engineer lacks a skill the visit requires."""
+
+
+class EngineerAbsent(Conflict):
+    """The engineer is away (vacation, sickness, training) when the visit would be worked."""
 
 
 class IllegalVisitTransition(InvalidState):
@@ -274,6 +279,7 @@ class VisitService:
                 f"{engineer.user.full_name} lacks required skills: {', '.join(missing)}",
                 details={"missing_skills": missing},
             )
+        await self._check_present(engineer, visit, planned_start_at or visit.planned_start_at)
         previous = visit.status
         previous_engineer_id, previous_start_at = visit.engineer_id, visit.planned_start_at
         visit.engineer_id = engineer.id
@@ -444,6 +450,30 @@ class VisitService:
             Visibility.INTERNAL,
         )
         await self.session.flush()
+
+    async def _check_present(
+        self, engineer: Engineer, visit: Visit, starts_at: datetime | None
+    ) -> None:
+        """Refuse work inside one of the engineer's absences (without a start: the window)."""
+        if starts_at is not None:
+            begins, ends = starts_at, starts_at + timedelta(minutes=visit.estimated_minutes)
+        else:
+            begins, ends = visit.window_starts_at, visit.window_ends_at
+        absence = await absence_during(self.session, engineer.id, begins, ends)
+        if absence is not None and (
+            starts_at is not None or (absence.starts_at <= begins and absence.ends_at >= ends)
+        ):
+            raise EngineerAbsent(
+                f"{engineer.user.full_name} is away ({absence.kind}) from "
+                f"{absence.starts_at.isoformat()} to {absence.ends_at.isoformat()}",
+                details={
+                    "engineer_id": str(engineer.id),
+                    "absence_id": str(absence.id),
+                    "kind": absence.kind.value,
+                    "starts_at": absence.starts_at.isoformat(),
+                    "ends_at": absence.ends_at.isoformat(),
+                },
+            )
 
     async def report_status(
         self, visit_id: uuid.UUID, report: StatusReport, *, actor: Principal
