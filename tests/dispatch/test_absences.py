@@ -58,6 +58,7 @@ class TestAbsentEngineers:
         assert stops  # the mornings and afternoons still serve visits
         minutes = {str(v.id): v.estimated_minutes for v in day.visits}
         for stop in stops:
+            assert stop.start_at is not None
             ends = stop.start_at + timedelta(minutes=minutes[stop.visit_id])
             # Checked on the intervals, whatever the solver did.
             assert ends <= away_from or stop.start_at >= away_to, stop
