@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
-from dispatch.availability import available_stretches
+from dispatch.availability import available_stretches, start_windows
 from dispatch.day import DayAnswer, HeldVisit, day_answer, day_order
 from dispatch.field import (
     UNDER_WAY,
@@ -56,6 +56,7 @@ from fsm.errors import (
     field_error,
 )
 from fsm.settings import SolverSettings
+from fsm.sites.closures import closed_between
 from fsm.sites.models import Site
 from fsm.users.models import User
 from fsm.visits.service import StatusReport, VisitService
@@ -63,6 +64,8 @@ from fsm.workorders.models import WorkOrder
 from fsm.workorders.visit_models import Visit, VisitStatus
 
 DAY_MINUTES = 24 * 60
+# A site's time zone, opening hours and closed spans (closure days), as planning reads them.
+SiteHours = tuple[str, list[dict[str, Any]], list[tuple[datetime, datetime]]]
 # What moving a visit an engineer already holds costs a plan, in minutes of travel: large, so
 # a re-draft of a settled day changes little (settable per plan).
 DEFAULT_STABILITY_COST = 240
@@ -247,7 +250,10 @@ class DispatchService:
         field: dict[str, list[FieldVisit]] = defaultdict(list)
         day_rows: list[Visit] = []
         unlocated: list[solver.DroppedVisit] = []
-        for visit, work_order, location, period_ends_on in rows:
+        closures = await closed_between(
+            self.session, [row.site_id for row in rows], origin_at, ends_at
+        )
+        for visit, work_order, location, period_ends_on, site_zone, opening_hours, site_id in rows:
             if location is None:
                 # No coordinates: the solver cannot route it. A planned visit is named
                 # dropped for that reason; held work there is left as it is.
@@ -262,9 +268,18 @@ class DispatchService:
                 field[owner].append(self._field_visit(visit, location))
             day_rows.append(visit)
             if visit.status is not V.COMPLETED:
-                visits.append(
-                    self._solver_visit(visit, work_order, location, origin_at, period_ends_on)
+                routable = self._solver_visit(
+                    visit,
+                    work_order,
+                    location,
+                    origin_at,
+                    period_ends_on,
+                    site_hours=(site_zone, opening_hours, closures.get(site_id, [])),
                 )
+                if routable is None:
+                    unlocated.append(_closed(visit, work_order))
+                else:
+                    visits.append(routable)
         now = self.clock()
         # Only a day under way has a now; another day is planned from its start.
         running = now if origin_at <= now < ends_at else origin_at
@@ -362,7 +377,11 @@ class DispatchService:
         versions: dict[str, int] = {}
         day_rows: list[Visit] = []
         field: dict[str, list[FieldVisit]] = defaultdict(list)
-        for visit, work_order, location, period_ends_on in rows:
+        closed: list[solver.DroppedVisit] = []
+        closures = await closed_between(
+            self.session, [row.site_id for row in rows], origin_at, ends_at
+        )
+        for visit, work_order, location, period_ends_on, site_zone, opening_hours, site_id in rows:
             key = str(visit.id)
             owner = str(visit.engineer_id) if visit.engineer_id else None
             if key not in inserted and (
@@ -379,9 +398,21 @@ class DispatchService:
             versions[key] = visit.version
             day_rows.append(visit)
             if visit.status is not V.COMPLETED:
-                visits.append(
-                    self._solver_visit(visit, work_order, location, origin_at, period_ends_on)
+                # Under way, it is worked whatever the hours say.
+                routable = self._solver_visit(
+                    visit,
+                    work_order,
+                    location,
+                    origin_at,
+                    period_ends_on,
+                    site_hours=None
+                    if visit.status in UNDER_WAY
+                    else (site_zone, opening_hours, closures.get(site_id, [])),
                 )
+                if routable is None:
+                    closed.append(_closed(visit, work_order))
+                else:
+                    visits.append(routable)
             if owner is not None and visit.status is not V.PLANNED:
                 field[owner].append(self._field_visit(visit, location))
         visits = await time_left_on_site(self.session, visits, field, self.clock())
@@ -418,7 +449,11 @@ class DispatchService:
             created_by_id=actor.user_id,
         )
         request = SolveRequest(
-            problem=problem, committed=committed, progress=tuple(progress), time_limit_s=limit
+            problem=problem,
+            committed=committed,
+            progress=tuple(progress),
+            unlocated=tuple(closed),
+            time_limit_s=limit,
         )
         return await self._run(plan, request, background)
 
@@ -520,7 +555,15 @@ class DispatchService:
 
     async def _visit_rows(self, condition: Any) -> Sequence[Any]:
         stmt = (
-            select(Visit, WorkOrder, Site.location, ServicePeriod.ends_on)
+            select(
+                Visit,
+                WorkOrder,
+                Site.location,
+                ServicePeriod.ends_on,
+                Site.timezone,
+                Site.opening_hours,
+                Site.id.label("site_id"),
+            )
             .join(WorkOrder, Visit.work_order_id == WorkOrder.id)
             .join(Site, WorkOrder.site_id == Site.id)
             .outerjoin(ServicePeriod, ServicePeriod.id == WorkOrder.service_period_id)
@@ -536,12 +579,40 @@ class DispatchService:
         location: Any,
         origin_at: datetime,
         period_ends_on: date | None = None,
-    ) -> solver.Visit:
-        # The visit window is when work may start on site, clipped to the planned day.
-        window = solver.TimeWindow(
-            start_minute=_clip(solver.minutes_since(origin_at, visit.window_starts_at)),
-            end_minute=_clip(solver.minutes_since(origin_at, visit.window_ends_at)),
-        )
+        *,
+        site_hours: SiteHours | None = None,
+    ) -> solver.Visit | None:
+        """The visit as the solver sees it; None when the site is never open for it that day.
+
+        Work starts inside the visit's window (clipped to the planned day) and its weekly
+        hours, while the site is open long enough for it (`site_hours`: the site's time zone,
+        opening hours and closed spans; None: not checked, as for work already under way).
+        """
+        day_start = origin_at
+        day_end = origin_at + timedelta(minutes=DAY_MINUTES)
+        span = (max(visit.window_starts_at, day_start), min(visit.window_ends_at, day_end))
+        windows: tuple[solver.TimeWindow, ...]
+        if site_hours is None or span[0] >= span[1]:
+            # Not checked, or held on this day outside its window: the window as it stands.
+            windows = (
+                solver.TimeWindow(
+                    start_minute=_clip(solver.minutes_since(origin_at, visit.window_starts_at)),
+                    end_minute=_clip(solver.minutes_since(origin_at, visit.window_ends_at)),
+                ),
+            )
+        else:
+            zone, opening_hours, closed = site_hours
+            windows = tuple(
+                solver.TimeWindow(
+                    start_minute=_clip(solver.minutes_since(origin_at, lo)),
+                    end_minute=_clip(solver.minutes_since(origin_at, hi)),
+                )
+                for lo, hi in start_windows(
+                    span, visit.weekly_hours, opening_hours, zone, visit.estimated_minutes, closed
+                )
+            )
+            if not windows and visit.locked_start_at is None:
+                return None
         due_at = work_order.sla_next_due_at or work_order.resolution_due_at
         if period_ends_on is not None:
             # Planned maintenance is due by the end of its service period, not by a reaction
@@ -555,15 +626,15 @@ class DispatchService:
             else None
         )
         if visit.locked_start_at is not None:
-            # Locked to a time: work starts exactly then.
+            # Locked to a time: work starts exactly then (the dispatcher's word over the hours).
             at = solver.minutes_since(origin_at, visit.locked_start_at)
-            window = solver.TimeWindow(start_minute=at, end_minute=at)
+            windows = (solver.TimeWindow(start_minute=at, end_minute=at),)
             held_start = at if held else None
         return solver.Visit(
             id=str(visit.id),
             location=solver_location(location),
             service_minutes=visit.estimated_minutes,
-            time_windows=(window,),
+            time_windows=windows,
             required_skills=frozenset(s.code for s in visit.required_skills),
             priority=solver.Priority(work_order.priority.value),
             sla_deadline_minute=(
@@ -823,6 +894,16 @@ class DispatchService:
         for other in (await self.session.scalars(stmt)).all():
             other.status = DispatchPlanStatus.SUPERSEDED
         await self.session.flush()
+
+
+def _closed(visit: Visit, order: WorkOrder) -> solver.DroppedVisit:
+    return solver.DroppedVisit(
+        visit_id=str(visit.id),
+        priority=solver.Priority(order.priority.value),
+        reason=solver.DropReason.SITE_CLOSED,
+        detail="the site is not open long enough for this work at any time the visit may "
+        "start that day",
+    )
 
 
 def _unlocated(visit: Visit, order: WorkOrder) -> solver.DroppedVisit:

@@ -12,6 +12,7 @@ from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
 from fsm.mailin.controller import InboundMailController
 from fsm.notifications.controller import NotificationSettingsController
+from fsm.sites.closures import SiteClosureController
 from fsm.sites.controller import SiteController
 from fsm.skills.controller import SkillController
 from fsm.sla.controller import SlaController
@@ -35,6 +36,7 @@ class FsmPlugin(InitPluginProtocol):
                 UserController,
                 ClientController,
                 SiteController,
+                SiteClosureController,
                 SkillController,
                 EngineerController,
                 AbsenceController,

@@ -55,6 +55,9 @@ class DropReason(enum.StrEnum):
     CAPACITY = "capacity"
     # The site has no coordinates (imported without them): there is no way to route to it.
     UNLOCATED_SITE = "unlocated_site"
+    # The site is not open long enough for the work at any time the visit may start that day
+    # (opening hours, or the visit's own weekly hours).
+    SITE_CLOSED = "site_closed"
 
 
 class Location(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import WKBElement
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fsm.db import Base, IdMixin, TimestampMixin
+from fsm.db import Base, IdMixin, TimestampMixin, utcnow
 from fsm.geo import point_column_type
 
 
@@ -52,3 +53,20 @@ class Site(IdMixin, TimestampMixin, Base):
     )
     # The key of this row in the company's own records, matched by re-imports.
     external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+
+class SiteClosure(IdMixin, Base):
+    """Days a site is shut whatever its opening hours say (holidays, a plant shutdown), in
+    the site's own calendar: planning never sends work there on them."""
+
+    __tablename__ = "site_closures"
+    __table_args__ = (
+        CheckConstraint("first_day <= last_day", name="first_day_not_after_last"),
+        Index("ix_site_closures_site_id_first_day", "site_id", "first_day"),
+    )
+
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

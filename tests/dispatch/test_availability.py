@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.availability import available_stretches
+from dispatch.availability import available_stretches, start_windows
 
 SHIFT = [(480, 1020)]  # 08:00-17:00
 
@@ -49,3 +52,45 @@ def test_every_available_minute_is_on_shift_and_not_away(
         on_shift = any(s <= minute < e for s, e in shift)
         is_away = any(s <= minute < e for s, e in away)
         assert any(s <= minute < e for s, e in got) == (on_shift and not is_away)
+
+
+BERLIN_TZ = "Europe/Berlin"
+MON = datetime(2026, 11, 30, tzinfo=ZoneInfo(BERLIN_TZ))  # a Monday
+
+
+def _hours(*stretches: tuple[int, str, str]) -> list[dict[str, object]]:
+    return [{"weekday": d, "opens": o, "closes": c} for d, o, c in stretches]
+
+
+def _at(hour: int, minute: int = 0, days: int = 0) -> datetime:
+    return MON + timedelta(days=days, hours=hour, minutes=minute)
+
+
+class TestStartWindows:
+    def test_a_site_without_hours_takes_work_all_the_window(self) -> None:
+        window = (_at(9), _at(15))
+        assert start_windows(window, [], [], BERLIN_TZ, 60) == [window]
+
+    def test_work_starts_only_while_the_site_stays_open_long_enough(self) -> None:
+        site = _hours((0, "08:00", "12:00"), (0, "13:00", "17:00"))
+        got = start_windows((_at(0), _at(24)), [], site, BERLIN_TZ, 90)
+        assert got == [(_at(8), _at(10, 30)), (_at(13), _at(15, 30))]
+
+    def test_the_visit_window_and_its_weekly_hours_narrow_it_further(self) -> None:
+        site = _hours((0, "08:00", "17:00"))
+        preferred = _hours((0, "10:00", "12:00"))
+        got = start_windows((_at(9), _at(16)), preferred, site, BERLIN_TZ, 60)
+        assert got == [(_at(10), _at(12))]
+
+    def test_a_closed_day_gives_nothing(self) -> None:
+        site = _hours((1, "08:00", "17:00"))  # open Tuesdays only
+        assert start_windows((_at(0), _at(24)), [], site, BERLIN_TZ, 30) == []
+
+    def test_a_job_longer_than_the_opening_never_fits(self) -> None:
+        site = _hours((0, "08:00", "09:00"))
+        assert start_windows((_at(0), _at(24)), [], site, BERLIN_TZ, 90) == []
+
+    def test_a_site_open_through_midnight_takes_work_that_crosses_it(self) -> None:
+        site = _hours((0, "20:00", "24:00"), (1, "00:00", "06:00"))
+        got = start_windows((_at(20), _at(24)), [], site, BERLIN_TZ, 120)
+        assert got == [(_at(20), _at(24))]
