@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload
 
 from checklists.answers import Flag, Progress, check_answer, progress
 from checklists.definition import (
@@ -121,6 +122,15 @@ def choose(candidates: Sequence[_Candidate], facts: _VisitFacts) -> uuid.UUID | 
 # -- runs -----------------------------------------------------------------------------------
 
 
+# A run shows its template's name and version, never which equipment models the template
+# is for: loading a run skips that collection (a query per load otherwise).
+_RUN_ONLY = (
+    defaultload(ChecklistRun.template_version)
+    .defaultload(ChecklistTemplateVersion.template)
+    .lazyload(ChecklistTemplate.equipment_models)
+)
+
+
 class ChecklistReads:
     """What a checklist holds, for every surface that shows one. Reading never writes:
     runs are attached when a visit is planned or a template is published."""
@@ -129,7 +139,7 @@ class ChecklistReads:
         self.session = session
 
     async def _runs_by_visit(self, visit_ids: Sequence[uuid.UUID]) -> Sequence[ChecklistRun]:
-        stmt = select(ChecklistRun).where(ChecklistRun.visit_id.in_(visit_ids))
+        stmt = select(ChecklistRun).where(ChecklistRun.visit_id.in_(visit_ids)).options(_RUN_ONLY)
         return (await self.session.scalars(stmt)).all()
 
     async def run_for_visit(
@@ -140,7 +150,7 @@ class ChecklistReads:
         With `client_view` the photo counts hold only photos the client may see.
         """
         run = await self.session.scalar(
-            select(ChecklistRun).where(ChecklistRun.visit_id == visit_id)
+            select(ChecklistRun).where(ChecklistRun.visit_id == visit_id).options(_RUN_ONLY)
         )
         if run is None:
             return None
