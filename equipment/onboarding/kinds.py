@@ -187,8 +187,18 @@ class ContactsKind(Kind):
         Column("email", "email", c.text(320), _maybe(str)),
         Column("phone", "phone", c.text(50), _maybe(str)),
         Column("is_primary", "true for the main contact (default false)", c.boolean, c.yes_no),
+        Column(
+            "site_key",
+            "external_key of the client's site the person looks after (its contact, shown to "
+            "engineers on visits there); empty for none",
+            c.text(100),
+            _maybe(str),
+        ),
     )
-    refs: ClassVar[dict[str, Ref]] = {"client_key": Ref(Client.external_key, "client", by_id=True)}
+    refs: ClassVar[dict[str, Ref]] = {
+        "client_key": Ref(Client.external_key, "client", by_id=True),
+        "site_key": Ref(Site.external_key, "site", by_id=True),
+    }
     key_columns = ("external_key",)
 
     def key(self, row: Row) -> Hashable:
@@ -207,18 +217,26 @@ class ContactsKind(Kind):
             "email": obj.email,
             "phone": obj.phone,
             "is_primary": obj.is_primary,
+            "site_key": obj.site_id,
         }
 
     def comparable(self, row: Row) -> dict[str, Any]:
         values = super().comparable(row)
         values["is_primary"] = bool(values["is_primary"])
+        values["site_key"] = values.get("site_key")
         return values
 
     async def write(self, ctx: WriteContext, row: Row, obj: Any | None) -> list[Problem]:
         values = self.comparable(row)
+        site_id = values.pop("site_key")
+        if site_id is not None:
+            site_client = await ctx.session.scalar(select(Site.client_id).where(Site.id == site_id))
+            if site_client != values["client_key"]:
+                return [Problem(row.line, "site_key", "the site is another client's")]
         if obj is None:
             obj = ClientContact()
             ctx.session.add(obj)
+        obj.site_id = site_id
         obj.client_id = values.pop("client_key")
         for name, value in values.items():
             setattr(obj, name, value)

@@ -59,5 +59,9 @@ class ClientContact(IdMixin, Base):
     is_primary: Mapped[bool] = mapped_column(default=False, server_default="false")
     # The key of this row in the company's own records, matched by re-imports.
     external_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # A site contact (the caretaker, the branch manager): the engineer sees them on the visit.
+    site_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), index=True
+    )
 
     client: Mapped[Client] = relationship(back_populates="contacts")

@@ -25,6 +25,8 @@ class ContactCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Email | None = None
     phone: Phone | None = None
     is_primary: bool = False
+    # A site of this client the person looks after (its contact, shown to the engineer).
+    site_id: uuid.UUID | None = None
 
 
 class ContactRead(msgspec.Struct, kw_only=True):
@@ -36,6 +38,7 @@ class ContactRead(msgspec.Struct, kw_only=True):
     email: str | None
     phone: str | None
     is_primary: bool
+    site_id: uuid.UUID | None
 
 
 class ClientCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -87,6 +90,7 @@ def contact_read(contact: ClientContact) -> ContactRead:
         email=contact.email,
         phone=contact.phone,
         is_primary=contact.is_primary,
+        site_id=contact.site_id,
     )
 
 

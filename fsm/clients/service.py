@@ -14,9 +14,10 @@ from fsm.auth.principal import Principal
 from fsm.clients.models import Client, ClientContact
 from fsm.clients.schemas import ClientCreate, ClientUpdate, ContactCreate
 from fsm.db import like_pattern
-from fsm.errors import Conflict, NotFound
+from fsm.errors import Conflict, NotFound, reference_error
 from fsm.pagination import Page, PageRequest
 from fsm.schemas import check_timezone
+from fsm.sites.models import Site
 
 
 class ClientNotFound(NotFound):
@@ -84,7 +85,7 @@ class ClientService:
             email=data.email,
             phone=data.phone,
             notes=data.notes,
-            contacts=[_contact(c) for c in data.contacts],
+            contacts=[_new_client_contact(c) for c in data.contacts],
         )
         self.session.add(client)
         await self._flush_checking_tax_id(data.tax_id)
@@ -108,6 +109,10 @@ class ClientService:
     ) -> ClientContact:
         """Add a contact person to a client."""
         client = await self.get(client_id, viewer=viewer)
+        if data.site_id is not None:
+            site = await self.session.get(Site, data.site_id)
+            if site is None or site.client_id != client.id:
+                raise reference_error("site_id", "no such site of this client")
         contact = _contact(data)
         client.contacts.append(contact)
         await self.session.flush()
@@ -135,8 +140,16 @@ class ClientService:
             raise
 
 
+def _new_client_contact(data: ContactCreate) -> ClientContact:
+    """A first contact of a client being created: it has no sites yet to look after."""
+    if data.site_id is not None:
+        raise reference_error("contacts.site_id", "a new client has no sites yet")
+    return _contact(data)
+
+
 def _contact(data: ContactCreate) -> ClientContact:
     return ClientContact(
+        site_id=data.site_id,
         name=data.name.strip(),
         position=data.position,
         email=data.email,

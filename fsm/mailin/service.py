@@ -72,6 +72,8 @@ class Sender:
 
     client_id: uuid.UUID
     user_id: uuid.UUID | None
+    # The company's contact person it is (when it is exactly one): the request's requester.
+    contact_id: uuid.UUID | None = None
 
 
 class MailInService:
@@ -145,7 +147,9 @@ class MailInService:
         ).all()
         if len(sites) != 1:
             return self._hold(record, raw, HoldReason.SITE_UNKNOWN, sender)
-        work_order = await self._open(record, mail, sites[0], sender.user_id)
+        work_order = await self._open(
+            record, mail, sites[0], sender.user_id, requester_id=sender.contact_id
+        )
         return Receipt("opened", inbound_mail_id=record.id, work_order_id=work_order.id)
 
     def _hold(
@@ -158,7 +162,13 @@ class MailInService:
         return Receipt("held", reason=reason.value, inbound_mail_id=record.id)
 
     async def _open(
-        self, record: InboundMail, mail: ParsedMail, site_id: uuid.UUID, sender_id: uuid.UUID | None
+        self,
+        record: InboundMail,
+        mail: ParsedMail,
+        site_id: uuid.UUID,
+        sender_id: uuid.UUID | None,
+        *,
+        requester_id: uuid.UUID | None = None,
     ) -> WorkOrder:
         title = mail.subject.strip() or (mail.body.strip().split("\n", 1)[0] or "Request by email")
         work_order = await self.work_orders.open_by_mail(
@@ -167,6 +177,7 @@ class MailInService:
                 type=WorkOrderType.REPAIR,
                 title=title[:TITLE_CHARS],
                 description=mail.body,
+                requester_contact_id=requester_id,
             ),
             sender_id=sender_id,
         )
@@ -221,7 +232,16 @@ class MailInService:
             return Sender(client_id=user.client_id, user_id=user.id)
         by_contact = await self._clients_where(func.lower(ClientContact.email) == address)
         if len(by_contact) == 1:
-            return Sender(client_id=by_contact[0], user_id=None)
+            contacts = (
+                await self.session.scalars(
+                    select(ClientContact.id).where(func.lower(ClientContact.email) == address)
+                )
+            ).all()
+            return Sender(
+                client_id=by_contact[0],
+                user_id=None,
+                contact_id=contacts[0] if len(contacts) == 1 else None,
+            )
         if by_contact:
             return None
         by_domain = await self._clients_of_domain(address)
@@ -317,7 +337,15 @@ class MailInService:
             site = await self.session.get(Site, site_id)
             if site is None:
                 raise field_error("site_id", "no such site")
-            await self._open(record, mail, site.id, _author_for(sender, site.client_id))
+            await self._open(
+                record,
+                mail,
+                site.id,
+                _author_for(sender, site.client_id),
+                requester_id=sender.contact_id
+                if sender is not None and sender.client_id == site.client_id
+                else None,
+            )
         record.decided_by_id = actor.user_id
         record.decided_at = utcnow()
         await self.session.flush()

@@ -165,6 +165,7 @@ class WorkOrderController(Controller):
             custom_fields=data.custom_fields,
             priority=data.priority or Priority.NORMAL,
             channel=data.channel or Channel.PHONE,
+            requester_contact_id=data.requester_contact_id,
         )
         work_order = await work_orders.create(draft, actor=principal)
         return _view(work_order, principal, work_orders.warning)

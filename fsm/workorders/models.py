@@ -172,6 +172,10 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # Who asked for it at the client (a request typed in from a phone call).
+    requester_contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("client_contacts.id", ondelete="SET NULL")
+    )
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

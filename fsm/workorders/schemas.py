@@ -40,6 +40,8 @@ class WorkOrderCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     channel: Channel | None = None
     required_skills: list[str] = msgspec.field(default_factory=list)
     custom_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Who asked, a contact of the site's client (a request typed in from a phone call).
+    requester_contact_id: uuid.UUID | None = None
 
 
 class WorkOrderUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -123,6 +125,7 @@ class WorkOrderRead(msgspec.Struct, kw_only=True):
     site_id: uuid.UUID
     equipment_id: uuid.UUID | None
     contract_id: uuid.UUID | None
+    requester_contact_id: uuid.UUID | None
     type: WorkOrderType
     priority: Priority
     channel: Channel
@@ -157,6 +160,7 @@ def work_order_read(work_order: WorkOrder, *, now: datetime, warning: timedelta)
         site_id=work_order.site_id,
         equipment_id=work_order.equipment_id,
         contract_id=work_order.contract_id,
+        requester_contact_id=work_order.requester_contact_id,
         type=work_order.type,
         priority=work_order.priority,
         channel=work_order.channel,

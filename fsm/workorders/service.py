@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from fsm.auth.principal import Principal
+from fsm.clients.models import ClientContact
 from fsm.cursor import decode_cursor, encode_cursor
 from fsm.db import like_pattern, utcnow
 from fsm.engineers.models import Engineer
@@ -137,6 +138,7 @@ class WorkOrderDraft:
     equipment_id: uuid.UUID | None = None
     required_skills: Sequence[str] = ()
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    requester_contact_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,12 +611,17 @@ class WorkOrderService:
         )
         if draft.equipment_id is not None and facts.equipment_site_id not in (None, site.id):
             raise field_error("equipment_id", "this equipment is installed at another site")
+        if draft.requester_contact_id is not None:
+            requester = await self.session.get(ClientContact, draft.requester_contact_id)
+            if requester is None or requester.client_id != site.client_id:
+                raise reference_error("requester_contact_id", "no such contact of this client")
         work_order = WorkOrder(
             number=await self._next_number(now.year),
             client_id=site.client_id,
             site_id=site.id,
             equipment_id=draft.equipment_id,
             contract_id=facts.contract_id,
+            requester_contact_id=draft.requester_contact_id,
             type=draft.type,
             priority=priority,
             channel=channel,

@@ -8,13 +8,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checklists.models import ChecklistRun
 from checklists.service import ChecklistReads, RunSummary
 from equipment.contracts.coverage import covering
 from equipment.equipment.models import Equipment, EquipmentModel
+from fsm.clients.models import ClientContact
 from fsm.geo import from_db_point
 from fsm.photos.models import EVIDENCE_STATES, Photo
 from fsm.sites.models import Site
@@ -29,6 +30,7 @@ from mobile_api.engineer.schemas import (
     EquipmentCard,
     HistoryEntry,
     SiteCard,
+    SiteContact,
     WorkOrderCard,
 )
 
@@ -53,6 +55,7 @@ _VISIT_ROW = (
     WorkOrder.type,
     WorkOrder.priority,
     WorkOrder.description,
+    WorkOrder.requester_contact_id,
     Site.id.label("site_id"),
     Site.name.label("site_name"),
     Site.address,
@@ -308,6 +311,36 @@ class EngineerReads:
         return CoverageRead(
             is_in_contract=True, contract_number=contract.number, valid_to=contract.valid_to
         )
+
+    async def contacts(
+        self, site_id: uuid.UUID, requester_id: uuid.UUID | None
+    ) -> tuple[list[SiteContact], SiteContact | None]:
+        """The site's contacts (primary first, then by name) and who asked for the work."""
+        condition = ClientContact.site_id == site_id
+        if requester_id is not None:
+            condition = or_(condition, ClientContact.id == requester_id)
+        rows = (
+            await self.session.execute(
+                select(
+                    ClientContact.id,
+                    ClientContact.site_id,
+                    ClientContact.name,
+                    ClientContact.position,
+                    ClientContact.phone,
+                    ClientContact.email,
+                )
+                .where(condition)
+                .order_by(ClientContact.is_primary.desc(), ClientContact.name, ClientContact.id)
+            )
+        ).all()
+        wire = {
+            row.id: SiteContact(
+                name=row.name, position=row.position, phone=row.phone, email=row.email
+            )
+            for row in rows
+        }
+        on_site = [wire[row.id] for row in rows if row.site_id == site_id]
+        return on_site, wire.get(requester_id) if requester_id is not None else None
 
     async def comments(
         self,

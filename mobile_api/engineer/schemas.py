@@ -135,12 +135,24 @@ class CommentRead(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
+class SiteContact(msgspec.Struct, kw_only=True):
+    """Someone at the client to call about the visit."""
+
+    name: str
+    position: str | None
+    phone: str | None
+    email: str | None
+
+
 class VisitDetail(msgspec.Struct, kw_only=True):
     """Everything to work one visit: the job, the unit's history, coverage, checklist."""
 
     visit: EngineerVisit
     description: str
     instructions: str | None
+    # The site's contacts, and the person who asked for the work (when staff recorded one).
+    site_contacts: list[SiteContact]
+    requester: SiteContact | None
     coverage: CoverageRead | None
     equipment_history: list[HistoryEntry]
     checklist: RunRead | None

@@ -143,12 +143,15 @@ class EngineerApp:
             history = await self.reads.equipment_history(row.equipment_id, but=visit_id)
             coverage = await self.reads.coverage(row.equipment_id, today)
         trail = await self.visits.trail_of(visit_id)
+        site_contacts, requester = await self.reads.contacts(row.site_id, row.requester_contact_id)
         return VisitDetail(
             visit=self.reads.render(
                 row, self.checklists.summary_of(run) if run is not None else None
             ),
             description=row.description,
             instructions=row.instructions or None,
+            site_contacts=site_contacts,
+            requester=requester,
             coverage=coverage,
             equipment_history=history,
             checklist=run_read(run, audience="engineer") if run is not None else None,

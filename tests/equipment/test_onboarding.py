@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.contracts.models import Contract, ContractStatus
 from equipment.equipment.models import Equipment, EquipmentMove
-from fsm.clients.models import Client
+from fsm.clients.models import Client, ClientContact
 from fsm.engineers.models import Engineer
 from fsm.sites.models import Site
 from fsm.users.models import Role
@@ -210,6 +210,38 @@ class TestOnboardingRoundTrip:
         hq = next(s for s in sites if s["external_key"] == "S1")
         assert hq["opening_hours"] == "mon 08:00-17:00; tue 08:00-12:00; tue 13:00-17:00"
         assert (hq["lat"], hq["lon"], hq["client_key"]) == ("52.517", "13.3889", "C1")
+
+    async def test_a_contact_looks_after_a_site_of_its_own_client_and_exports_so(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        headers = await _admin(client, session)
+        for kind in ("clients", "sites"):
+            assert (await _load(client, headers, kind, _csv(BASE[kind])))["status"] == "done"
+        head = ["external_key", "client_key", "name", "site_key"]
+        wrong = await _import(
+            client,
+            headers,
+            "contacts",
+            # S1 is C1's site: C2's caretaker cannot look after it.
+            _csv([head, ["P9", "C2", "Bob Borg", "S1"]]),
+            dry_run=False,
+        )
+        assert wrong.status_code == 422, wrong.text
+        assert [
+            (p["row"], p["column"], p["message"]) for p in wrong.json()["error"]["details"]
+        ] == [(2, "site_key", "the site is another client's")]
+        assert await _count(session, ClientContact) == 0
+        done = await _load(client, headers, "contacts", _csv([head, ["P2", "C1", "Olga", "S1"]]))
+        assert done["status"] == "done", done
+        contact = (await session.scalars(select(ClientContact))).one()
+        site = (await session.scalars(select(Site).where(Site.external_key == "S1"))).one()
+        assert contact.site_id == site.id
+        exported = list(
+            csv.DictReader(
+                io.StringIO((await client.get(f"{EXPORTS}/contacts", headers=headers)).text)
+            )
+        )
+        assert [(row["external_key"], row["site_key"]) for row in exported] == [("P2", "S1")]
 
     async def test_unlocated_site_is_kept_and_marked(
         self, client: httpx.AsyncClient, session: AsyncSession

@@ -141,9 +141,25 @@ class TestNewRequests:
         [order] = await orders_of(session, company.id)
         assert order.channel is Channel.EMAIL
         assert order.created_by_id is None
+        # A colleague by domain is not a contact on record: no requester is guessed.
+        assert order.requester_contact_id is None
         assert [(m.sender, m.state.value) for m in await mails(session)] == [
             ("ivan@acme-lifts.ru", "accepted")
         ]
+
+    async def test_a_contact_persons_mail_names_them_the_requester(
+        self, send: Send, session: AsyncSession
+    ) -> None:
+        await make_policy(session)
+        company = await make_client(session)
+        await make_site(session, client=company)
+        olga = ClientContact(client_id=company.id, name="Olga", email="olga@boiler-house.de")
+        session.add(olga)
+        await session.commit()
+        await send(message("Olga <Olga@boiler-house.de>", "Boiler pressure low", "Since today."))
+        [order] = await orders_of(session, company.id)
+        assert order.requester_contact_id == olga.id
+        assert order.created_by_id is None
 
 
 class TestReplies:
