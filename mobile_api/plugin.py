@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.plugins import InitPluginProtocol
 
 from mobile_api.client.controller import ClientAssetsController, ClientRequestController
+from mobile_api.client.users import ClientUserController
 from mobile_api.engineer.controller import EngineerAppController
 from mobile_api.photos import ClientPhotoController, EngineerPhotoController, StaffPhotoController
 from mobile_api.streams import ClientStreamController, EngineerStreamController, listener_lifespan
@@ -27,6 +28,7 @@ class MobileApiPlugin(InitPluginProtocol):
                 EngineerPhotoController,
                 ClientAssetsController,
                 ClientRequestController,
+                ClientUserController,
                 ClientPhotoController,
                 StaffPhotoController,
                 EngineerStreamController,

@@ -36,3 +36,12 @@ requires_staff = requires_roles(Role.ADMIN, Role.DISPATCHER)
 requires_engineer = requires_roles(Role.ENGINEER)
 requires_client = requires_roles(Role.CLIENT)
 requires_signed_in = requires_roles(*Role)
+
+
+def requires_client_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """A guard letting through only a client's own user admins."""
+    if connection.scope.get("method") == "OPTIONS":
+        return
+    principal = connection.user
+    if not (isinstance(principal, Principal) and principal.is_client and principal.is_client_admin):
+        raise PermissionDeniedException("this needs a client user who administers its company")

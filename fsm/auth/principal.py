@@ -18,6 +18,8 @@ class Principal:
     client_id: uuid.UUID | None
     email: str
     full_name: str
+    # A client user who manages their own company's users (the client app's user admin).
+    is_client_admin: bool = False
 
     @property
     def is_staff(self) -> bool:

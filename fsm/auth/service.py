@@ -286,7 +286,14 @@ class AuthService:
         claims = read_access_token(access_token, secret=self.settings.jwt_secret)
         # Plain columns, not the user entity: this runs on every request.
         stmt = (
-            select(User.id, User.role, User.client_id, User.email, User.full_name)
+            select(
+                User.id,
+                User.role,
+                User.client_id,
+                User.email,
+                User.full_name,
+                User.is_client_admin,
+            )
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 AuthSession.id == claims.session_id,
@@ -305,6 +312,7 @@ class AuthService:
             client_id=user.client_id,
             email=user.email,
             full_name=user.full_name,
+            is_client_admin=user.is_client_admin,
         )
 
     def _pair(self, user: User, auth_session: AuthSession, secret: str, now: datetime) -> TokenPair:

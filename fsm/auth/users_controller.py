@@ -66,6 +66,7 @@ class UserController(Controller):
             password=data.password,
             role=data.role,
             client_id=data.client_id,
+            is_client_admin=data.is_client_admin,
         )
         return user_read(user)
 
@@ -88,6 +89,7 @@ class UserController(Controller):
             password=secrets.token_urlsafe(32),
             role=data.role,
             client_id=data.client_id,
+            is_client_admin=data.is_client_admin,
         )
         link = await OneTimeTokens(db_session).invite(user)
         # Mailed once the user and the link are committed.

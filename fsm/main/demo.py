@@ -197,6 +197,8 @@ async def load_demo(
                 password_hash=password_hash,
                 role=Role.CLIENT,
                 client_id=clients[0].id,
+                # Manages his company's users in the client app (/mobile/v1/client/users).
+                is_client_admin=True,
             ),
         ]
     )

@@ -33,6 +33,7 @@ class User(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "(role = 'client') = (client_id IS NOT NULL)", name="client_users_have_a_client"
         ),
+        CheckConstraint("role = 'client' OR NOT is_client_admin", name="client_admins_are_clients"),
     )
 
     email: Mapped[str] = mapped_column(String(320))
@@ -43,5 +44,7 @@ class User(IdMixin, TimestampMixin, Base):
         ForeignKey("clients.id", ondelete="RESTRICT"), index=True
     )
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # A client user who invites and removes their own company's users in the client app.
+    is_client_admin: Mapped[bool] = mapped_column(default=False, server_default="false")
     # The language of what we write to this person (mail): "en" or "ru".
     language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")

@@ -20,6 +20,8 @@ class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
     role: Role
     client_id: uuid.UUID | None = None
+    # Client users only: they invite and remove their own company's users.
+    is_client_admin: bool = False
 
 
 class UserInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -29,6 +31,7 @@ class UserInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     full_name: Name
     role: Role
     client_id: uuid.UUID | None = None
+    is_client_admin: bool = False
 
 
 class UserRead(msgspec.Struct, kw_only=True):
@@ -40,6 +43,7 @@ class UserRead(msgspec.Struct, kw_only=True):
     role: Role
     client_id: uuid.UUID | None
     is_active: bool
+    is_client_admin: bool
     created_at: datetime
 
 
@@ -52,5 +56,6 @@ def user_read(user: User) -> UserRead:
         role=user.role,
         client_id=user.client_id,
         is_active=user.is_active,
+        is_client_admin=user.is_client_admin,
         created_at=user.created_at,
     )

@@ -41,6 +41,7 @@ class UserService:
         password: str,
         role: Role,
         client_id: uuid.UUID | None = None,
+        is_client_admin: bool = False,
     ) -> User:
         """Create a user; client users must name their client, others must not."""
         email = email.strip()
@@ -50,6 +51,8 @@ class UserService:
             raise field_error("client_id", "required for client users")
         if role is not Role.CLIENT and client_id is not None:
             raise field_error("client_id", "only client users belong to a client")
+        if is_client_admin and role is not Role.CLIENT:
+            raise field_error("is_client_admin", "only client users administer their company")
         if await self.find_by_email(email) is not None:
             raise EmailTaken(f"a user with email {email} exists", details={"field": "email"})
         user = User(
@@ -58,6 +61,7 @@ class UserService:
             password_hash=hash_password(password),
             role=role,
             client_id=client_id,
+            is_client_admin=is_client_admin,
         )
         self.session.add(user)
         try:
@@ -100,7 +104,9 @@ class UserService:
         ).all()
         return Page(items=rows, total=total or 0, limit=page.limit, offset=page.offset)
 
-    async def deactivate(self, user_id: uuid.UUID, *, actor_id: uuid.UUID) -> User:
+    async def deactivate(
+        self, user_id: uuid.UUID, *, actor_id: uuid.UUID, within_client: uuid.UUID | None = None
+    ) -> User:
         """Stop a user from signing in; their sessions end at their next request.
 
         Never the caller's own account: an admin who did so would be signed out mid-way and,
@@ -113,6 +119,9 @@ class UserService:
                 details={"user_id": str(user_id)},
             )
         user = await self.get(user_id)
+        if within_client is not None and user.client_id != within_client:
+            # A client's admin manages its own company's users; others do not exist for it.
+            raise UserNotFound(f"user {user_id} not found")
         user.is_active = False
         await self.session.flush()
         return user

@@ -9,7 +9,7 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -59,6 +59,7 @@ async def solve_stored(
     job_id: int = 1,
     travel: TravelProvider | None = None,
     executor: ThreadPoolExecutor | None = None,
+    progress_every_s: float = 0.2,
 ) -> bool:
     """What the worker's `dispatch.run` job does for the plan."""
     return await run_stored(
@@ -67,7 +68,7 @@ async def solve_stored(
         job_id=job_id,
         travel=travel or HaversineTravel(),
         executor=executor,
-        progress_every_s=0.2,
+        progress_every_s=progress_every_s,
     )
 
 
@@ -101,6 +102,25 @@ class _Gated:
         self.entered.set()
         self.gate.wait(timeout=30)
         return HaversineTravel().matrix(locations)
+
+
+async def _solve_until(
+    factory: async_sessionmaker[AsyncSession], plan: DispatchPlan
+) -> datetime | None:
+    async with factory() as session:
+        until: datetime | None = await session.scalar(
+            select(DispatchPlan.solve_until_at).where(DispatchPlan.id == plan.id)
+        )
+        return until
+
+
+async def _until_started(factory: async_sessionmaker[AsyncSession], plan: DispatchPlan) -> None:
+    """Until the run's thread has started and its budget end is stored."""
+    for _ in range(600):
+        if await _solve_until(factory, plan) is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run never started")
 
 
 async def stored(session: AsyncSession, plan: DispatchPlan) -> DispatchPlan:
@@ -212,9 +232,12 @@ class TestStoredRun:
         )
         await session.commit()
         travel = _Gated()
-        job = asyncio.create_task(solve_stored(turns, plan, travel=travel))
+        # No progress writes meanwhile: the stop lands while the job waits on the solver,
+        # not in the middle of a statement on the tests' one shared connection.
+        job = asyncio.create_task(solve_stored(turns, plan, travel=travel, progress_every_s=3600))
         try:
             assert await asyncio.to_thread(travel.entered.wait, 30)
+            await _until_started(turns, plan)
             job.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await job
