@@ -125,6 +125,8 @@ class ClosureService:
         """
         if data.last_day < data.first_day:
             raise field_error("last_day", "must not be before first_day")
+        if not date(2000, 1, 1) <= data.first_day <= data.last_day < date(2200, 1, 1):
+            raise field_error("first_day", "must lie between the years 2000 and 2199")
         if (data.last_day - data.first_day).days >= MAX_CLOSURE_DAYS:
             raise field_error("last_day", "a closure lasts at most a year")
         # One closure entered at a time per site: the overlap check holds.

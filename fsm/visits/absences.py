@@ -37,6 +37,9 @@ from fsm.workorders.visit_models import Visit, VisitStatus
 
 # The longest absence one entry may hold (a year); longer ones are entered in parts.
 MAX_ABSENCE_DAYS = 366
+# Absences are entered and looked up within these years.
+EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
+LATEST = datetime(2200, 1, 1, tzinfo=ZoneInfo("UTC"))
 _HELD = (VisitStatus.ASSIGNED, VisitStatus.EN_ROUTE, VisitStatus.ON_SITE)
 _STARTED = (VisitStatus.EN_ROUTE, VisitStatus.ON_SITE)
 
@@ -123,8 +126,8 @@ def _span(data: AbsenceCreate, timezone: str) -> tuple[datetime, datetime]:
             raise field_error("last_day", "whole days need both first_day and last_day")
         if data.last_day < data.first_day:
             raise field_error("last_day", "must not be before first_day")
-        if data.last_day >= date.max - timedelta(days=1):
-            raise field_error("last_day", "is too far ahead")
+        if not EARLIEST.date() <= data.first_day <= data.last_day < LATEST.date():
+            raise field_error("first_day", "must lie between the years 2000 and 2199")
         zone = ZoneInfo(timezone)
         starts_at = datetime.combine(data.first_day, time(), zone)
         ends_at = datetime.combine(data.last_day + timedelta(days=1), time(), zone)
@@ -136,6 +139,10 @@ def _span(data: AbsenceCreate, timezone: str) -> tuple[datetime, datetime]:
         starts_at, ends_at = data.starts_at, data.ends_at
     if ends_at - starts_at > timedelta(days=MAX_ABSENCE_DAYS):
         raise field_error("last_day" if by_days else "ends_at", "an absence lasts at most a year")
+    if starts_at < EARLIEST or ends_at > LATEST:
+        raise field_error(
+            "first_day" if by_days else "starts_at", "must lie between the years 2000 and 2199"
+        )
     return starts_at, ends_at
 
 
@@ -299,6 +306,8 @@ class AbsenceController(Controller):
     ) -> list[AbsenceRead]:
         """The engineer's absences overlapping `from` .. `from` + `days`."""
         begins = starts_at or datetime.now(ZoneInfo("UTC"))
+        if not EARLIEST <= begins < LATEST:
+            raise field_error("from", "must lie between the years 2000 and 2199")
         found = await absences.list(
             engineer_id, starts_at=begins, ends_at=begins + timedelta(days=days)
         )

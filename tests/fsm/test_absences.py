@@ -70,6 +70,15 @@ class TestEnter:
         assert listed.status_code == 200, listed.text
         assert [a["id"] for a in listed.json()] == [absence["id"]]
 
+    async def test_a_listing_far_outside_the_planning_years_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, staff, engineer = await _dispatcher(client, session)
+        r = await client.get(
+            absences_of(engineer), params={"from": "9999-12-31T00:00:00Z"}, headers=staff
+        )
+        assert invalid_fields(r) == ["from"]
+
     async def test_hours_are_kept_as_given(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
@@ -116,6 +125,18 @@ class TestEnter:
                 "ends_at",
             ),
             ({"kind": "sickness", "starts_at": "2031-03-12T10:00:00Z"}, "ends_at"),
+            (
+                {"kind": "vacation", "first_day": "0001-01-01", "last_day": "0001-01-02"},
+                "first_day",
+            ),
+            (
+                {
+                    "kind": "sickness",
+                    "starts_at": "0001-01-01T00:00:00+14:00",
+                    "ends_at": "0001-01-01T05:00:00+14:00",
+                },
+                "starts_at",
+            ),
         ],
     )
     async def test_a_span_that_is_not_one_is_422_and_stores_nothing(

@@ -59,6 +59,16 @@ class TestClosures:
         assert r.status_code == 204, r.text
         assert await _count(session) == 0
 
+    async def test_days_outside_the_planning_years_are_422(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        staff, site = await _staff(client, session)
+        body = {"first_day": "9999-12-30", "last_day": "9999-12-31"}
+        assert invalid_fields(await client.post(closures_of(site), json=body, headers=staff)) == [
+            "first_day"
+        ]
+        assert await _count(session) == 0
+
     @pytest.mark.parametrize(
         "body",
         [
