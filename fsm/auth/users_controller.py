@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -22,7 +22,7 @@ from fsm.errors import field_error
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import LimitQuery, OffsetQuery
 from fsm.users.models import Role
-from fsm.users.schemas import UserCreate, UserInvite, UserRead, user_read
+from fsm.users.schemas import UserCreate, UserInvite, UserRead, UserUpdate, user_read
 from fsm.users.service import UserService
 
 
@@ -103,6 +103,23 @@ class UserController(Controller):
     ) -> UserRead:
         """One user."""
         return user_read(await users.get(user_id))
+
+    @patch("/{user_id:uuid}", operation_id="UpdateUser")
+    async def update_user(
+        self,
+        users: NamedDependency[UserService],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserUpdate],
+    ) -> UserRead:
+        """Rename a user, or make a client user its company's user admin (or not)."""
+        user = await users.update(
+            user_id,
+            full_name=data.full_name if isinstance(data.full_name, str) else None,
+            is_client_admin=data.is_client_admin
+            if isinstance(data.is_client_admin, bool)
+            else None,
+        )
+        return user_read(user)
 
     @post("/{user_id:uuid}/deactivate", operation_id="DeactivateUser", status_code=200)
     async def deactivate_user(

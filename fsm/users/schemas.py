@@ -34,6 +34,14 @@ class UserInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     is_client_admin: bool = False
 
 
+class UserUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields to change on a user; absent fields stay as they are."""
+
+    full_name: Name | msgspec.UnsetType = msgspec.UNSET
+    # Client users only: they manage their own company's users in the client app.
+    is_client_admin: bool | msgspec.UnsetType = msgspec.UNSET
+
+
 class UserRead(msgspec.Struct, kw_only=True):
     """A user, never with the password hash."""
 

@@ -83,6 +83,24 @@ class UserService:
             raise UserNotFound(f"user {user_id} not found")
         return user
 
+    async def update(
+        self,
+        user_id: uuid.UUID,
+        *,
+        full_name: str | None = None,
+        is_client_admin: bool | None = None,
+    ) -> User:
+        """Rename a user, or make a client user its company's user admin (or not)."""
+        user = await self.get(user_id)
+        if is_client_admin is not None:
+            if is_client_admin and user.role is not Role.CLIENT:
+                raise field_error("is_client_admin", "only client users administer their company")
+            user.is_client_admin = is_client_admin
+        if full_name is not None:
+            user.full_name = full_name.strip()
+        await self.session.flush()
+        return user
+
     async def list(
         self, page: PageRequest, *, role: Role | None = None, client_id: uuid.UUID | None = None
     ) -> Page[User]:

@@ -171,3 +171,39 @@ class TestWhoMay:
             headers=headers,
         )
         assert invalid_fields(r) == ["is_client_admin"]
+
+    async def test_the_providers_admin_promotes_and_demotes_with_effect_at_once(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, _, colleague = await _company_with_admin(session)
+        admin = await make_user(session, role=Role.ADMIN)
+        dispatcher = await make_user(session, role=Role.DISPATCHER)
+        await session.commit()
+        staff = await login(client, admin)
+        theirs = await login(client, colleague)
+        assert_forbidden(await client.get(USERS, headers=theirs))
+        r = await client.patch(
+            f"/api/v1/users/{colleague.id}", json={"is_client_admin": True}, headers=staff
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["is_client_admin"] is True
+        # The same sign-in: the next request already has the right.
+        assert (await client.get(USERS, headers=theirs)).status_code == 200
+        r = await client.patch(
+            f"/api/v1/users/{colleague.id}", json={"is_client_admin": False}, headers=staff
+        )
+        assert r.status_code == 200, r.text
+        assert_forbidden(await client.get(USERS, headers=theirs))
+        r = await client.patch(
+            f"/api/v1/users/{dispatcher.id}", json={"is_client_admin": True}, headers=staff
+        )
+        assert invalid_fields(r) == ["is_client_admin"]
+        # Only the provider's admins change users.
+        r = await client.patch(
+            f"/api/v1/users/{colleague.id}",
+            json={"is_client_admin": True},
+            headers=await login(client, dispatcher),
+        )
+        assert_forbidden(r)
+        await session.refresh(colleague)
+        assert colleague.is_client_admin is False
