@@ -317,7 +317,10 @@ async def claim(
                 DispatchPlan.run_request.is_not(None),
                 or_(DispatchPlan.run_job_id.is_(None), DispatchPlan.run_job_id == job_id),
             )
-            .values(run_job_id=job_id)
+            # A retried job's run starts over, waiting for its thread like a new one: the
+            # budget end of the dead attempt would have the sweep fail it mid-solve. The
+            # thread sets the new end when it starts.
+            .values(run_job_id=job_id, solve_until_at=None)
             .returning(DispatchPlan.run_request)
             .execution_options(synchronize_session=False)
         )

@@ -59,7 +59,7 @@ from fsm.settings import SolverSettings
 from fsm.sites.closures import closed_between
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.service import StatusReport, VisitService
+from fsm.visits.service import PLANNING_FROM, PLANNING_UNTIL, StatusReport, VisitService
 from fsm.workorders.models import WorkOrder
 from fsm.workorders.visit_models import Visit, VisitStatus
 
@@ -223,6 +223,8 @@ class DispatchService:
         plan comes back `solving` and becomes a draft when the run ends.
         """
         limit = self._time_limit(time_limit_s)
+        if not PLANNING_FROM.date() <= day < PLANNING_UNTIL.date():
+            raise field_error("day", "must lie between the years 2000 and 2199")
         origin_at = datetime.combine(day, time(), ZoneInfo(timezone))
         ends_at = origin_at + timedelta(days=1)
         engineers = await self._engineers(day, origin_at, engineer_ids)
@@ -274,7 +276,10 @@ class DispatchService:
                     location,
                     origin_at,
                     period_ends_on,
-                    site_hours=(site_zone, opening_hours, closures.get(site_id, [])),
+                    # Under way, it is worked whatever the hours say.
+                    site_hours=None
+                    if visit.status in UNDER_WAY
+                    else (site_zone, opening_hours, closures.get(site_id, [])),
                 )
                 if routable is None:
                     unlocated.append(_closed(visit, work_order))

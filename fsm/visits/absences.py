@@ -194,7 +194,8 @@ class AbsenceService:
                     "under_way_visit_ids": [str(v.id) for v in started],
                 },
             )
-        note = f"engineer away ({data.kind.value})"
+        # The next engineer reads the trail: why this one is away (sickness) is not theirs.
+        note = "engineer unavailable"
         for visit in held:
             await self.visits.report_status(
                 visit.id, StatusReport(status=VisitStatus.PLANNED, note=note), actor=actor
@@ -237,6 +238,9 @@ class AbsenceService:
                 ),
             )
             .order_by(Visit.planned_start_at, Visit.id)
+            # Locked and read fresh: a visit set en route meanwhile is seen as under way.
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         return (await self.session.scalars(stmt)).all()
 

@@ -51,6 +51,11 @@ class EngineerNotQualified(Conflict):
     """The engineer lacks a skill the visit requires."""
 
 
+# Work is planned within these years (an instant near year 1 or 9999 has no day around it).
+PLANNING_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+PLANNING_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 class EngineerAbsent(Conflict):
     """The engineer is away (vacation, sickness, training) when the visit would be worked."""
 
@@ -279,6 +284,8 @@ class VisitService:
                 f"{engineer.user.full_name} lacks required skills: {', '.join(missing)}",
                 details={"missing_skills": missing},
             )
+        if planned_start_at is not None and not PLANNING_FROM <= planned_start_at < PLANNING_UNTIL:
+            raise field_error("planned_start_at", "must lie between the years 2000 and 2199")
         await self._check_present(engineer, visit, planned_start_at or visit.planned_start_at)
         previous = visit.status
         previous_engineer_id, previous_start_at = visit.engineer_id, visit.planned_start_at

@@ -21,10 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.auth.guards import requires_client_admin
 from fsm.auth.one_time import AccountMail, OneTimeTokens
 from fsm.auth.principal import Principal
+from fsm.errors import Conflict
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import Email, LimitQuery, Name, OffsetQuery
 from fsm.users.models import Role, User
-from fsm.users.service import UserService
+from fsm.users.service import EmailTaken, UserService
+
+
+class EmailUnavailable(Conflict):
+    """The address cannot be invited (it signs in here already, whoever it belongs to)."""
 
 
 class ColleagueInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -98,15 +103,23 @@ class ClientUserController(Controller):
     ) -> Response[ColleagueRead]:
         """Invite a colleague to your company's client app; they get a one-time link (7 days)
         by mail to set their password."""
-        user = await users.create(
-            email=data.email,
-            full_name=data.full_name,
-            # Nobody knows this one: the invited person sets their own from the link.
-            password=secrets.token_urlsafe(32),
-            role=Role.CLIENT,
-            client_id=_company(principal),
-            is_client_admin=data.is_client_admin,
-        )
+        try:
+            user = await users.create(
+                email=data.email,
+                full_name=data.full_name,
+                # Nobody knows this one: the invited person sets their own from the link.
+                password=secrets.token_urlsafe(32),
+                role=Role.CLIENT,
+                client_id=_company(principal),
+                is_client_admin=data.is_client_admin,
+            )
+        except EmailTaken as exc:
+            # The same answer whoever has the address (a colleague, staff, another
+            # company): the client app never says who else signs in here.
+            raise EmailUnavailable(
+                "this email cannot be invited; ask your service provider",
+                details={"field": "email"},
+            ) from exc
         link = await OneTimeTokens(db_session).invite(user)
         return Response(
             colleague_read(user), status_code=201, background=BackgroundTask(account_mail, link)

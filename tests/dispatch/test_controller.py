@@ -45,6 +45,16 @@ class TestDraftPlan:
         r = await client.post(PLANS, json={**BODY, "time_limit_s": 3600}, headers=staff)
         assert r.status_code == 422, r.text
 
+    @pytest.mark.parametrize("far", ["9999-12-30", "0001-01-01"])
+    async def test_refuses_a_day_outside_the_planning_years(
+        self, client: httpx.AsyncClient, session: AsyncSession, far: str
+    ) -> None:
+        day = await small_day(session)
+        staff = await login(client, day.dispatcher)
+        r = await client.post(PLANS, json={**BODY, "day": far}, headers=staff)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"][0]["field"] == "day"
+
     async def test_refuses_an_unknown_timezone(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

@@ -285,9 +285,14 @@ class TestClaim:
             .values(run_job_id=11, solve_until_at=utcnow() + timedelta(seconds=1))
         )
         await session.commit()
+        dead_attempt_end = utcnow() + timedelta(seconds=1)
         assert not await solve_stored(turns, plan, job_id=12)
         assert await solve_stored(turns, plan, job_id=11)
-        assert (await stored(session, plan)).status is DispatchPlanStatus.DRAFT
+        plan = await stored(session, plan)
+        assert plan.status is DispatchPlanStatus.DRAFT
+        # The retry's budget ran from its own thread's start, not the dead attempt's.
+        assert plan.solve_until_at is not None
+        assert plan.solve_until_at > dead_attempt_end
 
     async def test_a_run_failed_as_interrupted_is_not_solved_late(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]

@@ -11,7 +11,7 @@ from dispatch.service import route_plan_of
 from dispatch.solver import DropReason
 from fsm.sites.models import Site, SiteClosure
 from fsm.workorders.models import WorkOrder
-from fsm.workorders.visit_models import Visit
+from fsm.workorders.visit_models import Visit, VisitStatus
 from tests.dispatch.test_service import BERLIN, DAY, service, small_day
 from tests.fsm.wo_helpers import principal_of
 
@@ -111,3 +111,35 @@ class TestSiteHours:
         routes = route_plan_of(later)
         assert routes is not None
         assert str(shut.id) in {s.visit_id for r in routes.routes for s in r.stops}
+
+    async def test_work_under_way_at_a_closed_site_stays_on_its_engineers_day(
+        self, session: AsyncSession
+    ) -> None:
+        day = await small_day(session)
+        working = day.visits[3]
+        site_id = await session.scalar(
+            select(WorkOrder.site_id).where(WorkOrder.id == working.work_order_id)
+        )
+        assert site_id is not None
+        session.add(SiteClosure(site_id=site_id, first_day=DAY, last_day=DAY))
+        # An emergency worked on the closure day: the engineer is on site now.
+        await session.execute(
+            update(Visit)
+            .where(Visit.id == working.id)
+            .values(
+                status=VisitStatus.ON_SITE,
+                engineer_id=day.other_engineer.id,
+                planned_start_at=datetime.combine(DAY, datetime.min.time(), BERLIN)
+                + timedelta(hours=9),
+            )
+        )
+        await session.commit()
+        plan = await service(session).draft(
+            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher)
+        )
+        routes = route_plan_of(plan)
+        assert routes is not None
+        assert str(working.id) not in {d.visit_id for d in routes.dropped}
+        (route,) = [r for r in routes.routes if r.engineer_id == str(day.other_engineer.id)]
+        assert route.stops
+        assert route.stops[0].visit_id == str(working.id)

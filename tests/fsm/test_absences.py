@@ -266,6 +266,8 @@ class TestHeldVisits:
                 )
             ).all()
             assert trail[-1].to_status.value == "planned"
+            # The next engineer reads this trail: not why this one is away.
+            assert trail[-1].note == "engineer unavailable"
         await session.refresh(next_day)
         assert next_day.status.value == "assigned"
 
@@ -314,6 +316,9 @@ class TestAssignment:
         r = await client.post(f"{VISITS}/{visit.id}/assign", json=assign, headers=staff)
         error = error_of(r, 409)
         assert error["code"] == "engineer_absent"
+        far = {**assign, "planned_start_at": "9999-12-31T23:59:00Z"}
+        r = await client.post(f"{VISITS}/{visit.id}/assign", json=far, headers=staff)
+        assert invalid_fields(r) == ["planned_start_at"]
         assert error["details"]["kind"] == "vacation"
         absence_id = created.json()["absence"]["id"]
         r = await client.delete(f"{absences_of(engineer)}/{absence_id}", headers=staff)
