@@ -276,10 +276,7 @@ class DispatchService:
                     location,
                     origin_at,
                     period_ends_on,
-                    # Under way, it is worked whatever the hours say.
-                    site_hours=None
-                    if visit.status in UNDER_WAY
-                    else (site_zone, opening_hours, closures.get(site_id, [])),
+                    site_hours=(site_zone, opening_hours, closures.get(site_id, [])),
                 )
                 if routable is None:
                     unlocated.append(_closed(visit, work_order))
@@ -403,16 +400,13 @@ class DispatchService:
             versions[key] = visit.version
             day_rows.append(visit)
             if visit.status is not V.COMPLETED:
-                # Under way, it is worked whatever the hours say.
                 routable = self._solver_visit(
                     visit,
                     work_order,
                     location,
                     origin_at,
                     period_ends_on,
-                    site_hours=None
-                    if visit.status in UNDER_WAY
-                    else (site_zone, opening_hours, closures.get(site_id, [])),
+                    site_hours=(site_zone, opening_hours, closures.get(site_id, [])),
                 )
                 if routable is None:
                     closed.append(_closed(visit, work_order))
@@ -591,14 +585,16 @@ class DispatchService:
 
         Work starts inside the visit's window (clipped to the planned day) and its weekly
         hours, while the site is open long enough for it (`site_hours`: the site's time zone,
-        opening hours and closed spans; None: not checked, as for work already under way).
+        opening hours and closed spans; None: not checked). Work under way is worked whatever
+        the hours say.
         """
         day_start = origin_at
         day_end = origin_at + timedelta(minutes=DAY_MINUTES)
         span = (max(visit.window_starts_at, day_start), min(visit.window_ends_at, day_end))
         windows: tuple[solver.TimeWindow, ...]
-        if site_hours is None or span[0] >= span[1]:
-            # Not checked, or held on this day outside its window: the window as it stands.
+        if site_hours is None or visit.status in UNDER_WAY or span[0] >= span[1]:
+            # Not checked, under way, or held on this day outside its window: the window as
+            # it stands.
             windows = (
                 solver.TimeWindow(
                     start_minute=_clip(solver.minutes_since(origin_at, visit.window_starts_at)),

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fsm.auth.models import AuthSession
 from fsm.db import Base, IdMixin, utcnow
 from fsm.errors import ValidationFailed
-from fsm.users.models import User
+from fsm.users.models import Role, User
 from fsm.users.passwords import hash_password
+from fsm.users.service import UserService
 
 __all__ = [
     "INVITATION",
@@ -124,6 +125,27 @@ class OneTimeTokens:
             return None
         token = await self._issue(user, RESET, now + timedelta(minutes=RESET_TOKEN_MINUTES), now)
         return _link(RESET, token, user)
+
+    async def invite_new_user(
+        self,
+        *,
+        email: str,
+        full_name: str,
+        role: Role,
+        client_id: uuid.UUID | None = None,
+        is_client_admin: bool = False,
+    ) -> tuple[User, IssuedLink]:
+        """Create a user without a password of their own and the link to set one."""
+        user = await UserService(self.session).create(
+            email=email,
+            full_name=full_name,
+            # Nobody knows this one: the invited person sets their own from the link.
+            password=secrets.token_urlsafe(32),
+            role=role,
+            client_id=client_id,
+            is_client_admin=is_client_admin,
+        )
+        return user, await self.invite(user)
 
     async def invite(self, user: User, *, now: datetime | None = None) -> IssuedLink:
         """An invitation link for a user who has no password of their own yet."""

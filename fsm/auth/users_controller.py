@@ -6,7 +6,6 @@ sign-in's one-time links, and every guard names a user's role.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 from litestar import Controller, Response, get, patch, post
@@ -73,7 +72,6 @@ class UserController(Controller):
     @post("/invitations", operation_id="InviteUser")
     async def invite_user(
         self,
-        users: NamedDependency[UserService],
         db_session: NamedDependency[AsyncSession],
         account_mail: NamedDependency[AccountMail],
         data: JSONBody[UserInvite],
@@ -82,16 +80,13 @@ class UserController(Controller):
         one-time link (7 days) to set one."""
         if data.role is Role.ENGINEER:
             raise field_error("role", "create engineers with POST /api/v1/engineers")
-        user = await users.create(
+        user, link = await OneTimeTokens(db_session).invite_new_user(
             email=data.email,
             full_name=data.full_name,
-            # Nobody knows this one: the invited person sets their own from the link.
-            password=secrets.token_urlsafe(32),
             role=data.role,
             client_id=data.client_id,
             is_client_admin=data.is_client_admin,
         )
-        link = await OneTimeTokens(db_session).invite(user)
         # Mailed once the user and the link are committed.
         return Response(
             user_read(user), status_code=201, background=BackgroundTask(account_mail, link)

@@ -8,7 +8,6 @@ back office's; the invited person is a client user of the inviter's company, nev
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 import msgspec
@@ -95,7 +94,6 @@ class ClientUserController(Controller):
     @post("/invitations", operation_id="ClientInviteColleague")
     async def invite_colleague(
         self,
-        users: NamedDependency[UserService],
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         account_mail: NamedDependency[AccountMail],
@@ -104,11 +102,9 @@ class ClientUserController(Controller):
         """Invite a colleague to your company's client app; they get a one-time link (7 days)
         by mail to set their password."""
         try:
-            user = await users.create(
+            user, link = await OneTimeTokens(db_session).invite_new_user(
                 email=data.email,
                 full_name=data.full_name,
-                # Nobody knows this one: the invited person sets their own from the link.
-                password=secrets.token_urlsafe(32),
                 role=Role.CLIENT,
                 client_id=_company(principal),
                 is_client_admin=data.is_client_admin,
@@ -120,7 +116,6 @@ class ClientUserController(Controller):
                 "this email cannot be invited; ask your service provider",
                 details={"field": "email"},
             ) from exc
-        link = await OneTimeTokens(db_session).invite(user)
         return Response(
             colleague_read(user), status_code=201, background=BackgroundTask(account_mail, link)
         )

@@ -40,7 +40,7 @@ from fsm.queue import InProcessQueue
 from fsm.settings import SettingsError, SolverSettings, load_settings
 from fsm.visits.service import VisitDraft
 from tests.dispatch.conftest import taking_turns
-from tests.dispatch.test_service import DAY, small_day
+from tests.dispatch.test_service import DAY, SmallDay, small_day
 from tests.fsm.wo_helpers import principal_of, visits
 
 SETTINGS = SolverSettings(time_limit_s=1, max_time_limit_s=2, sync_limit_s=1)
@@ -123,6 +123,15 @@ async def _until_started(factory: async_sessionmaker[AsyncSession], plan: Dispat
     raise AssertionError("the run never started")
 
 
+async def stored_run(session: AsyncSession) -> tuple[SmallDay, DispatchPlan]:
+    """A small day and a background draft of it, as the request stored it (not committed)."""
+    day = await small_day(session)
+    plan = await background_service(session).draft(
+        DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
+    )
+    return day, plan
+
+
 async def stored(session: AsyncSession, plan: DispatchPlan) -> DispatchPlan:
     await session.refresh(plan)
     return plan
@@ -138,10 +147,7 @@ class TestStoredRun:
     async def test_the_request_stores_what_it_read_and_a_job_solves_it_with_progress(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        day, plan = await stored_run(session)
         await session.commit()  # the request ends: its unit of work commits
         assert plan.status is DispatchPlanStatus.SOLVING
         assert plan.progress is not None
@@ -167,10 +173,7 @@ class TestStoredRun:
     async def test_the_run_solves_the_day_the_request_read_not_a_later_one(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        day, plan = await stored_run(session)
         await session.commit()
         # A visit planned after the request is not in its draft; the next draft takes it.
         first = day.visits[0]
@@ -211,10 +214,7 @@ class TestStoredRun:
     async def test_a_solver_failure_fails_the_plan_with_the_reason(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        _, plan = await stored_run(session)
         await session.commit()  # the request ends: its unit of work commits
         assert await solve_stored(turns, plan, travel=_Unreachable())
         plan = await stored(session, plan)
@@ -226,10 +226,7 @@ class TestStoredRun:
     async def test_a_worker_stopping_mid_run_stores_it_interrupted(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        _, plan = await stored_run(session)
         await session.commit()
         travel = _Gated()
         # No progress writes meanwhile: the stop lands while the job waits on the solver,
@@ -251,10 +248,7 @@ class TestClaim:
     async def test_only_the_job_that_claimed_a_run_solves_it_and_its_retry_may_again(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        _, plan = await stored_run(session)
         await session.commit()
         travel = _Gated()
         first = asyncio.create_task(solve_stored(turns, plan, job_id=7, travel=travel))
@@ -273,10 +267,7 @@ class TestClaim:
     async def test_the_same_job_retried_after_its_worker_died_solves_the_run(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        _, plan = await stored_run(session)
         await session.commit()
         # The dead worker had claimed it and started its thread.
         await session.execute(
@@ -297,10 +288,7 @@ class TestClaim:
     async def test_a_run_failed_as_interrupted_is_not_solved_late(
         self, session: AsyncSession, turns: async_sessionmaker[AsyncSession]
     ) -> None:
-        day = await small_day(session)
-        plan = await background_service(session).draft(
-            DAY, "Europe/Berlin", actor=principal_of(day.dispatcher), background=True
-        )
+        _, plan = await stored_run(session)
         await session.commit()
         later = utcnow() + timedelta(minutes=10)
         assert await fail_interrupted(session, grace_s=60, now=later, max_queue_s=120) == 1
