@@ -42,13 +42,13 @@ TARGET_P95_MS = 300.0
 
 _POLICY = """
 WITH cal AS (
-    INSERT INTO sla_calendars (id, name, timezone, hours, holidays)
-    VALUES (md5('cal')::uuid, 'Berlin office', 'Europe/Berlin',
+    INSERT INTO sla_calendars (id, family_id, name, timezone, hours, holidays)
+    VALUES (md5('cal')::uuid, md5('cal')::uuid, 'Berlin office', 'Europe/Berlin',
             CAST(:hours AS jsonb), '[]'::jsonb)
     RETURNING id)
-INSERT INTO sla_policies (id, name, calendar_id, targets, pause_statuses, reaction_statuses,
-                          is_default)
-SELECT md5('policy')::uuid, 'Bench policy', cal.id, CAST(:targets AS jsonb),
+INSERT INTO sla_policies (id, family_id, name, calendar_id, targets, pause_statuses,
+                          reaction_statuses, is_default)
+SELECT md5('policy')::uuid, md5('policy')::uuid, 'Bench policy', cal.id, CAST(:targets AS jsonb),
        '["on_hold"]'::jsonb, '["scheduled","in_progress","resolved","closed"]'::jsonb, false
 FROM cal
 """

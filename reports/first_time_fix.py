@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -92,29 +93,46 @@ async def first_time_fix(
         )
         .exists()
     )
-    stmt = (
+    facts = (
         select(
-            WorkOrder.type,
-            EquipmentModel.id,
-            EquipmentModel.manufacturer,
-            EquipmentModel.model,
+            WorkOrder.type.label("type"),
+            EquipmentModel.id.label("model_id"),
+            EquipmentModel.manufacturer.label("maker"),
+            EquipmentModel.model.label("model"),
             engineer_of.label("engineer_id"),
-            and_(on_site_visits == 1, WorkOrder.reopen_count == 0, ~follow_up),
+            and_(on_site_visits == 1, WorkOrder.reopen_count == 0, ~follow_up).label("fixed"),
         )
         .join(Client, Client.id == WorkOrder.client_id)
         .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
         .outerjoin(EquipmentModel, EquipmentModel.id == Equipment.model_id)
         .where(
             WorkOrder.resolved_at.is_not(None),
+            # Every zone's month lies within a day of UTC's: the index narrows it to that,
+            # the client's own zone cuts it exactly.
+            WorkOrder.resolved_at >= first.replace(tzinfo=UTC) - timedelta(days=1),
+            WorkOrder.resolved_at < following.replace(tzinfo=UTC) + timedelta(days=1),
             local_resolved >= first,
             local_resolved < following,
         )
     )
     if client_id is not None:
-        stmt = stmt.where(WorkOrder.client_id == client_id)
-    rows = (await session.execute(stmt)).all()
+        facts = facts.where(WorkOrder.client_id == client_id)
+    fact = facts.subquery()
+    # Counted in the database: a month of all clients is tens of thousands of requests.
+    grouped = select(
+        fact.c.type,
+        fact.c.model_id,
+        fact.c.maker,
+        fact.c.model,
+        fact.c.engineer_id,
+        fact.c.fixed,
+        func.count(),
+    ).group_by(
+        *(fact.c[name] for name in ("type", "model_id", "maker", "model", "engineer_id", "fixed"))
+    )
     if engineer_id is not None:
-        rows = [row for row in rows if row[4] == engineer_id]
+        grouped = grouped.where(fact.c.engineer_id == engineer_id)
+    rows = (await session.execute(grouped)).all()
     engineer_ids = {row[4] for row in rows if row[4] is not None}
     names = (
         dict(
@@ -129,19 +147,21 @@ async def first_time_fix(
         if engineer_ids
         else {}
     )
-    by_engineer: dict[str, list[bool]] = {}
-    by_model: dict[str, list[bool]] = {}
-    by_type: dict[str, list[bool]] = {}
+    by_engineer: dict[str, _Tally] = {}
+    by_model: dict[str, _Tally] = {}
+    by_type: dict[str, _Tally] = {}
     labels: dict[str, str] = {}
-    for kind, model_id, maker, model, engineer, fixed in rows:
-        by_type.setdefault(kind.value, []).append(bool(fixed))
-        labels[kind.value] = kind.value
+    for kind, model_id, maker, model, engineer, fixed, count in rows:
+        keyed = [(by_type, kind.value, kind.value)]
         if model_id is not None:
-            by_model.setdefault(str(model_id), []).append(bool(fixed))
-            labels[str(model_id)] = f"{maker} {model}"
+            keyed.append((by_model, str(model_id), f"{maker} {model}"))
         if engineer is not None:
-            by_engineer.setdefault(str(engineer), []).append(bool(fixed))
-            labels[str(engineer)] = names.get(engineer, "")
+            keyed.append((by_engineer, str(engineer), names.get(engineer, "")))
+        for groups, key, label in keyed:
+            tally = groups.setdefault(key, _Tally())
+            tally.resolved += count
+            tally.fixed += count if fixed else 0
+            labels[key] = label
     return FirstTimeFix(
         month=first.strftime("%Y-%m"),
         follow_up_days=follow_up_days,
@@ -151,17 +171,23 @@ async def first_time_fix(
     )
 
 
-def _groups(items: Iterable[tuple[str, list[bool]]], labels: dict[str, str]) -> list[FixGroup]:
+@dataclass
+class _Tally:
+    resolved: int = 0
+    fixed: int = 0
+
+
+def _groups(items: Iterable[tuple[str, _Tally]], labels: dict[str, str]) -> list[FixGroup]:
     return sorted(
         (
             FixGroup(
                 key=key,
                 name=labels[key],
-                resolved=len(fixes),
-                fixed_first_time=sum(fixes),
-                rate_pct=round(100 * sum(fixes) / len(fixes), 1),
+                resolved=tally.resolved,
+                fixed_first_time=tally.fixed,
+                rate_pct=round(100 * tally.fixed / tally.resolved, 1),
             )
-            for key, fixes in items
+            for key, tally in items
         ),
         key=lambda g: g.name,
     )

@@ -266,6 +266,15 @@ def jobs_webhooks() -> None:
     click.echo(f"webhooks: {made} deliveries made, {sent} attempts sent")
 
 
+@jobs.command("report-rollups")
+def jobs_report_rollups() -> None:
+    """Fold the reports' day rollups into one row per day and kind."""
+    from fsm.main.scheduler import run_report_rollups
+
+    removed = _run_job(lambda settings, factory: run_report_rollups(factory))
+    click.echo(f"report rollups: {removed} rows folded away")
+
+
 @cli.command()
 def demo() -> None:
     """Load the demo city into an empty database."""

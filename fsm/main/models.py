@@ -32,6 +32,7 @@ from fsm.workorders.models import (
 from fsm.workorders.visit_models import Visit, VisitStatusEvent, visit_skills
 from mobile_api.engineer.models import EngineerChange  # noqa: F401 - engineer feed
 from mobile_api.idempotency import IdempotencyKey  # noqa: F401 - replayable app writes
+from reports.models import ReportLeftDay  # noqa: F401 - the reports' rollups
 
 __all__ = [
     "AuditEntry",

@@ -150,3 +150,14 @@ async def run_webhooks_job(
     if made or sent:
         log.info("webhooks: %d deliveries made, %d attempts sent", made, sent)
     return made, sent
+
+
+async def run_report_rollups(factory: async_sessionmaker[AsyncSession]) -> int:
+    """Fold the reports' day rollups (rows appended by the work orders' triggers)."""
+    from reports.rollups import fold_rollups
+
+    async with session_scope(factory) as session:
+        removed = await fold_rollups(session)
+    if removed:
+        log.info("report rollups: %d rows folded away", removed)
+    return removed

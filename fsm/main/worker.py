@@ -156,6 +156,11 @@ def register_tasks(app: procrastinate.App) -> procrastinate.App:
         rt = _rt()
         await scheduler.run_webhooks_job(rt.settings, rt.factory)
 
+    @app.periodic(cron="*/5 * * * *", periodic_id="report_rollups")
+    @app.task(name="fsm.report_rollups", queueing_lock="fsm.report_rollups")
+    async def report_rollups(timestamp: int) -> None:
+        await scheduler.run_report_rollups(_rt().factory)
+
     @app.periodic(cron="15 4 * * *", periodic_id="queue_housekeeping")
     @app.task(name="fsm.queue_housekeeping", queueing_lock="fsm.queue_housekeeping")
     async def queue_housekeeping(timestamp: int) -> None:

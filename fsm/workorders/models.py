@@ -131,6 +131,12 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
             "id",
             postgresql_where=text("first_response_at IS NULL"),
         ),
+        # The month's resolved orders (first-time fix), read by when they were resolved.
+        Index(
+            "ix_work_orders_resolved_at",
+            "resolved_at",
+            postgresql_where=text("resolved_at IS NOT NULL"),
+        ),
         # Number or title search ("contains", any case) through trigrams.
         Index(
             "ix_work_orders_title_trgm",

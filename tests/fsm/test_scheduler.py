@@ -83,3 +83,4 @@ class TestPeriodicJobs:
         assert crons["fsm.photo_cleanup"] == "30 3 * * *"
         assert crons["fsm.mobile_housekeeping"] == "45 3 * * *"
         assert crons["fsm.dispatch_sweep"] == "* * * * *"
+        assert crons["fsm.report_rollups"] == "*/5 * * * *"

@@ -1,0 +1,195 @@
+"""Report rollups: the support funnel's day counts, kept by the database as orders change
+
+Two append-only tables of signed counts per UTC day: requests opened (by channel, status
+and first-reaction bucket) and requests that left the backlog. Statement-level triggers on
+`work_orders` append the net change of every INSERT, UPDATE and DELETE (one row per key
+and statement, from the transition tables), so no writer waits on a shared counter row;
+the worker's `fsm.report_rollups` job folds the rows into one per key. A reader sums.
+
+The two rules the counts follow (when a request left the backlog, which reaction bucket it
+fell in) are SQL functions here, and the live queries of the reports call the same ones.
+
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-12-03 16:50:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0023"
+down_revision: str | None = "0022"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_FUNCTIONS = (
+    # A request leaves the backlog when resolved, or closed or cancelled without being
+    # resolved (a cancellation's last write, `updated_at`, stands in for when).
+    """
+    CREATE FUNCTION report_left_at(
+        status work_order_status, resolved_at timestamptz, closed_at timestamptz,
+        updated_at timestamptz
+    ) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT coalesce(
+            resolved_at,
+            CASE WHEN status IN ('resolved', 'closed', 'cancelled') THEN closed_at END,
+            CASE WHEN status = 'cancelled' THEN updated_at END)
+    $$
+    """,
+    # Wall-clock minutes to the first reaction, bucketed at 15, 60, 240 and 1 440 minutes
+    # (0..4; 4 is above the last bound); -1 for no reaction yet.
+    """
+    CREATE FUNCTION report_reaction_bucket(created_at timestamptz, reacted_at timestamptz)
+    RETURNS smallint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CAST(CASE
+            WHEN reacted_at IS NULL THEN -1
+            WHEN extract(epoch FROM reacted_at - created_at) / 60 <= 15 THEN 0
+            WHEN extract(epoch FROM reacted_at - created_at) / 60 <= 60 THEN 1
+            WHEN extract(epoch FROM reacted_at - created_at) / 60 <= 240 THEN 2
+            WHEN extract(epoch FROM reacted_at - created_at) / 60 <= 1440 THEN 3
+            ELSE 4 END AS smallint)
+    $$
+    """,
+)
+
+# What one statement's rows count for: +1 for each new row, -1 for each old one, netted
+# per key. `{rows}` is the sign-and-row source for the statement's kind.
+_OPENED = """
+        INSERT INTO report_opened_days (day, channel, status, reaction_bucket, requests)
+        SELECT day, channel, status, reaction_bucket, sum(n)
+        FROM ({rows}) AS change
+        GROUP BY day, channel, status, reaction_bucket
+        HAVING sum(n) <> 0;
+"""
+_OPENED_ROWS = """
+            SELECT (created_at AT TIME ZONE 'UTC')::date AS day, channel, status,
+                   report_reaction_bucket(created_at, first_response_at) AS reaction_bucket,
+                   {sign} AS n
+            FROM {table}"""
+_LEFT = """
+        INSERT INTO report_left_days (day, requests)
+        SELECT day, sum(n)
+        FROM ({rows}) AS change
+        WHERE day IS NOT NULL
+        GROUP BY day
+        HAVING sum(n) <> 0;
+"""
+_LEFT_ROWS = """
+            SELECT (report_left_at(status, resolved_at, closed_at, updated_at)
+                    AT TIME ZONE 'UTC')::date AS day, {sign} AS n
+            FROM {table}"""
+
+
+def _body(sources: tuple[tuple[str, str], ...]) -> str:
+    def rows(template: str) -> str:
+        return "\n            UNION ALL".join(
+            template.format(sign=sign, table=table) for sign, table in sources
+        )
+
+    return _OPENED.format(rows=rows(_OPENED_ROWS)) + _LEFT.format(rows=rows(_LEFT_ROWS))
+
+
+_KINDS = {
+    "insert": ("REFERENCING NEW TABLE AS new_rows", (("1", "new_rows"),)),
+    "update": (
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        (("1", "new_rows"), ("-1", "old_rows")),
+    ),
+    "delete": ("REFERENCING OLD TABLE AS old_rows", (("-1", "old_rows"),)),
+}
+
+
+def upgrade() -> None:
+    """Apply this revision."""
+    for sql in _FUNCTIONS:
+        op.execute(sql)
+    op.create_table(
+        "report_opened_days",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column(
+            "channel",
+            postgresql.ENUM(name="work_order_channel", create_type=False),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            postgresql.ENUM(name="work_order_status", create_type=False),
+            nullable=False,
+        ),
+        sa.Column("reaction_bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_opened_days")),
+    )
+    op.create_index(op.f("ix_report_opened_days_day"), "report_opened_days", ["day"])
+    op.create_table(
+        "report_left_days",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_left_days")),
+    )
+    op.create_index(op.f("ix_report_left_days_day"), "report_left_days", ["day"])
+    # First-time fix reads the month's resolved orders by when they were resolved.
+    op.create_index(
+        "ix_work_orders_resolved_at",
+        "work_orders",
+        ["resolved_at"],
+        postgresql_where=sa.text("resolved_at IS NOT NULL"),
+    )
+    for kind, (referencing, sources) in _KINDS.items():
+        op.execute(
+            f"""
+            CREATE FUNCTION report_rollups_on_{kind}() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+            {_body(sources)}
+                RETURN NULL;
+            END
+            $$
+            """
+        )
+        op.execute(
+            f"""
+            CREATE TRIGGER report_rollups_on_{kind} AFTER {kind.upper()} ON work_orders
+            {referencing} FOR EACH STATEMENT EXECUTE FUNCTION report_rollups_on_{kind}()
+            """
+        )
+    op.execute(
+        """
+        CREATE FUNCTION report_rollups_on_truncate() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            TRUNCATE report_opened_days, report_left_days;
+            RETURN NULL;
+        END
+        $$
+        """
+    )
+    op.execute(
+        """
+        CREATE TRIGGER report_rollups_on_truncate AFTER TRUNCATE ON work_orders
+        FOR EACH STATEMENT EXECUTE FUNCTION report_rollups_on_truncate()
+        """
+    )
+    # The orders already there, counted once.
+    for statement in _body((("1", "work_orders"),)).split(";"):
+        if statement.strip():
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    """Revert this revision."""
+    for kind in (*_KINDS, "truncate"):
+        op.execute(f"DROP TRIGGER report_rollups_on_{kind} ON work_orders")
+        op.execute(f"DROP FUNCTION report_rollups_on_{kind}()")
+    op.drop_index("ix_work_orders_resolved_at", table_name="work_orders")
+    op.drop_table("report_left_days")
+    op.drop_table("report_opened_days")
+    op.execute("DROP FUNCTION report_reaction_bucket(timestamptz, timestamptz)")
+    op.execute(
+        "DROP FUNCTION report_left_at(work_order_status, timestamptz, timestamptz, timestamptz)"
+    )

@@ -1,0 +1,45 @@
+"""The reports' rollups: signed day counts the database appends as work orders change.
+
+Migration 0023 owns the rules (triggers on `work_orders` and the SQL functions
+`report_left_at` and `report_reaction_bucket`); these models only name the tables so the
+reports can read them. Several rows may share a key until `reports.rollups.compact` folds
+them: a reader always sums.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Identity, Index, SmallInteger
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fsm.db import Base, value_enum
+from fsm.workorders.models import Channel, WorkOrderStatus
+
+
+class ReportOpenedDay(Base):
+    """Requests opened on one UTC day, by channel, current status and reaction bucket."""
+
+    __tablename__ = "report_opened_days"
+    __table_args__ = (Index("ix_report_opened_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    day: Mapped[date]
+    channel: Mapped[Channel] = mapped_column(value_enum(Channel, "work_order_channel"))
+    status: Mapped[WorkOrderStatus] = mapped_column(
+        value_enum(WorkOrderStatus, "work_order_status")
+    )
+    # 0..4: first reaction within 15, 60, 240, 1 440 minutes or later; -1: none yet.
+    reaction_bucket: Mapped[int] = mapped_column(SmallInteger)
+    requests: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportLeftDay(Base):
+    """Requests that left the backlog on one UTC day (`report_left_at`)."""
+
+    __tablename__ = "report_left_days"
+    __table_args__ = (Index("ix_report_left_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    day: Mapped[date]
+    requests: Mapped[int] = mapped_column(BigInteger)
