@@ -36,6 +36,8 @@ from fsm.main.localinfra import LocalPostgres, free_port
 from fsm.main.migrate import upgrade
 from reports.first_time_fix import first_time_fix
 from reports.funnel import funnel
+from reports.rollups import fold_rollups
+from reports.satisfaction import satisfaction
 from reports.sla import client_statement, sla_statement
 
 TARGET_P95_MS = 300.0
@@ -52,6 +54,63 @@ SELECT md5('policy')::uuid, md5('policy')::uuid, 'Bench policy', cal.id, CAST(:t
        '["on_hold"]'::jsonb, '["scheduled","in_progress","resolved","closed"]'::jsonb, false
 FROM cal
 """
+
+
+# A visit history for the first-time fix rate and the satisfaction report: 60 engineers; one
+# completed visit (two for every seventh) with its on-site event for each order resolved in
+# the last four months; a unit (of four a site) for every other order opened since; a rating
+# for every third resolved.
+_HISTORY = (
+    """
+    INSERT INTO users (id, email, full_name, password_hash, role)
+    SELECT md5('engineer' || g)::uuid, 'engineer' || g || '@bench.example',
+           'Engineer ' || g, 'x', 'engineer'
+    FROM generate_series(1, 60) g
+    """,
+    """
+    INSERT INTO engineers (id, user_id, timezone, home_base)
+    SELECT md5('eng' || g)::uuid, md5('engineer' || g)::uuid, 'Europe/Berlin',
+           ST_SetSRID(ST_MakePoint(13.4, 52.5), 4326)
+    FROM generate_series(1, 60) g
+    """,
+    """
+    INSERT INTO equipment_models (id, manufacturer, model, category)
+    SELECT md5('model' || g)::uuid, 'Maker ' || g, 'M-' || g, 'lift'
+    FROM generate_series(1, 40) g
+    """,
+    # Four units a site, so a unit's later request can be a follow-up.
+    """
+    INSERT INTO equipment (id, client_id, site_id, model_id, serial_number, status)
+    SELECT DISTINCT md5('unit' || wo.site_id || k)::uuid, wo.client_id, wo.site_id,
+           md5('model' || (1 + abs(hashtext(wo.site_id::text || k)) % 40))::uuid,
+           'SN-' || md5(wo.site_id::text || k), 'active'::equipment_status
+    FROM work_orders wo, generate_series(0, 3) k
+    WHERE wo.created_at >= :since
+    """,
+    """
+    UPDATE work_orders SET equipment_id = md5('unit' || site_id || abs(hashtext(number)) % 4)::uuid
+    WHERE created_at >= :since AND right(number, 1) IN ('0', '2', '4', '6', '8')
+    """,
+    """
+    INSERT INTO visits (id, work_order_id, engineer_id, status, window_starts_at,
+                        window_ends_at, estimated_minutes, completed_at)
+    SELECT md5('visit' || n || wo.id)::uuid, wo.id,
+           md5('eng' || (1 + abs(hashtext(wo.id::text || n)) % 60))::uuid, 'completed',
+           wo.created_at, wo.resolved_at, 60, wo.resolved_at - (n - 1) * interval '1 hour'
+    FROM work_orders wo, generate_series(1, 2) n
+    WHERE wo.resolved_at >= :since AND (n = 1 OR abs(hashtext(wo.id::text)) % 7 = 0)
+    """,
+    """
+    INSERT INTO visit_status_events (visit_id, to_status, occurred_at)
+    SELECT v.id, 'on_site', v.completed_at - interval '1 hour' FROM visits v
+    """,
+    """
+    INSERT INTO work_order_ratings (id, work_order_id, score)
+    SELECT md5('rating' || wo.id)::uuid, wo.id, 1 + abs(hashtext(wo.id::text)) % 5
+    FROM work_orders wo
+    WHERE wo.resolved_at >= :since AND abs(hashtext(wo.number)) % 3 = 0
+    """,
+)
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -82,6 +141,11 @@ async def prepare(factory: async_sessionmaker[AsyncSession]) -> None:
                 " ELSE client_id END"
             )
         )
+        since = add_months(date.today().replace(day=1), -4)
+        for statement in _HISTORY:
+            await session.execute(text(statement), {"since": since})
+        # What the worker's rollup job does every few minutes.
+        await fold_rollups(session)
         await session.commit()
         await session.execute(text("ANALYZE"))
         await session.commit()
@@ -148,6 +212,15 @@ async def run(database_url: str, rows: int, repeats: int) -> None:
 
             return call
 
+        def ratings_of(
+            client_id: uuid.UUID | None, month: date
+        ) -> Callable[[AsyncSession], Awaitable[int]]:
+            async def call(session: AsyncSession) -> int:
+                report = await satisfaction(session, month, client_id=client_id)
+                return sum(c.ratings for c in report.clients)
+
+            return call
+
         cases: dict[str, Callable[[AsyncSession], Awaitable[int]]] = {}
         for month in months:
             for who, client_id in (("usual", usual), ("large", large)):
@@ -156,6 +229,7 @@ async def run(database_url: str, rows: int, repeats: int) -> None:
             for who, scope in (("all clients", None), ("large client", large)):
                 cases[f"{month:%Y-%m} funnel, {who}"] = funnel_of(scope, month)
                 cases[f"{month:%Y-%m} first-time fix, {who}"] = fix_of(scope, month)
+                cases[f"{month:%Y-%m} satisfaction, {who}"] = ratings_of(scope, month)
         results = [(name, *await _time(factory, call, repeats)) for name, call in cases.items()]
     finally:
         await engine.dispose()

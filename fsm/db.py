@@ -82,13 +82,19 @@ class TimestampMixin:
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An asyncpg engine with a bounded pool."""
+    """An asyncpg engine with a bounded pool.
+
+    PostgreSQL's JIT is off for our sessions: it compiles any statement its planner costs
+    high, and a month's report (tens of thousands of rows through index lookups) spent
+    0.5 s compiling to save a few milliseconds of execution.
+    """
     return create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
         echo=settings.echo,
+        connect_args={"server_settings": {"jit": "off"}},
     )
 
 

@@ -1,4 +1,5 @@
-"""The reports' rollups: signed day counts the database appends as work orders change.
+"""The reports' rollups: signed day counts the database appends as work orders change, and
+the visit facts first-time fix reads.
 
 Migration 0023 owns the rules (triggers on `work_orders` and the SQL functions
 `report_left_at` and `report_reaction_bucket`); these models only name the tables so the
@@ -8,9 +9,10 @@ them: a reader always sums.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
-from sqlalchemy import BigInteger, Identity, Index, SmallInteger
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fsm.db import Base, value_enum
@@ -43,3 +45,16 @@ class ReportLeftDay(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     day: Mapped[date]
     requests: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportVisitFacts(Base):
+    """What first-time fix needs of a work order's visits (migration 0023's triggers keep
+    it): how many went on site, and the engineer of the last completed one. No row: none."""
+
+    __tablename__ = "report_visit_facts"
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    on_site_visits: Mapped[int]
+    engineer_id: Mapped[uuid.UUID | None]

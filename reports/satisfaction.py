@@ -8,12 +8,13 @@ rating is the one who completed the request's last completed visit. Low is 1 or 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.service_periods.periods import add_months
@@ -22,8 +23,8 @@ from fsm.engineers.models import Engineer
 from fsm.schemas import Count
 from fsm.users.models import User
 from fsm.workorders.models import WorkOrder, WorkOrderRating
-from fsm.workorders.visit_models import Visit, VisitStatus
 from reports.formats import Table, Tables, local_time
+from reports.models import ReportVisitFacts
 
 __all__ = ["LowRating", "RatingGroup", "Satisfaction", "satisfaction", "satisfaction_tables"]
 
@@ -77,41 +78,80 @@ async def satisfaction(
     """The month's ratings (and the previous month's, for the trend)."""
     first = month.replace(day=1)
     previous, following = add_months(first, -1), add_months(first, 1)
-    last_visit = (
-        select(Visit.engineer_id)
-        .where(Visit.work_order_id == WorkOrder.id, Visit.status == VisitStatus.COMPLETED)
-        .order_by(Visit.completed_at.desc(), Visit.id.desc())
-        .limit(1)
-        .scalar_subquery()
+    starts, month_starts, ends = (
+        datetime.combine(day, datetime.min.time()) for day in (previous, first, following)
     )
-    # The rating's wall-clock time at the client: months are cut at its midnight.
-    local = func.timezone(Client.timezone, WorkOrderRating.created_at)
-    stmt = (
-        select(
-            WorkOrderRating,
-            WorkOrder.number,
-            WorkOrder.title,
-            Client.id,
-            Client.name,
-            last_visit.label("engineer_id"),
-            local >= datetime.combine(first, datetime.min.time()),
-        )
-        .join(WorkOrder, WorkOrder.id == WorkOrderRating.work_order_id)
-        .join(Client, Client.id == WorkOrder.client_id)
-        .where(
-            and_(
-                local >= datetime.combine(previous, datetime.min.time()),
-                local < datetime.combine(following, datetime.min.time()),
-            )
-        )
-        .order_by(WorkOrderRating.created_at, WorkOrderRating.id)
-    )
+    # The engineer of the last completed visit, as the database keeps it per work order.
+    engineer = ReportVisitFacts.engineer_id
+    # Months are cut at the client's midnight: each client's bounds as instants, computed
+    # once a client rather than converting every rating. Every zone's months lie within a
+    # day of UTC's, which the index on the rating time narrows to first.
+    bounds = select(
+        Client.id,
+        Client.name,
+        *(
+            func.timezone(Client.timezone, moment).label(name)
+            for name, moment in (("starts", starts), ("middle", month_starts), ("ends", ends))
+        ),
+    ).subquery()
+    this_month = (WorkOrderRating.created_at >= bounds.c.middle).label("this_month")
+    where = [
+        WorkOrderRating.created_at >= starts.replace(tzinfo=UTC) - timedelta(days=1),
+        WorkOrderRating.created_at < ends.replace(tzinfo=UTC) + timedelta(days=1),
+        WorkOrderRating.created_at >= bounds.c.starts,
+        WorkOrderRating.created_at < bounds.c.ends,
+    ]
     if client_id is not None:
-        stmt = stmt.where(WorkOrder.client_id == client_id)
-    rows = (await session.execute(stmt)).all()
+        where.append(WorkOrderRating.client_id == client_id)
     if engineer_id is not None:
-        rows = [row for row in rows if row[5] == engineer_id]
-    engineer_ids = {row[5] for row in rows if row[5] is not None}
+        where.append(engineer == engineer_id)
+
+    def rated(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(WorkOrderRating)
+            .join(bounds, bounds.c.id == WorkOrderRating.client_id)
+            .outerjoin(
+                ReportVisitFacts, ReportVisitFacts.work_order_id == WorkOrderRating.work_order_id
+            )
+            .where(*where)
+        )
+
+    # Counted in the database, per client and per engineer in one pass; only the low
+    # ratings come back one by one, with their order.
+    per_client = tuple_(bounds.c.id, bounds.c.name, this_month)
+    per_engineer = tuple_(engineer, this_month)
+    tallies = (
+        await session.execute(
+            rated(
+                func.grouping(bounds.c.id),
+                bounds.c.id,
+                bounds.c.name,
+                engineer,
+                this_month,
+                func.count(),
+                func.sum(WorkOrderRating.score),
+            ).group_by(func.grouping_sets(per_client, per_engineer))
+        )
+    ).all()
+    lows = (
+        await session.execute(
+            rated(
+                WorkOrderRating.work_order_id,
+                WorkOrder.number,
+                WorkOrder.title,
+                bounds.c.name,
+                engineer,
+                WorkOrderRating.score,
+                WorkOrderRating.comment,
+                WorkOrderRating.created_at,
+            )
+            .join(WorkOrder, WorkOrder.id == WorkOrderRating.work_order_id)
+            .where(this_month, WorkOrderRating.score <= LOW_SCORE)
+            .order_by(WorkOrderRating.created_at, WorkOrderRating.id)
+        )
+    ).all()
+    engineer_ids = {row[3] for row in tallies if row[0] and row[3] is not None}
     names = (
         dict(
             (
@@ -125,54 +165,66 @@ async def satisfaction(
         if engineer_ids
         else {}
     )
-    by_client: dict[uuid.UUID, tuple[str, list[int], list[int]]] = {}
-    by_engineer: dict[uuid.UUID, tuple[str, list[int], list[int]]] = {}
-    low: list[LowRating] = []
-    for rating, number, title, owner, owner_name, engineer, this_month in rows:
-        groups = [(by_client, owner, owner_name)]
-        if engineer is not None:
-            groups.append((by_engineer, engineer, names.get(engineer, "")))
-        for table, key, name in groups:
-            current, before = table.setdefault(key, (name, [], []))[1:]
-            (current if this_month else before).append(rating.score)
-        if this_month and rating.score <= LOW_SCORE:
-            low.append(
-                LowRating(
-                    work_order_id=rating.work_order_id,
-                    number=number,
-                    title=title,
-                    client_name=owner_name,
-                    engineer_name=names.get(engineer) if engineer else None,
-                    score=rating.score,
-                    comment=rating.comment,
-                    rated_at=rating.created_at,
-                )
-            )
+    by_client: dict[uuid.UUID, _Group] = {}
+    by_engineer: dict[uuid.UUID, _Group] = {}
+    for by_engineer_row, owner, owner_name, who, current, count, total in tallies:
+        if by_engineer_row:
+            if who is None:
+                continue  # ratings of requests no engineer completed
+            group = by_engineer.setdefault(who, _Group(names.get(who, "")))
+        else:
+            group = by_client.setdefault(owner, _Group(owner_name))
+        if current:
+            group.ratings, group.score = group.ratings + count, group.score + total
+        else:
+            group.before, group.before_score = group.before + count, group.before_score + total
     return Satisfaction(
         month=first.strftime("%Y-%m"),
         clients=_groups(by_client),
         engineers=_groups(by_engineer),
-        low_ratings=low,
+        low_ratings=[
+            LowRating(
+                work_order_id=order_id,
+                number=number,
+                title=title,
+                client_name=owner_name,
+                engineer_name=names.get(who) if who else None,
+                score=score,
+                comment=comment,
+                rated_at=rated_at,
+            )
+            for order_id, number, title, owner_name, who, score, comment, rated_at in lows
+        ],
     )
 
 
-def _average(scores: list[int]) -> float | None:
-    return round(sum(scores) / len(scores), 2) if scores else None
+@dataclass
+class _Group:
+    name: str
+    ratings: int = 0
+    score: int = 0
+    before: int = 0
+    before_score: int = 0
 
 
-def _groups(table: dict[uuid.UUID, tuple[str, list[int], list[int]]]) -> list[RatingGroup]:
+def _average(total: int, count: int) -> float | None:
+    return round(total / count, 2) if count else None
+
+
+def _groups(table: dict[uuid.UUID, _Group]) -> list[RatingGroup]:
     out = []
-    for key, (name, current, before) in table.items():
-        if not current:
+    for key, group in table.items():
+        if not group.ratings:
             continue  # rated only the month before: nothing to say about this month
-        now_avg, then_avg = _average(current), _average(before)
+        now_avg = _average(group.score, group.ratings)
+        then_avg = _average(group.before_score, group.before)
         out.append(
             RatingGroup(
                 id=key,
-                name=name,
-                ratings=len(current),
+                name=group.name,
+                ratings=group.ratings,
                 average=now_avg,
-                previous_ratings=len(before),
+                previous_ratings=group.before,
                 previous_average=then_avg,
                 trend=round(now_avg - then_avg, 2)
                 if now_avg is not None and then_avg is not None

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    FetchedValue,
     ForeignKey,
     Identity,
     Index,
@@ -116,7 +117,8 @@ class WorkOrder(IdMixin, TimestampMixin, Base):
         Index("ix_work_orders_created_at_id", "created_at", "id"),
         # Covering the id: a queue by priority and status counts its matches from the index.
         Index("ix_work_orders_priority_status", "priority", "status", postgresql_include=["id"]),
-        Index("ix_work_orders_equipment_id", "equipment_id"),
+        # A unit's requests in time (first-time fix looks for the one after a resolution).
+        Index("ix_work_orders_equipment_id_created_at", "equipment_id", "created_at"),
         Index("ix_work_orders_contract_id", "contract_id"),
         # "No reaction yet": a small partial index over the orders still waiting for one.
         Index(
@@ -333,11 +335,20 @@ class WorkOrderRating(IdMixin, Base):
     """How the client rated a resolved work order (1 to 5); one per order."""
 
     __tablename__ = "work_order_ratings"
-    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+    __table_args__ = (
+        CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
+        # The satisfaction report reads a month of ratings by when they were given.
+        Index("ix_work_order_ratings_created_at", "created_at"),
+    )
 
     # Unique: a second rating is refused here even if two arrive at once.
     work_order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("work_orders.id", ondelete="CASCADE"), unique=True
+    )
+    # The order's client, copied in by the database on insert (migration 0023's trigger):
+    # the satisfaction report counts a month of ratings per client without the orders.
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), server_default=FetchedValue()
     )
     rated_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

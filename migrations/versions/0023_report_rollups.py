@@ -1,6 +1,10 @@
 """Report rollups: the support funnel's day counts, kept by the database as orders change
 
-Two append-only tables of signed counts per UTC day: requests opened (by channel, status
+For first-time fix, one row per work order with visits: how many went on site and the
+engineer of the last completed one, refreshed by statement triggers on `visits` and
+`visit_status_events`, so a month's rate reads one row per request instead of its visits.
+
+For the support funnel, two append-only tables of signed counts per UTC day: requests opened (by channel, status
 and first-reaction bucket) and requests that left the backlog. Statement-level triggers on
 `work_orders` append the net change of every INSERT, UPDATE and DELETE (one row per key
 and statement, from the transition tables), so no writer waits on a shared counter row;
@@ -102,6 +106,108 @@ _KINDS = {
 }
 
 
+# First-time fix: per work order, how many of its visits went on site and the engineer of
+# its last completed visit, refreshed by statement triggers on visits and their events.
+_VISIT_FACTS = (
+    """
+    CREATE FUNCTION report_refresh_visit_facts(orders uuid[]) RETURNS void
+    LANGUAGE sql AS $$
+        INSERT INTO report_visit_facts (work_order_id, on_site_visits, engineer_id)
+        SELECT w.id,
+            (SELECT count(DISTINCT e.visit_id) FROM visits v
+             JOIN visit_status_events e ON e.visit_id = v.id
+             WHERE v.work_order_id = w.id AND e.to_status = 'on_site'),
+            (SELECT v.engineer_id FROM visits v
+             WHERE v.work_order_id = w.id AND v.status = 'completed'
+             ORDER BY v.completed_at DESC, v.id DESC LIMIT 1)
+        FROM work_orders w WHERE w.id = ANY(orders)
+        ORDER BY w.id
+        ON CONFLICT (work_order_id) DO UPDATE
+        SET on_site_visits = excluded.on_site_visits, engineer_id = excluded.engineer_id
+    $$
+    """,
+    # Visits born completed (planned ones change no fact until they go on site or finish).
+    """
+    CREATE FUNCTION report_visit_facts_on_visit_insert() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(
+            SELECT DISTINCT work_order_id FROM new_rows WHERE status = 'completed'));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION report_visit_facts_on_visit_update() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(
+            SELECT n.work_order_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE (n.status = 'completed' OR o.status = 'completed'
+                   OR n.work_order_id <> o.work_order_id)
+              AND (n.status, n.engineer_id, n.completed_at, n.work_order_id)
+                  IS DISTINCT FROM (o.status, o.engineer_id, o.completed_at, o.work_order_id)
+            UNION
+            SELECT o.work_order_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.work_order_id <> o.work_order_id));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION report_visit_facts_on_visit_delete() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(SELECT DISTINCT work_order_id FROM old_rows));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION report_visit_facts_on_event_insert() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(
+            SELECT DISTINCT v.work_order_id FROM new_rows e JOIN visits v ON v.id = e.visit_id
+            WHERE e.to_status = 'on_site'));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_visit_insert AFTER INSERT ON visits
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_visit_insert()
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_visit_update AFTER UPDATE ON visits
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_visit_update()
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_visit_delete AFTER DELETE ON visits
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_visit_delete()
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_event_insert AFTER INSERT ON visit_status_events
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_event_insert()
+    """,
+)
+_DROP_VISIT_FACTS = (
+    "DROP TRIGGER report_visit_facts_on_event_insert ON visit_status_events",
+    "DROP TRIGGER report_visit_facts_on_visit_delete ON visits",
+    "DROP TRIGGER report_visit_facts_on_visit_update ON visits",
+    "DROP TRIGGER report_visit_facts_on_visit_insert ON visits",
+    "DROP FUNCTION report_visit_facts_on_event_insert()",
+    "DROP FUNCTION report_visit_facts_on_visit_delete()",
+    "DROP FUNCTION report_visit_facts_on_visit_update()",
+    "DROP FUNCTION report_visit_facts_on_visit_insert()",
+    "DROP FUNCTION report_refresh_visit_facts(uuid[])",
+)
+
+
 def upgrade() -> None:
     """Apply this revision."""
     for sql in _FUNCTIONS:
@@ -140,6 +246,45 @@ def upgrade() -> None:
         ["resolved_at"],
         postgresql_where=sa.text("resolved_at IS NOT NULL"),
     )
+    op.create_index("ix_work_order_ratings_created_at", "work_order_ratings", ["created_at"])
+    # First-time fix asks, per request, for the unit's next request within N days.
+    op.drop_index("ix_work_orders_equipment_id", table_name="work_orders")
+    op.create_index(
+        "ix_work_orders_equipment_id_created_at", "work_orders", ["equipment_id", "created_at"]
+    )
+    # A rating carries its order's client, copied in on insert, so the satisfaction report
+    # counts a month of ratings per client without reading the orders.
+    op.add_column("work_order_ratings", sa.Column("client_id", sa.Uuid(), nullable=True))
+    op.execute(
+        "UPDATE work_order_ratings r SET client_id = w.client_id"
+        " FROM work_orders w WHERE w.id = r.work_order_id"
+    )
+    op.alter_column("work_order_ratings", "client_id", nullable=False)
+    op.create_foreign_key(
+        op.f("fk_work_order_ratings_client_id_clients"),
+        "work_order_ratings",
+        "clients",
+        ["client_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.execute(
+        """
+        CREATE FUNCTION work_order_rating_client() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT client_id INTO NEW.client_id FROM work_orders WHERE id = NEW.work_order_id;
+            RETURN NEW;
+        END
+        $$
+        """
+    )
+    op.execute(
+        """
+        CREATE TRIGGER work_order_rating_client BEFORE INSERT OR UPDATE OF work_order_id
+        ON work_order_ratings FOR EACH ROW EXECUTE FUNCTION work_order_rating_client()
+        """
+    )
     for kind, (referencing, sources) in _KINDS.items():
         op.execute(
             f"""
@@ -175,6 +320,24 @@ def upgrade() -> None:
         FOR EACH STATEMENT EXECUTE FUNCTION report_rollups_on_truncate()
         """
     )
+    op.create_table(
+        "report_visit_facts",
+        sa.Column("work_order_id", sa.Uuid(), nullable=False),
+        sa.Column("on_site_visits", sa.Integer(), nullable=False),
+        sa.Column("engineer_id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["work_order_id"],
+            ["work_orders.id"],
+            name=op.f("fk_report_visit_facts_work_order_id_work_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("work_order_id", name=op.f("pk_report_visit_facts")),
+    )
+    for sql in _VISIT_FACTS:
+        op.execute(sql)
+    op.execute(
+        "SELECT report_refresh_visit_facts(ARRAY(SELECT DISTINCT work_order_id FROM visits))"
+    )
     # The orders already there, counted once.
     for statement in _body((("1", "work_orders"),)).split(";"):
         if statement.strip():
@@ -183,9 +346,18 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
+    for sql in _DROP_VISIT_FACTS:
+        op.execute(sql)
+    op.drop_table("report_visit_facts")
     for kind in (*_KINDS, "truncate"):
         op.execute(f"DROP TRIGGER report_rollups_on_{kind} ON work_orders")
         op.execute(f"DROP FUNCTION report_rollups_on_{kind}()")
+    op.execute("DROP TRIGGER work_order_rating_client ON work_order_ratings")
+    op.execute("DROP FUNCTION work_order_rating_client()")
+    op.drop_column("work_order_ratings", "client_id")
+    op.drop_index("ix_work_orders_equipment_id_created_at", table_name="work_orders")
+    op.create_index("ix_work_orders_equipment_id", "work_orders", ["equipment_id"])
+    op.drop_index("ix_work_order_ratings_created_at", table_name="work_order_ratings")
     op.drop_index("ix_work_orders_resolved_at", table_name="work_orders")
     op.drop_table("report_left_days")
     op.drop_table("report_opened_days")
