@@ -81,16 +81,39 @@ async def utilisation(
     # Generous bounds in UTC; each event is placed on its engineer's local day below.
     lo = datetime.combine(start - timedelta(days=1), time(), ZoneInfo("UTC"))
     hi = datetime.combine(end + timedelta(days=2), time(), ZoneInfo("UTC"))
+    # Travel and on-site time: from an en-route or on-site event to the visit's next event,
+    # placed on the engineer's local day of the first one. Summed in the database, which
+    # returns a row per engineer, day and kind instead of every event of the team.
     when = func.coalesce(VisitStatusEvent.device_at, VisitStatusEvent.occurred_at)
-    events = (
+    paired = (
+        select(
+            Visit.engineer_id.label("engineer_id"),
+            VisitStatusEvent.to_status.label("status"),
+            when.label("at"),
+            func.lead(when)
+            .over(partition_by=VisitStatusEvent.visit_id, order_by=(when, VisitStatusEvent.id))
+            .label("next_at"),
+        )
+        .join(Visit, Visit.id == VisitStatusEvent.visit_id)
+        .where(Visit.engineer_id.in_(ids), when >= lo, when < hi)
+        .subquery()
+    )
+    local_day = func.date(func.timezone(Engineer.timezone, paired.c.at))
+    spent = (
         (
             await session.execute(
                 select(
-                    Visit.engineer_id, VisitStatusEvent.visit_id, VisitStatusEvent.to_status, when
+                    paired.c.engineer_id,
+                    local_day,
+                    paired.c.status,
+                    func.sum(func.extract("epoch", paired.c.next_at - paired.c.at) / 60),
                 )
-                .join(Visit, Visit.id == VisitStatusEvent.visit_id)
-                .where(Visit.engineer_id.in_(ids), when >= lo, when < hi)
-                .order_by(VisitStatusEvent.visit_id, when, VisitStatusEvent.id)
+                .join(Engineer, Engineer.id == paired.c.engineer_id)
+                .where(
+                    paired.c.status.in_((VisitStatus.EN_ROUTE, VisitStatus.ON_SITE)),
+                    paired.c.next_at.is_not(None),
+                )
+                .group_by(paired.c.engineer_id, local_day, paired.c.status)
             )
         ).all()
         if ids
@@ -117,6 +140,17 @@ async def utilisation(
         if ids
         else []
     )
+    # Each engineer's own rows, sorted out once.
+    shifts_of: dict[uuid.UUID, list[EngineerShift]] = {}
+    for shift in shifts:
+        shifts_of.setdefault(shift.engineer_id, []).append(shift)
+    planned_of: dict[uuid.UUID, list[tuple[datetime, int]]] = {}
+    for owner, starts_at, estimated in planned:
+        if starts_at is not None and owner is not None:  # the query filters; nullable columns
+            planned_of.setdefault(owner, []).append((starts_at, estimated))
+    spent_of: dict[uuid.UUID, list[tuple[date, VisitStatus, float]]] = {}
+    for owner, day, status, minutes in spent:
+        spent_of.setdefault(owner, []).append((day, status, float(minutes)))
     out = []
     for engineer, name in engineers:
         zone = ZoneInfo(engineer.timezone)
@@ -124,29 +158,18 @@ async def utilisation(
             start + timedelta(days=n): [0.0, 0.0, 0.0, 0.0]  # shift, planned, travel, on site
             for n in range((end - start).days + 1)
         }
-        for shift in shifts:
-            if shift.engineer_id != engineer.id:
-                continue
+        for shift in shifts_of.get(engineer.id, []):
             for day, figures in days.items():
                 if day.weekday() == shift.weekday:
                     opens = datetime.combine(day, shift.starts_at)
                     figures[0] += _minutes(datetime.combine(day, shift.ends_at) - opens)
-        for owner, starts_at, estimated in planned:
-            if starts_at is None:
-                continue  # filtered out by the query; the column is nullable
+        for starts_at, estimated in planned_of.get(engineer.id, []):
             local = starts_at.astimezone(zone).date()
-            if owner == engineer.id and local in days:
+            if local in days:
                 days[local][1] += estimated
-        previous: tuple[uuid.UUID, VisitStatus, datetime] | None = None
-        for owner, visit_id, status, at in events:
-            if owner != engineer.id:
-                continue
-            if previous is not None and previous[0] == visit_id:
-                kind = {VisitStatus.EN_ROUTE: 2, VisitStatus.ON_SITE: 3}.get(previous[1])
-                local = previous[2].astimezone(zone).date()
-                if kind is not None and local in days:
-                    days[local][kind] += _minutes(at - previous[2])
-            previous = (visit_id, status, at)
+        for day, status, minutes in spent_of.get(engineer.id, []):
+            if day in days:
+                days[day][2 if status is VisitStatus.EN_ROUTE else 3] += minutes
         day_lines = [_use(day, figures) for day, figures in days.items()]
         weeks: dict[date, list[float]] = {}
         for day, figures in days.items():

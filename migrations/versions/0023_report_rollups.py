@@ -247,6 +247,12 @@ def upgrade() -> None:
         postgresql_where=sa.text("resolved_at IS NOT NULL"),
     )
     op.create_index("ix_work_order_ratings_created_at", "work_order_ratings", ["created_at"])
+    # Utilisation reads a team's events of some weeks by when they happened.
+    op.create_index(
+        "ix_visit_status_events_at",
+        "visit_status_events",
+        [sa.text("coalesce(device_at, occurred_at)")],
+    )
     # First-time fix asks, per request, for the unit's next request within N days.
     op.drop_index("ix_work_orders_equipment_id", table_name="work_orders")
     op.create_index(
@@ -355,6 +361,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER work_order_rating_client ON work_order_ratings")
     op.execute("DROP FUNCTION work_order_rating_client()")
     op.drop_column("work_order_ratings", "client_id")
+    op.drop_index("ix_visit_status_events_at", table_name="visit_status_events")
     op.drop_index("ix_work_orders_equipment_id_created_at", table_name="work_orders")
     op.create_index("ix_work_orders_equipment_id", "work_orders", ["equipment_id"])
     op.drop_index("ix_work_order_ratings_created_at", table_name="work_order_ratings")
