@@ -71,11 +71,12 @@ class UserController(Controller):
             is_client_admin=data.is_client_admin,
             site_ids=data.site_ids,
         )
-        return user_read(user, data.site_ids)
+        return user_read(user, await users.sites_of(user.id))
 
     @post("/invitations", operation_id="InviteUser")
     async def invite_user(
         self,
+        users: NamedDependency[UserService],
         db_session: NamedDependency[AsyncSession],
         account_mail: NamedDependency[AccountMail],
         data: JSONBody[UserInvite],
@@ -94,7 +95,7 @@ class UserController(Controller):
         )
         # Mailed once the user and the link are committed.
         return Response(
-            user_read(user, data.site_ids),
+            user_read(user, await users.sites_of(user.id)),
             status_code=201,
             background=BackgroundTask(account_mail, link),
         )
@@ -105,7 +106,7 @@ class UserController(Controller):
     ) -> UserRead:
         """One user."""
         user = await users.get(user_id)
-        return user_read(user, (await users.site_ids_of([user.id])).get(user.id, ()))
+        return user_read(user, await users.sites_of(user.id))
 
     @patch("/{user_id:uuid}", operation_id="UpdateUser")
     async def update_user(
@@ -125,7 +126,7 @@ class UserController(Controller):
             else None,
             site_ids=data.site_ids if isinstance(data.site_ids, list) else None,
         )
-        return user_read(user, (await users.site_ids_of([user.id])).get(user.id, ()))
+        return user_read(user, await users.sites_of(user.id))
 
     @post("/{user_id:uuid}/deactivate", operation_id="DeactivateUser", status_code=200)
     async def deactivate_user(
@@ -137,4 +138,4 @@ class UserController(Controller):
         """Stop a user from signing in; open sessions end at once (409 `own_account` for
         the caller's own)."""
         user = await users.deactivate(user_id, actor_id=principal.user_id)
-        return user_read(user, (await users.site_ids_of([user.id])).get(user.id, ()))
+        return user_read(user, await users.sites_of(user.id))

@@ -153,6 +153,10 @@ class UserService:
             sites.setdefault(user_id, []).append(site_id)
         return sites
 
+    async def sites_of(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """The sites one user is limited to, sorted; empty: the whole company."""
+        return (await self.site_ids_of([user_id])).get(user_id, [])
+
     async def _set_sites(
         self, user: User, site_ids: Sequence[uuid.UUID], *, replace: bool = False
     ) -> None:

@@ -105,6 +105,7 @@ class ClientUserController(Controller):
     @post("/invitations", operation_id="ClientInviteColleague")
     async def invite_colleague(
         self,
+        users: NamedDependency[UserService],
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         account_mail: NamedDependency[AccountMail],
@@ -130,7 +131,7 @@ class ClientUserController(Controller):
                 details={"field": "email"},
             ) from exc
         return Response(
-            colleague_read(user, data.site_ids),
+            colleague_read(user, await users.sites_of(user.id)),
             status_code=201,
             background=BackgroundTask(account_mail, link),
         )
@@ -147,4 +148,4 @@ class ClientUserController(Controller):
         user = await users.deactivate(
             user_id, actor_id=principal.user_id, within_client=_company(principal)
         )
-        return colleague_read(user, (await users.site_ids_of([user.id])).get(user.id, ()))
+        return colleague_read(user, await users.sites_of(user.id))
