@@ -142,7 +142,7 @@ class StreamScope:
         rows = await session.execute(
             select(WorkOrder.id, WorkOrder.site_id).where(WorkOrder.id.in_(ids))
         )
-        return dict(rows.tuples())
+        return dict(rows.tuples().all())
 
     def admits(
         self, event: OutboxEvent, order_sites: Mapping[uuid.UUID, uuid.UUID] | None = None
