@@ -7,13 +7,15 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fsm.users.models import Role
+from fsm.users.service import UserService
 from tests.auth_helpers import login
 from tests.factories import make_client, make_site, make_user
 from tests.fsm.helpers import error_of, invalid_fields, signed_in
 from tests.fsm.wo_helpers import open_order
+from tests.mobile_api.client_helpers import counting_queries
 
 USERS = "/api/v1/users"
 REQUESTS = "/mobile/v1/client/requests"
@@ -186,3 +188,26 @@ class TestTheLimitCountsFromTheNextRequest:
         assert south_detail.status_code == 404
         await client.patch(f"{USERS}/{user.id}", json={"site_ids": []}, headers=admin)
         assert await seen() == everything
+
+
+class TestSitesCostNoRoundTrip:
+    async def test_a_limited_users_request_runs_as_many_statements_as_a_company_wide_ones(
+        self, client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    ) -> None:
+        company = await make_client(session)
+        north = await make_site(session, client=company)
+        dispatcher = await make_user(session, role=Role.DISPATCHER)
+        await open_order(session, site=north, actor=dispatcher, title="North")
+        limited = await make_user(session, role=Role.CLIENT, client=company)
+        company_wide = await make_user(session, role=Role.CLIENT, client=company)
+        await UserService(session).update(limited.id, site_ids=[north.id])
+        await session.commit()
+        counts = []
+        for user in (limited, company_wide):
+            headers = await login(client, user)
+            with counting_queries(engine) as statements:
+                response = await client.get(REQUESTS, headers=headers)
+            assert [i["title"] for i in response.json()["items"]] == ["North"]
+            counts.append(len(statements))
+
+        assert counts[0] == counts[1]
