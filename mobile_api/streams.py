@@ -5,7 +5,9 @@
 - The client app (`GET /mobile/v1/client/stream`) hears its own company's client events only
   (the request received, a stage change, a visit scheduled, the engineer on the way, a visit
   completed, the request resolved, a new public comment), each with its client-safe
-  `payload` alone: never the outbox's `staff` part.
+  `payload` alone: never the outbox's `staff` part. A client user limited to some sites
+  hears only of the requests at those sites (read as the stream opens; a change of the
+  user's sites counts from the next stream, as from the next request).
 So each stream is scoped as the app's REST endpoints are.
 
 Every API process keeps one PostgreSQL connection that LISTENs on the outbox channel; the
@@ -28,7 +30,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
@@ -47,7 +49,7 @@ from fsm.auth.principal import Principal
 from fsm.engineers.models import Engineer
 from fsm.errors import Forbidden, field_error
 from fsm.outbox import CHANNEL, Audience, OutboxEvent, Position, read_after
-from fsm.workorders.models import WorkOrderStatus
+from fsm.workorders.models import WorkOrder, WorkOrderStatus
 from mobile_api.client.requests import stage_of_status
 
 log = logging.getLogger("fsm.streams")
@@ -121,12 +123,41 @@ class StreamScope:
     audience: Audience
     client_id: uuid.UUID | None = None
     engineer_id: uuid.UUID | None = None
+    # A site-limited client user's sites; None: the whole company.
+    site_ids: frozenset[uuid.UUID] | None = None
 
-    def admits(self, event: OutboxEvent) -> bool:
+    async def order_sites(
+        self, session: AsyncSession, events: Sequence[OutboxEvent]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The site of each event's work order, read only for a site-limited stream."""
+        if self.site_ids is None:
+            return {}
+        ids = {
+            e.work_order_id
+            for e in events
+            if e.work_order_id is not None and e.client_id == self.client_id
+        }
+        if not ids:
+            return {}
+        rows = await session.execute(
+            select(WorkOrder.id, WorkOrder.site_id).where(WorkOrder.id.in_(ids))
+        )
+        return dict(rows.tuples().all())
+
+    def admits(
+        self, event: OutboxEvent, order_sites: Mapping[uuid.UUID, uuid.UUID] | None = None
+    ) -> bool:
+        """Whether the stream carries the event; `order_sites` from `order_sites`."""
         if event.audience != self.audience.value:
             return False
         if self.audience is Audience.CLIENT:
-            return self.client_id is not None and event.client_id == self.client_id
+            if self.client_id is None or event.client_id != self.client_id:
+                return False
+            if self.site_ids is None:
+                return True
+            # Nothing about a request elsewhere, nor an event naming no request at all.
+            site = (order_sites or {}).get(event.work_order_id) if event.work_order_id else None
+            return site in self.site_ids
         return self.engineer_id is not None and event.engineer_id == self.engineer_id
 
     def render(self, event: OutboxEvent) -> dict[str, Any]:
@@ -181,9 +212,10 @@ async def stream_messages(
             wake.clear()
             async with factory() as session:
                 events = await read_after(session, position, limit=BATCH)
+                order_sites = await scope.order_sites(session, events)
             for event in events:
                 position = event.position
-                if scope.admits(event):
+                if scope.admits(event, order_sites):
                     yield ServerSentEventMessage(
                         data=json.dumps(scope.render(event), ensure_ascii=False),
                         event=event.kind,
@@ -280,10 +312,13 @@ class ClientStreamController(Controller):
         principal: NamedDependency[Principal],
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
-        """Server-sent events: the company's requests' stages and new public comments."""
+        """Server-sent events: the company's requests' stages and new public comments (a
+        site-limited user's: those at its sites)."""
         return _sse(
             state,
-            StreamScope(Audience.CLIENT, client_id=principal.client_id),
+            StreamScope(
+                Audience.CLIENT, client_id=principal.client_id, site_ids=principal.site_ids
+            ),
             _start(last_event_id),
         )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from bisect import bisect_right
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -231,10 +232,16 @@ class OpenTimeIndex:
 
 
 async def sla_statement(
-    session: AsyncSession, client_id: uuid.UUID, month: date | None, *, as_of: datetime
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    month: date | None,
+    *,
+    as_of: datetime,
+    site_ids: Collection[uuid.UUID] | None = None,
 ) -> SlaStatement:
     """The statement of `client_id` for the calendar month holding `month` (default: the
-    month `as_of` falls in, in the client's time zone).
+    month `as_of` falls in, in the client's time zone); with `site_ids`, of the requests at
+    those sites only (a branch's statement).
 
     The counts are one aggregate over the month's requests (index on client and creation
     time); only the breached requests are loaded, with their pauses, to measure overruns.
@@ -251,6 +258,7 @@ async def sla_statement(
         WorkOrder.status != WorkOrderStatus.CANCELLED,
         WorkOrder.created_at >= starts_at,
         WorkOrder.created_at < ends_at,
+        *(() if site_ids is None else (WorkOrder.site_id.in_(sorted(site_ids)),)),
     )
     reaction_end = func.coalesce(
         WorkOrder.first_response_at, WorkOrder.resolved_at, WorkOrder.closed_at
@@ -486,7 +494,15 @@ def client_version(statement: SlaStatement) -> ClientStatement:
 
 
 async def client_statement(
-    session: AsyncSession, client_id: uuid.UUID, month: date | None, *, as_of: datetime
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    month: date | None,
+    *,
+    as_of: datetime,
+    site_ids: Collection[uuid.UUID] | None = None,
 ) -> ClientStatement:
-    """The client's own statement for the month holding `month`."""
-    return client_version(await sla_statement(session, client_id, month, as_of=as_of))
+    """The client's own statement for the month holding `month` (of `site_ids` only, if
+    given: what a site-limited client user may see)."""
+    return client_version(
+        await sla_statement(session, client_id, month, as_of=as_of, site_ids=site_ids)
+    )

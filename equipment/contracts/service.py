@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,22 @@ _MOVES_FROM: dict[ContractStatus, frozenset[ContractStatus]] = {
     ContractStatus.SUSPENDED: frozenset({ContractStatus.ACTIVE}),
     ContractStatus.EXPIRED: frozenset({ContractStatus.ACTIVE, ContractStatus.SUSPENDED}),
 }
+
+
+def seen_at_sites(viewer: Principal) -> tuple[ColumnElement[bool], ...]:
+    """The contracts a site-limited client user sees (nothing more for anyone else): those
+    covering, or having covered, a unit at one of its sites. That is what a contract means to
+    a branch; the contract's units elsewhere stay unseen wherever its units are listed."""
+    scope = viewer.site_scope(Equipment.site_id)
+    if not scope:
+        return ()
+    return (
+        exists(
+            select(Coverage.id)
+            .join(Equipment, Equipment.id == Coverage.equipment_id)
+            .where(Coverage.contract_id == Contract.id, *scope)
+        ),
+    )
 
 
 class ContractNotFound(NotFound):
@@ -77,6 +93,11 @@ class ContractService:
         contract = await self.session.get(Contract, contract_id)
         if contract is None or not viewer.may_see_client(contract.client_id):
             raise ContractNotFound(f"contract {contract_id} not found")
+        limit = seen_at_sites(viewer)
+        if limit and not await self.session.scalar(
+            select(exists().where(Contract.id == contract.id, *limit))
+        ):
+            raise ContractNotFound(f"contract {contract_id} not found")
         return contract
 
     async def list(
@@ -90,7 +111,7 @@ class ContractService:
         """Contracts by number."""
         conditions: list[Any] = []
         if viewer.is_client:
-            conditions.append(Contract.client_id == viewer.client_id)
+            conditions += [Contract.client_id == viewer.client_id, *seen_at_sites(viewer)]
         elif not viewer.is_staff:
             return Page(items=[], total=0, limit=page.limit, offset=page.offset)
         if client_id is not None:

@@ -107,7 +107,7 @@ class EquipmentService:
     async def get(self, equipment_id: uuid.UUID, *, viewer: Principal) -> Equipment:
         """The unit, if the viewer may see it."""
         unit = await self.session.get(Equipment, equipment_id)
-        if unit is None or not viewer.may_see_client(unit.client_id):
+        if unit is None or not viewer.may_see_site(unit.client_id, unit.site_id):
             raise EquipmentNotFound(f"equipment {equipment_id} not found")
         return unit
 
@@ -124,7 +124,8 @@ class EquipmentService:
         """Units by serial number, filtered; `text` matches serial number or name."""
         conditions: list[Any] = []
         if viewer.is_client:
-            conditions.append(Equipment.client_id == viewer.client_id)
+            conditions += [Equipment.client_id == viewer.client_id]
+            conditions += viewer.site_scope(Equipment.site_id)
         elif not viewer.is_staff:
             return Page(items=[], total=0, limit=page.limit, offset=page.offset)
         if client_id is not None:

@@ -135,5 +135,6 @@ class AuthController(Controller):
     async def get_me(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> UserRead:
-        """The signed-in user."""
-        return user_read(await UserService(db_session).get(principal.user_id))
+        """The signed-in user, with the sites they are limited to (as of this request)."""
+        user = await UserService(db_session).get(principal.user_id)
+        return user_read(user, principal.site_ids or ())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
@@ -134,6 +135,7 @@ class OneTimeTokens:
         role: Role,
         client_id: uuid.UUID | None = None,
         is_client_admin: bool = False,
+        site_ids: Sequence[uuid.UUID] = (),
     ) -> tuple[User, IssuedLink]:
         """Create a user without a password of their own and the link to set one."""
         user = await UserService(self.session).create(
@@ -144,6 +146,7 @@ class OneTimeTokens:
             role=role,
             client_id=client_id,
             is_client_admin=is_client_admin,
+            site_ids=site_ids,
         )
         return user, await self.invite(user)
 

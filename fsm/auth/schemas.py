@@ -74,5 +74,5 @@ def token_response(pair: TokenPair) -> TokenResponse:
         expires_in=pair.access_ttl_s,
         access_expires_at=pair.access_expires_at,
         refresh_expires_at=pair.refresh_expires_at,
-        user=user_read(pair.user),
+        user=user_read(pair.user, pair.site_ids),
     )

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from fsm.auth.tokens import (
 from fsm.db import utcnow
 from fsm.errors import Forbidden, TooManyRequests, Unauthorized, field_error
 from fsm.settings import AuthSettings
-from fsm.users.models import User
+from fsm.users.models import ClientUserSite, Role, User
 from fsm.users.passwords import hash_password, verify_password
 from fsm.users.service import UserService
 
@@ -55,6 +55,8 @@ class TokenPair:
     access_ttl_s: int
     refresh_expires_at: datetime
     user: User
+    # The sites the user is limited to (client users only; empty: the whole company).
+    site_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,7 @@ class AuthService:
         )
         self.session.add(auth_session)
         await self.session.flush()
-        return self._pair(user, auth_session, secret, now)
+        return await self._pair(user, auth_session, secret, now)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate the refresh token and issue a new access token.
@@ -244,7 +246,7 @@ class AuthService:
         auth_session.refresh_token_hash = hash_refresh_secret(new_secret)
         auth_session.refreshed_at = now
         await self.session.flush()
-        return self._pair(user, auth_session, new_secret, now)
+        return await self._pair(user, auth_session, new_secret, now)
 
     async def logout(self, principal: Principal) -> None:
         """End the caller's session: its refresh and access tokens stop working now."""
@@ -284,6 +286,18 @@ class AuthService:
             InvalidToken: bad or expired token, revoked session, deactivated user.
         """
         claims = read_access_token(access_token, secret=self.settings.jwt_secret)
+        # A client user's sites ride in the same statement (NULL when there are none), read
+        # afresh on every request, so a change counts from the user's next one. Staff and
+        # engineers skip even the index probe: the CASE does not evaluate it for them.
+        sites = case(
+            (
+                User.role == Role.CLIENT,
+                select(func.array_agg(ClientUserSite.site_id))
+                .where(ClientUserSite.user_id == User.id)
+                .scalar_subquery(),
+            ),
+            else_=None,
+        ).label("site_ids")
         # Plain columns, not the user entity: this runs on every request.
         stmt = (
             select(
@@ -293,6 +307,7 @@ class AuthService:
                 User.email,
                 User.full_name,
                 User.is_client_admin,
+                sites,
             )
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
@@ -313,9 +328,17 @@ class AuthService:
             email=user.email,
             full_name=user.full_name,
             is_client_admin=user.is_client_admin,
+            site_ids=frozenset(user.site_ids) if user.site_ids else None,
         )
 
-    def _pair(self, user: User, auth_session: AuthSession, secret: str, now: datetime) -> TokenPair:
+    async def _pair(
+        self, user: User, auth_session: AuthSession, secret: str, now: datetime
+    ) -> TokenPair:
+        sites = (
+            (await UserService(self.session).site_ids_of([user.id])).get(user.id, [])
+            if user.role is Role.CLIENT
+            else []
+        )
         ttl = timedelta(minutes=self.settings.access_token_minutes)
         return TokenPair(
             access_token=issue_access_token(
@@ -330,4 +353,5 @@ class AuthService:
             access_ttl_s=int(ttl.total_seconds()),
             refresh_expires_at=auth_session.expires_at,
             user=user,
+            site_ids=tuple(sites),
         )

@@ -50,13 +50,16 @@ class UserController(Controller):
         page = await users.list(
             PageRequest(limit=limit, offset=offset), role=role, client_id=client_id
         )
-        return page_out(page, user_read)
+        sites = await users.site_ids_of([user.id for user in page.items])
+        return page_out(page, lambda user: user_read(user, sites.get(user.id, ())))
 
     @post("/", operation_id="CreateUser")
     async def create_user(
         self, users: NamedDependency[UserService], data: JSONBody[UserCreate]
     ) -> UserRead:
-        """Create an admin, dispatcher or client user."""
+        """Create an admin, dispatcher or client user; a client user may be limited to some
+        of its company's sites (422 for a site of another company, a staff user or a client
+        admin)."""
         if data.role is Role.ENGINEER:
             raise field_error("role", "create engineers with POST /api/v1/engineers")
         user = await users.create(
@@ -66,12 +69,14 @@ class UserController(Controller):
             role=data.role,
             client_id=data.client_id,
             is_client_admin=data.is_client_admin,
+            site_ids=data.site_ids,
         )
-        return user_read(user)
+        return user_read(user, await users.sites_of(user.id))
 
     @post("/invitations", operation_id="InviteUser")
     async def invite_user(
         self,
+        users: NamedDependency[UserService],
         db_session: NamedDependency[AsyncSession],
         account_mail: NamedDependency[AccountMail],
         data: JSONBody[UserInvite],
@@ -86,10 +91,13 @@ class UserController(Controller):
             role=data.role,
             client_id=data.client_id,
             is_client_admin=data.is_client_admin,
+            site_ids=data.site_ids,
         )
         # Mailed once the user and the link are committed.
         return Response(
-            user_read(user), status_code=201, background=BackgroundTask(account_mail, link)
+            user_read(user, await users.sites_of(user.id)),
+            status_code=201,
+            background=BackgroundTask(account_mail, link),
         )
 
     @get("/{user_id:uuid}", operation_id="GetUser")
@@ -97,7 +105,8 @@ class UserController(Controller):
         self, users: NamedDependency[UserService], user_id: FromPath[uuid.UUID]
     ) -> UserRead:
         """One user."""
-        return user_read(await users.get(user_id))
+        user = await users.get(user_id)
+        return user_read(user, await users.sites_of(user.id))
 
     @patch("/{user_id:uuid}", operation_id="UpdateUser")
     async def update_user(
@@ -106,15 +115,18 @@ class UserController(Controller):
         user_id: FromPath[uuid.UUID],
         data: JSONBody[UserUpdate],
     ) -> UserRead:
-        """Rename a user, or make a client user its company's user admin (or not)."""
+        """Rename a user, make a client user its company's user admin (or not), or limit it to
+        some of its company's sites (`[]`: the whole company); it counts from the user's next
+        request."""
         user = await users.update(
             user_id,
             full_name=data.full_name if isinstance(data.full_name, str) else None,
             is_client_admin=data.is_client_admin
             if isinstance(data.is_client_admin, bool)
             else None,
+            site_ids=data.site_ids if isinstance(data.site_ids, list) else None,
         )
-        return user_read(user)
+        return user_read(user, await users.sites_of(user.id))
 
     @post("/{user_id:uuid}/deactivate", operation_id="DeactivateUser", status_code=200)
     async def deactivate_user(
@@ -125,4 +137,5 @@ class UserController(Controller):
     ) -> UserRead:
         """Stop a user from signing in; open sessions end at once (409 `own_account` for
         the caller's own)."""
-        return user_read(await users.deactivate(user_id, actor_id=principal.user_id))
+        user = await users.deactivate(user_id, actor_id=principal.user_id)
+        return user_read(user, await users.sites_of(user.id))

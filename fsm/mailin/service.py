@@ -31,7 +31,7 @@ from fsm.pagination import Page, PageRequest
 from fsm.photos.service import PhotoService
 from fsm.settings import MailInSettings
 from fsm.sites.models import Site
-from fsm.users.models import Role, User
+from fsm.users.models import ClientUserSite, Role, User
 from fsm.workorders.models import WorkOrder, WorkOrderType
 from fsm.workorders.service import WorkOrderDraft, WorkOrderService
 
@@ -74,6 +74,12 @@ class Sender:
     user_id: uuid.UUID | None
     # The company's contact person it is (when it is exactly one): the request's requester.
     contact_id: uuid.UUID | None = None
+    # The sites a site-limited client user is limited to; None: the whole company.
+    site_ids: frozenset[uuid.UUID] | None = None
+
+    def may_write_about(self, client_id: uuid.UUID, site_id: uuid.UUID) -> bool:
+        """Whether the sender's mail may go on an order of this company at this site."""
+        return self.client_id == client_id and (self.site_ids is None or site_id in self.site_ids)
 
 
 class MailInService:
@@ -132,7 +138,7 @@ class MailInService:
         number = work_order_number(mail.subject)
         target = await self._work_order_by_number(number) if number else None
         if target is not None:
-            if sender is None or sender.client_id != target.client_id:
+            if sender is None or not sender.may_write_about(target.client_id, target.site_id):
                 return self._hold(record, raw, HoldReason.NOT_THE_SENDERS_ORDER, sender)
             await self._comment(record, mail, target, sender.user_id)
             return Receipt("commented", inbound_mail_id=record.id, work_order_id=target.id)
@@ -142,7 +148,12 @@ class MailInService:
             return self._hold(record, raw, reason_held, None)
         sites = (
             await self.session.scalars(
-                select(Site.id).where(Site.client_id == sender.client_id).limit(2)
+                select(Site.id)
+                .where(
+                    Site.client_id == sender.client_id,
+                    *(() if sender.site_ids is None else (Site.id.in_(sorted(sender.site_ids)),)),
+                )
+                .limit(2)
             )
         ).all()
         if len(sites) != 1:
@@ -229,7 +240,14 @@ class MailInService:
             )
         ).first()
         if user is not None and user.client_id is not None:
-            return Sender(client_id=user.client_id, user_id=user.id)
+            sites = (
+                await self.session.scalars(
+                    select(ClientUserSite.site_id).where(ClientUserSite.user_id == user.id)
+                )
+            ).all()
+            return Sender(
+                client_id=user.client_id, user_id=user.id, site_ids=frozenset(sites) or None
+            )
         by_contact = await self._clients_where(func.lower(ClientContact.email) == address)
         if len(by_contact) == 1:
             contacts = (

@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +41,8 @@ from fsm.notifications.models import DeliveryStatus, MailDelivery, NotificationP
 from fsm.notifications.templates import LANGUAGES, MAIL_KINDS, Mail, render
 from fsm.outbox import AUDIENCES, Audience, EventKind, OutboxEvent, consume
 from fsm.settings import MailSettings
-from fsm.users.models import Role, User
+from fsm.users.models import ClientUserSite, Role, User
+from fsm.workorders.models import WorkOrder
 
 log = logging.getLogger("fsm.notifications")
 
@@ -156,7 +157,11 @@ async def _recipients(session: AsyncSession, event: OutboxEvent, kind: EventKind
     if audience is Audience.CLIENT:
         if event.client_id is None:
             return []
-        conditions += [User.role == Role.CLIENT, User.client_id == event.client_id]
+        conditions += [
+            User.role == Role.CLIENT,
+            User.client_id == event.client_id,
+            _sees_site_of(event),
+        ]
     elif audience is Audience.STAFF:
         conditions.append(User.role == Role.DISPATCHER)
     else:
@@ -167,6 +172,22 @@ async def _recipients(session: AsyncSession, event: OutboxEvent, kind: EventKind
     # A missing preference row compares as NULL, which "is not false" lets through.
     stmt = select(User).where(and_(*conditions)).order_by(User.email)
     return (await session.scalars(stmt)).all()
+
+
+def _sees_site_of(event: OutboxEvent) -> ColumnElement[bool]:
+    """A client user limited to sites hears only of the orders at them (and of nothing that
+    names no order); a user without sites hears of the whole company's."""
+    limited = exists(select(ClientUserSite.site_id).where(ClientUserSite.user_id == User.id))
+    if event.work_order_id is None:
+        return ~limited
+    site_of_order = select(WorkOrder.site_id).where(WorkOrder.id == event.work_order_id)
+    at_order_site = exists(
+        select(ClientUserSite.site_id).where(
+            ClientUserSite.user_id == User.id,
+            ClientUserSite.site_id == site_of_order.scalar_subquery(),
+        )
+    )
+    return or_(~limited, at_order_site)
 
 
 def _is_today(payload: Mapping[str, Any], now: datetime) -> bool:

@@ -523,7 +523,9 @@ class PhotoService:
         )
         if viewer.is_client:
             stmt = stmt.join(WorkOrder, WorkOrder.id == Photo.work_order_id).where(
-                WorkOrder.client_id == viewer.client_id, Photo.is_client_visible.is_(True)
+                WorkOrder.client_id == viewer.client_id,
+                *viewer.site_scope(WorkOrder.site_id),
+                Photo.is_client_visible.is_(True),
             )
         elif not viewer.is_staff:
             return {}
@@ -577,7 +579,7 @@ class PhotoService:
         if (
             work_order is None
             or viewer.is_engineer
-            or not viewer.may_see_client(work_order.client_id)
+            or not viewer.may_see_site(work_order.client_id, work_order.site_id)
         ):
             raise PhotoWorkOrderNotFound(f"work order {work_order_id} not found")
         return work_order

@@ -7,7 +7,16 @@ from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import WKBElement
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,6 +41,8 @@ class Site(IdMixin, TimestampMixin, Base):
             postgresql_using="gin",
             postgresql_ops={"name": "gin_trgm_ops"},
         ),
+        # The target of client_user_sites' foreign key: a user's site is of the user's company.
+        UniqueConstraint("id", "client_id"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(

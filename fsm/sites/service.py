@@ -59,7 +59,7 @@ class SiteService:
     async def get(self, site_id: uuid.UUID, *, viewer: Principal) -> Site:
         """The site, if the viewer may see it."""
         site = await self.session.get(Site, site_id)
-        if site is None or not viewer.may_see_client(site.client_id):
+        if site is None or not viewer.may_see_site(site.client_id, site.id):
             raise SiteNotFound(f"site {site_id} not found")
         return site
 
@@ -81,7 +81,7 @@ class SiteService:
                 raise field_error("within_km", f"must be in (0, {MAX_WITHIN_KM:g}]")
         conditions: list[ColumnElement[bool]] = []
         if viewer.is_client:
-            conditions.append(Site.client_id == viewer.client_id)
+            conditions += [Site.client_id == viewer.client_id, *viewer.site_scope(Site.id)]
         elif not viewer.is_staff:
             return Page(items=[], total=0, limit=page.limit, offset=page.offset)
         if client_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated
 
@@ -10,6 +11,10 @@ import msgspec
 
 from fsm.schemas import Email, Name
 from fsm.users.models import Role, User
+
+MAX_SITES = 500
+# Client users only: the sites of their company they are limited to; empty: the whole company.
+SiteIds = Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_SITES)]
 
 
 class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -22,6 +27,7 @@ class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     client_id: uuid.UUID | None = None
     # Client users only: they invite and remove their own company's users.
     is_client_admin: bool = False
+    site_ids: SiteIds = msgspec.field(default_factory=list)
 
 
 class UserInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -32,6 +38,7 @@ class UserInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Role
     client_id: uuid.UUID | None = None
     is_client_admin: bool = False
+    site_ids: SiteIds = msgspec.field(default_factory=list)
 
 
 class UserUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +47,8 @@ class UserUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     full_name: Name | msgspec.UnsetType = msgspec.UNSET
     # Client users only: they manage their own company's users in the client app.
     is_client_admin: bool | msgspec.UnsetType = msgspec.UNSET
+    # Client users only: replaces their sites; [] makes them see the whole company again.
+    site_ids: SiteIds | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserRead(msgspec.Struct, kw_only=True):
@@ -52,11 +61,13 @@ class UserRead(msgspec.Struct, kw_only=True):
     client_id: uuid.UUID | None
     is_active: bool
     is_client_admin: bool
+    # The sites a client user is limited to; empty: the whole company (every other role).
+    site_ids: list[uuid.UUID]
     created_at: datetime
 
 
-def user_read(user: User) -> UserRead:
-    """Wire form of a user."""
+def user_read(user: User, site_ids: Collection[uuid.UUID]) -> UserRead:
+    """Wire form of a user, with the sites it is limited to (`UserService.site_ids_of`)."""
     return UserRead(
         id=user.id,
         email=user.email,
@@ -65,5 +76,6 @@ def user_read(user: User) -> UserRead:
         client_id=user.client_id,
         is_active=user.is_active,
         is_client_admin=user.is_client_admin,
+        site_ids=sorted(site_ids),
         created_at=user.created_at,
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ARRAY, Uuid, any_, bindparam, exists, func, select, text, tuple_
+from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, exists, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -284,7 +284,10 @@ class WorkOrderService:
         if viewer.is_staff:
             return None
         if viewer.is_client:
-            return WorkOrder.client_id == viewer.client_id
+            # A site-limited client user sees only the orders at its sites.
+            return and_(
+                WorkOrder.client_id == viewer.client_id, *viewer.site_scope(WorkOrder.site_id)
+            )
         # Engineers see the work orders they have (or had) a visit for.
         return exists(
             select(Visit.id)
@@ -532,7 +535,8 @@ class WorkOrderService:
     async def create(self, draft: WorkOrderDraft, *, actor: Principal) -> WorkOrder:
         """Open a work order: number it, start its SLA clock, log it on the timeline."""
         site = await self.session.get(Site, draft.site_id)
-        if site is None or (actor.is_client and site.client_id != actor.client_id):
+        if site is None or (actor.is_client and not actor.may_see_site(site.client_id, site.id)):
+            # Another company's site, or one outside a limited user's: no such site for them.
             raise reference_error("site_id", "no such site")
         if actor.is_engineer:
             raise Forbidden("engineers do not open work orders")

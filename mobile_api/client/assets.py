@@ -12,7 +12,7 @@ from sqlalchemy.orm import raiseload
 
 from equipment.contracts.coverage import covering
 from equipment.contracts.models import Contract, ContractStatus, Coverage
-from equipment.contracts.service import ContractNotFound
+from equipment.contracts.service import ContractNotFound, seen_at_sites
 from equipment.equipment.models import Equipment
 from equipment.equipment.service import EquipmentNotFound
 from equipment.service_periods.models import ServicePeriod
@@ -55,7 +55,7 @@ class ClientAssetService(ClientScope):
         stmt = (
             select(Equipment, Site.name)
             .join(Site, Site.id == Equipment.site_id)
-            .where(Equipment.client_id == self.client_id)
+            .where(Equipment.client_id == self.client_id, *self.at_sites(Equipment.site_id))
         )
         if site_id is not None:
             stmt = stmt.where(Equipment.site_id == site_id)
@@ -93,7 +93,7 @@ class ClientAssetService(ClientScope):
 
     async def _unit(self, equipment_id: uuid.UUID) -> Equipment:
         unit = await self.session.get(Equipment, equipment_id)
-        if unit is None or unit.client_id != self.client_id:
+        if unit is None or not self.viewer.may_see_site(unit.client_id, unit.site_id):
             raise EquipmentNotFound(f"equipment {equipment_id} not found")
         return unit
 
@@ -112,7 +112,7 @@ class ClientAssetService(ClientScope):
         current, upcoming = await current_and_next(self.session, unit.id, self.client_id, today)
         visits = await visit_summaries(
             self.session,
-            self.client_id,
+            self.viewer,
             WorkOrder.equipment_id == unit.id,
             newest_first=True,
             limit=LAST_VISITS,
@@ -129,6 +129,7 @@ class ClientAssetService(ClientScope):
                 .where(
                     WorkOrder.equipment_id == unit.id,
                     WorkOrder.client_id == self.client_id,
+                    *self.at_sites(WorkOrder.site_id),
                     WorkOrder.status.in_(OPEN_STATUSES),
                 )
                 .order_by(WorkOrder.created_at.desc(), WorkOrder.id)
@@ -175,10 +176,12 @@ class ClientAssetService(ClientScope):
     # -- contracts --------------------------------------------------------------------------
 
     async def _company_dates(self, now: datetime) -> frozenset[date]:
-        """Today's date at each of the company's sites (UTC's when it has none)."""
+        """Today's date at each of the company's sites the viewer sees (UTC's when none)."""
         zones = (
             await self.session.scalars(
-                select(Site.timezone).where(Site.client_id == self.client_id).distinct()
+                select(Site.timezone)
+                .where(Site.client_id == self.client_id, *self.at_sites(Site.id))
+                .distinct()
             )
         ).all()
         return frozenset(local_date(now, zone) for zone in zones) or frozenset(
@@ -186,7 +189,8 @@ class ClientAssetService(ClientScope):
         )
 
     async def list_contracts(self, *, limit: int, cursor: str | None, now: datetime) -> Slice:
-        """The company's contracts by number (drafts are not shown).
+        """The company's contracts by number (drafts are not shown); a site-limited user's
+        are those covering a unit at its sites, counting only those units.
 
         A contract is in force when it is on the date at any of the company's sites: its
         units may sit in several time zones, and a unit where the contract runs is covered.
@@ -194,7 +198,12 @@ class ClientAssetService(ClientScope):
         dates = await self._company_dates(now)
         units = (
             select(func.count(Coverage.id))
-            .where(Coverage.contract_id == Contract.id, Coverage.is_active)
+            .join(Equipment, Equipment.id == Coverage.equipment_id)
+            .where(
+                Coverage.contract_id == Contract.id,
+                Coverage.is_active,
+                *self.at_sites(Equipment.site_id),
+            )
             .scalar_subquery()
         )
         stmt = (
@@ -202,6 +211,7 @@ class ClientAssetService(ClientScope):
             .where(
                 Contract.client_id == self.client_id,
                 Contract.status.in_(CLIENT_CONTRACT_STATUSES),
+                *seen_at_sites(self.viewer),
             )
             .options(raiseload(Contract.coverages))
         )
@@ -231,30 +241,41 @@ class ClientAssetService(ClientScope):
     async def contract_detail(self, contract_id: uuid.UUID, *, now: datetime) -> ContractDetail:
         """A contract with the units it covers and every service period with its state.
 
-        In force as in `list_contracts`: on the date at any of the company's sites.
+        In force as in `list_contracts`: on the date at any of the company's sites. A
+        site-limited user sees it as in `list_contracts`, with only its own sites' units.
         """
-        contract = await self.session.get(
-            Contract, contract_id, options=[raiseload(Contract.coverages)]
-        )
-        if (
-            contract is None
-            or contract.client_id != self.client_id
-            or contract.status not in CLIENT_CONTRACT_STATUSES
-        ):
+        contract = (
+            await self.session.scalars(
+                select(Contract)
+                .where(
+                    Contract.id == contract_id,
+                    Contract.client_id == self.client_id,
+                    Contract.status.in_(CLIENT_CONTRACT_STATUSES),
+                    *seen_at_sites(self.viewer),
+                )
+                .options(raiseload(Contract.coverages))
+            )
+        ).one_or_none()
+        if contract is None:
             raise ContractNotFound(f"contract {contract_id} not found")
         covered = (
             await self.session.execute(
                 select(Coverage, Equipment, Site.name)
                 .join(Equipment, Equipment.id == Coverage.equipment_id)
                 .join(Site, Site.id == Equipment.site_id)
-                .where(Coverage.contract_id == contract.id, Coverage.is_active)
+                .where(
+                    Coverage.contract_id == contract.id,
+                    Coverage.is_active,
+                    *self.at_sites(Equipment.site_id),
+                )
                 .order_by(Equipment.serial_number, Equipment.id)
             )
         ).all()
         periods = (
             await self.session.scalars(
                 select(ServicePeriod)
-                .where(ServicePeriod.contract_id == contract.id)
+                .join(Equipment, Equipment.id == ServicePeriod.equipment_id)
+                .where(ServicePeriod.contract_id == contract.id, *self.at_sites(Equipment.site_id))
                 .order_by(ServicePeriod.starts_on, ServicePeriod.equipment_id, ServicePeriod.id)
             )
         ).all()

@@ -67,19 +67,24 @@ def period_item(period: ServicePeriod) -> PeriodItem:
 
 async def visit_summaries(
     session: AsyncSession,
-    client_id: uuid.UUID,
+    viewer: Principal,
     condition: Any,
     *,
     newest_first: bool,
     limit: int | None = None,
 ) -> list[VisitSummary]:
-    """Visits of the company's work orders matching `condition`, engineers by first name."""
+    """Visits of the viewer's work orders (its company's, at its sites) matching
+    `condition`, engineers by first name."""
     stmt = (
         select(Visit, WorkOrder.number, User.full_name)
         .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
         .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
         .outerjoin(User, User.id == Engineer.user_id)
-        .where(WorkOrder.client_id == client_id, condition)
+        .where(
+            WorkOrder.client_id == viewer.client_id,
+            *viewer.site_scope(WorkOrder.site_id),
+            condition,
+        )
         .options(raiseload(Visit.required_skills))
     )
     if newest_first:
@@ -108,7 +113,11 @@ async def visit_summaries(
 
 
 class ClientScope:
-    """A service bound to one client user and its company."""
+    """A service bound to one client user and its company (or the sites it is limited to).
+
+    What stands at a site outside a limited user's sites answers exactly like another
+    company's: as unknown. `at_sites` is that rule for a query's site column.
+    """
 
     def __init__(self, session: AsyncSession, *, viewer: Principal) -> None:
         if not viewer.is_client or viewer.client_id is None:
@@ -116,3 +125,7 @@ class ClientScope:
         self.session = session
         self.viewer = viewer
         self.client_id: uuid.UUID = viewer.client_id
+
+    def at_sites(self, site_column: Any) -> tuple[Any, ...]:
+        """The viewer's site limit on `site_column` (nothing for a company-wide user)."""
+        return self.viewer.site_scope(site_column)

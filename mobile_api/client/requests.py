@@ -121,7 +121,7 @@ class ClientRequestService(ClientScope):
         site_id = data.site_id
         if data.equipment_id is not None:
             unit = await self.session.get(Equipment, data.equipment_id)
-            if unit is None or unit.client_id != self.client_id:
+            if unit is None or not self.viewer.may_see_site(unit.client_id, unit.site_id):
                 raise reference_error("equipment_id", "no such equipment")
             if site_id is not None and site_id != unit.site_id:
                 raise field_error("site_id", "this equipment is installed at another site")
@@ -145,7 +145,7 @@ class ClientRequestService(ClientScope):
         stmt = (
             select(WorkOrder, Site.name)
             .join(Site, Site.id == WorkOrder.site_id)
-            .where(WorkOrder.client_id == self.client_id)
+            .where(WorkOrder.client_id == self.client_id, *self.at_sites(WorkOrder.site_id))
             .options(raiseload(WorkOrder.required_skills), raiseload(WorkOrder.pauses))
         )
         if state is RequestState.OPEN:
@@ -186,7 +186,7 @@ class ClientRequestService(ClientScope):
         site = await self.session.get(Site, order.site_id)
         assert site is not None  # a foreign key guarantees it
         visits = await visit_summaries(
-            self.session, self.client_id, Visit.work_order_id == order.id, newest_first=False
+            self.session, self.viewer, Visit.work_order_id == order.id, newest_first=False
         )
         events = (
             await self.session.scalars(
@@ -367,7 +367,11 @@ class ClientRequestService(ClientScope):
                 .join(Site, Site.id == WorkOrder.site_id)
                 .outerjoin(Engineer, Engineer.id == Visit.engineer_id)
                 .outerjoin(User, User.id == Engineer.user_id)
-                .where(Visit.id == visit_id, WorkOrder.client_id == self.client_id)
+                .where(
+                    Visit.id == visit_id,
+                    WorkOrder.client_id == self.client_id,
+                    *self.at_sites(WorkOrder.site_id),
+                )
             )
         ).one_or_none()
         if row is None:
@@ -421,8 +425,11 @@ class ClientRequestService(ClientScope):
         return report, report_pdf(report, timezone=report.site_timezone, images=images)
 
     async def service_report(self, month: date | None) -> tuple[ClientStatement, Tables]:
-        """The company's monthly statement of its service levels, and its tables for files."""
-        statement = await client_statement(self.session, self.client_id, month, as_of=utcnow())
+        """The company's monthly statement of its service levels, and its tables for files;
+        a site-limited user's counts only the requests at its sites."""
+        statement = await client_statement(
+            self.session, self.client_id, month, as_of=utcnow(), site_ids=self.viewer.site_ids
+        )
         client = await self.session.get(Client, self.client_id)
         assert client is not None  # the signed-in company
         return statement, client_tables(statement, client.name)

@@ -4,11 +4,15 @@ Only client users marked `is_client_admin` (by the provider's admin, or by anoth
 admin inviting them so) may call it, and only about their own company: other companies'
 users do not exist for them (404). An invitation is the same mailed one-time link as the
 back office's; the invited person is a client user of the inviter's company, never staff.
+
+A client admin sees the whole company (it manages every colleague); a colleague it invites
+may be limited to some of the company's sites, which the list shows.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import msgspec
 from litestar import Controller, Response, get, post
@@ -24,6 +28,7 @@ from fsm.errors import Conflict
 from fsm.pagination import PageOut, PageRequest, page_out
 from fsm.schemas import Email, LimitQuery, Name, OffsetQuery
 from fsm.users.models import Role, User
+from fsm.users.schemas import SiteIds
 from fsm.users.service import EmailTaken, UserService
 
 
@@ -37,6 +42,8 @@ class ColleagueInvite(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Email
     full_name: Name
     is_client_admin: bool = False
+    # Sites of your company they are limited to; empty: the whole company (and for an admin).
+    site_ids: SiteIds = msgspec.field(default_factory=list)
 
 
 class ColleagueRead(msgspec.Struct, kw_only=True):
@@ -47,15 +54,18 @@ class ColleagueRead(msgspec.Struct, kw_only=True):
     full_name: str
     is_active: bool
     is_client_admin: bool
+    # The sites they are limited to; empty: the whole company.
+    site_ids: list[uuid.UUID]
 
 
-def colleague_read(user: User) -> ColleagueRead:
+def colleague_read(user: User, site_ids: Sequence[uuid.UUID]) -> ColleagueRead:
     return ColleagueRead(
         id=user.id,
         email=user.email,
         full_name=user.full_name,
         is_active=user.is_active,
         is_client_admin=user.is_client_admin,
+        site_ids=sorted(site_ids),
     )
 
 
@@ -85,22 +95,25 @@ class ClientUserController(Controller):
         limit: LimitQuery = 50,
         offset: OffsetQuery = 0,
     ) -> PageOut[ColleagueRead]:
-        """Your company's users, by email."""
+        """Your company's users, by email, with the sites each is limited to."""
         page = await users.list(
             PageRequest(limit=limit, offset=offset), role=Role.CLIENT, client_id=_company(principal)
         )
-        return page_out(page, colleague_read)
+        sites = await users.site_ids_of([user.id for user in page.items])
+        return page_out(page, lambda user: colleague_read(user, sites.get(user.id, ())))
 
     @post("/invitations", operation_id="ClientInviteColleague")
     async def invite_colleague(
         self,
+        users: NamedDependency[UserService],
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         account_mail: NamedDependency[AccountMail],
         data: JSONBody[ColleagueInvite],
     ) -> Response[ColleagueRead]:
         """Invite a colleague to your company's client app; they get a one-time link (7 days)
-        by mail to set their password."""
+        by mail to set their password. They may be limited to some of your company's sites
+        (422 for a site that is not your company's, or for an admin)."""
         try:
             user, link = await OneTimeTokens(db_session).invite_new_user(
                 email=data.email,
@@ -108,6 +121,7 @@ class ClientUserController(Controller):
                 role=Role.CLIENT,
                 client_id=_company(principal),
                 is_client_admin=data.is_client_admin,
+                site_ids=data.site_ids,
             )
         except EmailTaken as exc:
             # The same answer whoever has the address (a colleague, staff, another
@@ -117,7 +131,9 @@ class ClientUserController(Controller):
                 details={"field": "email"},
             ) from exc
         return Response(
-            colleague_read(user), status_code=201, background=BackgroundTask(account_mail, link)
+            colleague_read(user, await users.sites_of(user.id)),
+            status_code=201,
+            background=BackgroundTask(account_mail, link),
         )
 
     @post("/{user_id:uuid}/deactivate", operation_id="ClientDeactivateColleague", status_code=200)
@@ -132,4 +148,4 @@ class ClientUserController(Controller):
         user = await users.deactivate(
             user_id, actor_id=principal.user_id, within_client=_company(principal)
         )
-        return colleague_read(user)
+        return colleague_read(user, await users.sites_of(user.id))

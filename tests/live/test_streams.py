@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fsm.db import session_scope
 from fsm.storage import ObjectStore
 from fsm.users.models import Role
+from fsm.users.service import UserService
 from tests.conftest import Infra
 from tests.factories import make_client, make_engineer, make_site, make_user
 from tests.faults.conftest import ApiProcess
@@ -225,6 +226,58 @@ class TestClientStream:
                 (comment.id, "public_comment_added"),
                 (moved.id, "request_status_changed"),
             ]
+
+    async def test_a_branch_manager_hears_only_of_its_own_sites_requests(
+        self,
+        two_apis: tuple[ApiProcess, ApiProcess],
+        live_sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        listening, writing = two_apis
+        async with session_scope(live_sessions) as session:
+            await ensure_default_policy(session)
+            company = await make_client(session)
+            north = await make_site(session, client=company)
+            south = await make_site(session, client=company)
+            branch = await make_user(session, role=Role.CLIENT, client=company)
+            colleague = await make_user(session, role=Role.CLIENT, client=company)
+            dispatcher = await make_user(session, role=Role.DISPATCHER)
+            await session.flush()
+            await UserService(session).update(branch.id, site_ids=[north.id])
+        staff = await _login(writing, dispatcher.email)
+        url = f"{listening.url}/mobile/v1/client/stream"
+
+        async with (
+            open_stream(url, await _login(listening, branch.email)) as branch_stream,
+            open_stream(url, await _login(listening, colleague.email)) as company_stream,
+            httpx.AsyncClient(base_url=writing.url, headers=staff) as office,
+        ):
+            numbers = {}
+            for site, title in ((south, "South door"), (north, "North lift")):
+                opened = await office.post(
+                    "/api/v1/work-orders",
+                    json={"site_id": str(site.id), "type": "repair", "title": title},
+                )
+                assert opened.status_code == 201, opened.text
+                numbers[site.id] = opened.json()["number"]
+                comment = await office.post(
+                    f"/api/v1/work-orders/{opened.json()['id']}/comments",
+                    json={"body": f"On it: {title}"},
+                )
+                assert comment.status_code == 201, comment.text
+
+            # The company-wide colleague hears both sites; the branch manager the north only,
+            # starting with it: nothing of the south came before.
+            heard = [await company_stream.next() for _ in range(4)]
+            assert [m.data["number"] for m in heard if m.event == "request_received"] == [
+                numbers[south.id],
+                numbers[north.id],
+            ]
+            first, second = await branch_stream.next(), await branch_stream.next()
+            assert (first.event, first.data["number"]) == ("request_received", numbers[north.id])
+            assert (second.event, second.data["body"]) == (
+                "public_comment_added",
+                "On it: North lift",
+            )
 
     async def test_a_bad_last_event_id_and_another_role_are_refused(
         self,

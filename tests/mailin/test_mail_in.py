@@ -22,9 +22,11 @@ from fsm.photos.models import Photo, PhotoState
 from fsm.settings import Settings
 from fsm.storage import ObjectStore
 from fsm.users.models import Role
+from fsm.users.service import UserService
 from fsm.workorders.models import Channel, Comment, Priority, WorkOrder
 from tests.auth_helpers import login
 from tests.factories import make_client, make_policy, make_site, make_user
+from tests.fsm.wo_helpers import open_order
 from tests.photos.images import jpeg, png
 
 SUPPORT = "support@fieldline.localhost"
@@ -198,6 +200,29 @@ class TestReplies:
         await send(message(victim_user.email, "Lift stuck", "It stopped."))
         [order] = await orders_of(session, victim.id)
         await send(message(intruder.email, f"Re: {order.number}", "Cancel this, please."))
+        count = await session.scalar(select(func.count()).select_from(Comment))
+        assert count == 0
+        held = (await mails(session))[-1]
+        assert (held.state.value, held.hold_reason) == ("held", "not_the_senders_order")
+
+    async def test_a_branch_manager_opens_at_its_one_site_and_cannot_reply_to_anothers(
+        self, send: Send, session: AsyncSession
+    ) -> None:
+        await make_policy(session)
+        company = await make_client(session)
+        north = await make_site(session, client=company)
+        south = await make_site(session, client=company)
+        branch = await make_user(session, role=Role.CLIENT, client=company)
+        dispatcher = await make_user(session, role=Role.DISPATCHER)
+        await UserService(session).update(branch.id, site_ids=[north.id])
+        southern = await open_order(session, site=south, actor=dispatcher, title="South door")
+        await session.commit()
+
+        # The company has two sites, but the sender sees one: the request is opened there.
+        await send(message(branch.email, "Lift stuck", "It stopped."))
+        opened = [o for o in await orders_of(session, company.id) if o.id != southern.id]
+        assert [(o.title, o.site_id) for o in opened] == [("Lift stuck", north.id)]
+        await send(message(branch.email, f"Re: {southern.number}", "Cancel this, please."))
         count = await session.scalar(select(func.count()).select_from(Comment))
         assert count == 0
         held = (await mails(session))[-1]

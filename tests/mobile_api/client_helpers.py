@@ -164,12 +164,15 @@ async def complete_visit(
     )
 
 
-async def make_company(session: AsyncSession, *, resolved: bool = True) -> Company:
+async def make_company(
+    session: AsyncSession, *, resolved: bool = True, client: Client | None = None
+) -> Company:
     """A company with a covered unit and a critical order whose visit an engineer completed.
 
     Internal comment, internal event, rates, the engineer's surname and phone are planted.
+    With `client`, the same at a new site of that company (a second branch).
     """
-    client = await make_client(session)
+    client = client or await make_client(session)
     site = await make_site(session, client=client)
     unit = await make_equipment(session, client=client, site=site)
     contract = await under_contract(session, unit)

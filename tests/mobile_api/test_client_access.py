@@ -1,17 +1,25 @@
-"""Every client-app endpoint: only client users, only their company, never an internal fact."""
+"""Every client-app endpoint: only client users, only their company (only their sites, for a
+user limited to some), never an internal fact."""
 
 from __future__ import annotations
 
 import io
+import re
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pypdf import PdfReader
+from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fsm.users.models import Role
+from equipment.contracts.models import Coverage, IntervalUnit
+from fsm.users.models import Role, User
+from fsm.users.service import UserService
+from tests.equipment.helpers import make_equipment
 from tests.factories import make_user
 from tests.mobile_api.client_helpers import (
     BASE,
@@ -204,3 +212,155 @@ class TestNothingInternalLeaks:
             # What the write changed reads back clean too.
             detail = await client.get(f"{BASE}/requests/{ours.order.id}", headers=headers)
             assert_no_secrets(detail.json())
+
+
+# The client's photo endpoints too, by the same rule: a request's photos are seen as it is.
+PHOTO_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/requests/{order}/photos", None),
+    ("POST", "/requests/{order}/photos", {"content_type": "image/jpeg", "size_bytes": 2048}),
+]
+SITE_OBJECT_ENDPOINTS = OBJECT_ENDPOINTS + PHOTO_ENDPOINTS
+SITE_OBJECT_IDS = [f"{m} {p}" for m, p, _ in SITE_OBJECT_ENDPOINTS]
+ALL_ENDPOINTS = ENDPOINTS + PHOTO_ENDPOINTS
+ALL_IDS = [f"{m} {p}" for m, p, _ in ALL_ENDPOINTS]
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _without_ids(response: httpx.Response) -> str:
+    """The answer with every id blanked: what tells one object from another is gone."""
+    return _UUID.sub("<id>", response.text)
+
+
+@dataclass
+class Branches:
+    """One company with two sites, each with a bit of everything, and a user of the first."""
+
+    first: Company
+    second: Company
+    limited: User
+
+
+@pytest.fixture
+async def branches(session: AsyncSession) -> Branches:
+    first = await make_company(session)
+    second = await make_company(session, client=first.client)
+    limited = await make_user(session, role=Role.CLIENT, client=first.client)
+    await UserService(session).update(limited.id, site_ids=[first.site.id])
+    await session.commit()
+    return Branches(first=first, second=second, limited=limited)
+
+
+class TestOnlyTheirSites:
+    @pytest.mark.parametrize(("method", "path", "body"), SITE_OBJECT_ENDPOINTS, ids=SITE_OBJECT_IDS)
+    async def test_the_other_sites_object_answers_exactly_like_an_unknown_one(
+        self,
+        client: httpx.AsyncClient,
+        branches: Branches,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+    ) -> None:
+        headers = await headers_of(client, branches.limited)
+        unknown = {k: str(uuid.uuid4()) for k in _ids(branches.second)}
+
+        elsewhere = await _call(client, method, path, body, _ids(branches.second), headers)
+        missing = await _call(client, method, path, body, unknown, headers)
+
+        assert elsewhere.status_code == 404, elsewhere.text
+        assert missing.status_code == 404
+        assert _without_ids(elsewhere) == _without_ids(missing)
+
+    @pytest.mark.parametrize(("method", "path", "body"), ALL_ENDPOINTS, ids=ALL_IDS)
+    async def test_the_own_sites_objects_work(
+        self,
+        client: httpx.AsyncClient,
+        branches: Branches,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+    ) -> None:
+        headers = await headers_of(client, branches.limited)
+
+        response = await _call(client, method, path, body, _ids(branches.first), headers)
+
+        assert response.status_code in (200, 201), response.text
+
+    async def test_a_request_about_the_other_sites_unit_or_site_is_refused_like_an_unknown_one(
+        self, client: httpx.AsyncClient, branches: Branches
+    ) -> None:
+        headers = await headers_of(client, branches.limited)
+
+        async def open_about(field: str, value: uuid.UUID) -> httpx.Response:
+            return await client.post(
+                f"{BASE}/requests", json={"title": "Leak", field: str(value)}, headers=headers
+            )
+
+        unit = await open_about("equipment_id", branches.second.unit.id)
+        site = await open_about("site_id", branches.second.site.id)
+
+        assert unit.status_code == site.status_code == 409
+        assert _without_ids(unit) == _without_ids(await open_about("equipment_id", uuid.uuid4()))
+        assert _without_ids(site) == _without_ids(await open_about("site_id", uuid.uuid4()))
+        listed = await client.get(f"{BASE}/requests", headers=headers)
+        assert [item["id"] for item in listed.json()["items"]] == [str(branches.first.order.id)]
+
+    @pytest.mark.parametrize("path", ["/equipment", "/contracts", "/requests"])
+    async def test_lists_hold_only_the_own_sites(
+        self, client: httpx.AsyncClient, branches: Branches, path: str
+    ) -> None:
+        limited = await headers_of(client, branches.limited)
+        company_wide = await headers_of(client, branches.first.user)
+
+        mine = await client.get(BASE + path, headers=limited)
+        everyone = await client.get(BASE + path, headers=company_wide)
+
+        first, second = set(_ids(branches.first).values()), set(_ids(branches.second).values())
+        mine_ids = {item["id"] for item in mine.json()["items"]}
+        assert mine_ids
+        assert mine_ids <= first
+        assert {item["id"] for item in everyone.json()["items"]} & second
+
+    async def test_the_other_sites_equipment_filter_is_empty(
+        self, client: httpx.AsyncClient, branches: Branches
+    ) -> None:
+        response = await client.get(
+            f"{BASE}/equipment",
+            params={"site_id": str(branches.second.site.id)},
+            headers=await headers_of(client, branches.limited),
+        )
+
+        assert response.status_code == 200
+        assert response.json()["items"] == []
+
+    async def test_a_contract_over_both_sites_shows_only_the_own_sites_units(
+        self, client: httpx.AsyncClient, session: AsyncSession, branches: Branches
+    ) -> None:
+        # A unit at the second site, covered by the first site's contract as well.
+        other = await make_equipment(
+            session, client=branches.first.client, site=branches.second.site
+        )
+        contract = branches.first.contract
+        session.add(
+            Coverage(
+                contract_id=contract.id,
+                equipment_id=other.id,
+                period=Range(contract.valid_from, contract.valid_to + timedelta(days=1)),
+                is_active=True,
+                interval_count=6,
+                interval_unit=IntervalUnit.MONTH,
+                visit_minutes=30,
+            )
+        )
+        await session.commit()
+        limited = await headers_of(client, branches.limited)
+        company_wide = await headers_of(client, branches.first.user)
+        path = f"{BASE}/contracts/{contract.id}"
+
+        mine = (await client.get(path, headers=limited)).json()
+        everyone = (await client.get(path, headers=company_wide)).json()
+        listed = (await client.get(f"{BASE}/contracts", headers=limited)).json()["items"]
+
+        assert [u["equipment_id"] for u in mine["covered_units"]] == [str(branches.first.unit.id)]
+        assert {p["equipment_id"] for p in mine["service_periods"]} == {str(branches.first.unit.id)}
+        assert len(everyone["covered_units"]) == 2
+        assert [(c["id"], c["covered_units"]) for c in listed] == [(str(contract.id), 1)]

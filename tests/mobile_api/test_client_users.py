@@ -13,7 +13,7 @@ from fsm.clients.models import Client
 from fsm.main.mailsink import MailSink
 from fsm.users.models import Role, User
 from tests.auth_helpers import login
-from tests.factories import make_client, make_user
+from tests.factories import make_client, make_site, make_user
 from tests.fsm.helpers import assert_forbidden, assert_not_found, error_of, invalid_fields
 from tests.fsm.test_password_reset import ACCEPT, mails_to, token_in
 
@@ -219,3 +219,77 @@ class TestWhoMay:
         assert_forbidden(r)
         await session.refresh(colleague)
         assert colleague.is_client_admin is False
+
+
+class TestClientAdminAndSites:
+    async def test_invites_a_branch_manager_limited_to_one_site_and_lists_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, mail_sink: MailSink
+    ) -> None:
+        company, admin, colleague = await _company_with_admin(session)
+        branch = await make_site(session, client=company)
+        await session.commit()
+        headers = await login(client, admin)
+
+        invited = await client.post(
+            f"{USERS}/invitations",
+            json={
+                "email": "north.branch@client.example",
+                "full_name": "North Branch",
+                "site_ids": [str(branch.id)],
+            },
+            headers=headers,
+        )
+
+        assert invited.status_code == 201, invited.text
+        assert invited.json()["site_ids"] == [str(branch.id)]
+        listed = await client.get(USERS, headers=headers)
+        sites = {u["email"]: u["site_ids"] for u in listed.json()["items"]}
+        assert sites == {
+            admin.email: [],
+            colleague.email: [],
+            "north.branch@client.example": [str(branch.id)],
+        }
+
+    async def test_another_companys_site_is_refused_like_an_unknown_one(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, admin, _ = await _company_with_admin(session)
+        foreign = await make_site(session)
+        await session.commit()
+        headers = await login(client, admin)
+
+        async def invite(site_id: uuid.UUID) -> httpx.Response:
+            return await client.post(
+                f"{USERS}/invitations",
+                json={
+                    "email": f"x-{uuid.uuid4().hex[:6]}@client.example",
+                    "full_name": "Xavier",
+                    "site_ids": [str(site_id)],
+                },
+                headers=headers,
+            )
+
+        theirs, unknown = await invite(foreign.id), await invite(uuid.uuid4())
+
+        assert invalid_fields(theirs) == ["site_ids"]
+        assert error_of(theirs, 422) == error_of(unknown, 422)
+
+    async def test_an_admin_colleague_is_company_wide(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        company, admin, _ = await _company_with_admin(session)
+        branch = await make_site(session, client=company)
+        await session.commit()
+
+        response = await client.post(
+            f"{USERS}/invitations",
+            json={
+                "email": "second.admin@client.example",
+                "full_name": "Second Admin",
+                "is_client_admin": True,
+                "site_ids": [str(branch.id)],
+            },
+            headers=await login(client, admin),
+        )
+
+        assert invalid_fields(response) == ["site_ids"]

@@ -17,6 +17,7 @@ from fsm.main.mailsink import MailSink, Received
 from fsm.notifications.models import DeliveryStatus, MailDelivery
 from fsm.outbox import EventKind, record
 from fsm.users.models import Role, User
+from fsm.users.service import UserService
 from tests.auth_helpers import login
 from tests.conftest import Live, running_worker
 from tests.factories import make_client, make_engineer, make_site, make_user
@@ -113,6 +114,42 @@ class TestMailOut:
         assert _to(messages, quiet) == []
         assert _to(messages, stranger) == []
         assert await _deliveries_to(live, quiet) == []
+
+    async def test_a_branch_manager_gets_mail_only_about_its_own_sites_requests(
+        self, live: Live, sink: MailSink, live_client: httpx.AsyncClient
+    ) -> None:
+        async with live.factory() as session:
+            company = await make_client(session)
+            north = await make_site(session, client=company)
+            south = await make_site(session, client=company)
+            branch = await make_user(session, role=Role.CLIENT, client=company)
+            colleague = await make_user(session, role=Role.CLIENT, client=company)
+            dispatcher = await make_user(session, role=Role.DISPATCHER)
+            await session.flush()
+            await UserService(session).update(branch.id, site_ids=[north.id])
+            await session.commit()
+        staff = await login(live_client, dispatcher)
+        numbers = {}
+        for site in (south, north):
+            opened = await live_client.post(
+                "/api/v1/work-orders",
+                json={"site_id": str(site.id), "type": "repair", "title": "Door stuck"},
+                headers=staff,
+            )
+            assert opened.status_code == 201, opened.text
+            numbers[site.id] = opened.json()["number"]
+
+        async with running_worker(live.settings):
+            # The colleague's two (both sites), the branch manager's one (the north).
+            messages = await sink.wait_for(3)
+            await _all_sent(live, 3, [branch, colleague])
+
+        (mine,) = _to(messages, branch)
+        assert numbers[north.id] in mine.message["Subject"]
+        assert numbers[south.id] not in mine.body("plain")
+        assert len(_to(messages, colleague)) == 2
+        deliveries = await _deliveries_to(live, branch)
+        assert len(deliveries) == 1
 
 
 async def _all_sent(live: Live, count: int, users: list[User]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.clients.models import Client
 from fsm.sla.models import SlaCalendar, SlaPolicy
 from fsm.users.models import Role, User
+from fsm.users.service import UserService
 from fsm.workorders.models import Priority, SlaPause, WorkOrder, WorkOrderStatus
 from tests.auth_helpers import login
 from tests.factories import make_client, make_site, make_user
@@ -280,3 +281,22 @@ class TestClientsOwnStatement:
         assert response.status_code == 200
         assert response.json()["service_levels"] == []
         assert response.json()["breaches"] == []
+
+    async def test_a_branch_manager_counts_only_the_requests_at_its_sites(
+        self, client: httpx.AsyncClient, session: AsyncSession, scene: Scene
+    ) -> None:
+        branch = await make_user(session, role=Role.CLIENT, client=scene.client)
+        await UserService(session).update(branch.id, site_ids=[scene.late_reaction.site_id])
+        await session.commit()
+
+        response = await client.get(f"{CLIENT}?month=2026-03", headers=await login(client, branch))
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        (only,) = body["service_levels"]
+        assert (only["reaction_minutes"], only["requests"], only["reaction_met_pct"]) == (
+            30,
+            1,
+            0.0,
+        )
+        assert [b["number"] for b in body["breaches"]] == [scene.late_reaction.number]
