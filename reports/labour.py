@@ -22,12 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from equipment.contracts.models import Contract, ContractStatus
-from equipment.contracts.usage import contract_usage
+from equipment.contracts.usage import contract_usages
 from equipment.service_periods.periods import add_months
 from fsm.engineers.models import Engineer
 from fsm.errors import NotFound
 from fsm.schemas import BigCount, Count
-from fsm.workorders.visit_models import Visit
 from reports.formats import Table, Tables
 
 __all__ = [
@@ -88,31 +87,36 @@ async def labour_margin(
         stmt = stmt.where(Contract.client_id == client_id)
     if contract_id is not None:
         stmt = stmt.where(Contract.id == contract_id)
-    out = []
-    for contract in (await session.scalars(stmt)).all():
-        usage = await contract_usage(session, contract, start=first, end=last)
-        lines = [
+    contracts = (await session.scalars(stmt)).all()
+    usages = await contract_usages(session, contracts, start=first, end=last)
+    lines_of = [
+        [
             line
             for period in usage.periods
             for line in period.lines
             if first <= line.completed_day <= last
         ]
-        rates = (
-            dict(
-                (
-                    await session.execute(
-                        select(Visit.id, Engineer.cost_rate_cents)
-                        .join(Engineer, Engineer.id == Visit.engineer_id)
-                        .where(Visit.id.in_([line.visit_id for line in lines]))
+        for usage in usages
+    ]
+    engineer_ids = {line.engineer_id for lines in lines_of for line in lines}
+    rates = (
+        dict(
+            (
+                await session.execute(
+                    select(Engineer.id, Engineer.cost_rate_cents).where(
+                        Engineer.id.in_(engineer_ids - {None})
                     )
-                ).all()
-            )
-            if lines
-            else {}
+                )
+            ).all()
         )
+        if engineer_ids - {None}
+        else {}
+    )
+    out = []
+    for contract, usage, lines in zip(contracts, usages, lines_of, strict=True):
         cost, uncosted = 0, 0
         for line in lines:
-            rate = rates.get(line.visit_id)
+            rate = rates.get(line.engineer_id) if line.engineer_id else None
             if rate is None:
                 uncosted += 1
                 continue

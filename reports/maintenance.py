@@ -101,7 +101,17 @@ async def maintenance_compliance(
         .scalar_subquery()
     )
     stmt = (
-        select(ServicePeriod, Contract.number, Contract.client_id, Client.timezone, done_at)
+        select(
+            ServicePeriod.id,
+            ServicePeriod.contract_id,
+            ServicePeriod.equipment_id,
+            ServicePeriod.starts_on,
+            ServicePeriod.ends_on,
+            Contract.number,
+            Contract.client_id,
+            Client.timezone,
+            done_at,
+        )
         .join(Contract, Contract.id == ServicePeriod.contract_id)
         .join(Client, Client.id == Contract.client_id)
         .where(ServicePeriod.ends_on >= first, ServicePeriod.ends_on < add_months(first, 1))
@@ -114,19 +124,34 @@ async def maintenance_compliance(
     rows = (await session.execute(stmt)).all()
     per_contract: dict[uuid.UUID, ContractCompliance] = {}
     wrong: list[PeriodLine] = []
-    for period, number, owner, timezone, completed_at in rows:
-        zone = ZoneInfo(timezone)
+    # Each client zone's today, worked out once per zone (a month holds thousands of periods).
+    zones: dict[str, tuple[ZoneInfo, date]] = {}
+    for (
+        period_id,
+        contract,
+        unit,
+        starts_on,
+        ends_on,
+        number,
+        owner,
+        timezone,
+        completed_at,
+    ) in rows:
+        if timezone not in zones:
+            zone = ZoneInfo(timezone)
+            zones[timezone] = (zone, now.astimezone(zone).date())
+        zone, today = zones[timezone]
         done_on = completed_at.astimezone(zone).date() if completed_at else None
         if done_on is not None:
-            outcome = Outcome.ON_TIME if done_on <= period.ends_on else Outcome.LATE
-        elif period.ends_on < now.astimezone(zone).date():
+            outcome = Outcome.ON_TIME if done_on <= ends_on else Outcome.LATE
+        elif ends_on < today:
             outcome = Outcome.MISSED
         else:
             outcome = Outcome.OPEN
         line = per_contract.setdefault(
-            period.contract_id,
+            contract,
             ContractCompliance(
-                contract_id=period.contract_id,
+                contract_id=contract,
                 contract_number=number,
                 client_id=owner,
                 due=0,
@@ -142,11 +167,11 @@ async def maintenance_compliance(
         if outcome in (Outcome.LATE, Outcome.MISSED):
             wrong.append(
                 PeriodLine(
-                    period_id=period.id,
+                    period_id=period_id,
                     contract_number=number,
-                    equipment_id=period.equipment_id,
-                    starts_on=period.starts_on,
-                    ends_on=period.ends_on,
+                    equipment_id=unit,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
                     outcome=outcome,
                     done_on=done_on,
                 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -47,6 +48,8 @@ class UsageLine(msgspec.Struct, kw_only=True):
     is_covered: bool
     # A repair on a unit under warranty that day: listed, never billed.
     is_warranty: bool = False
+    # Who did the work (accounting costs it at the engineer's rate).
+    engineer_id: uuid.UUID | None = None
 
 
 class PeriodUsage(msgspec.Struct, kw_only=True):
@@ -81,7 +84,9 @@ class ContractUsage(msgspec.Struct, kw_only=True):
 def billing_periods(contract: Contract, start: date, end: date) -> Iterator[tuple[date, date]]:
     """The contract's billing periods (anchored on valid_from) that meet [start, end]."""
     months = _MONTHS[contract.billing_period]
-    n = 0
+    # Straight to the period before `start` (a contract may have run for years).
+    elapsed = (start.year - contract.valid_from.year) * 12 + start.month - contract.valid_from.month
+    n = max(0, elapsed // months - 1)
     while True:
         first = add_months(contract.valid_from, n * months)
         last = min(
@@ -97,71 +102,129 @@ def billing_periods(contract: Contract, start: date, end: date) -> Iterator[tupl
 async def contract_usage(
     session: AsyncSession, contract: Contract, *, start: date, end: date
 ) -> ContractUsage:
-    """Labour of completed visits per billing period, in one query.
+    """Labour of completed visits per billing period.
 
     Work under the contract counts against the included minutes, the excess is billable;
     the client's work no contract covered is billable in full, with a call-out fee per visit.
     """
+    (usage,) = await contract_usages(session, [contract], start=start, end=end)
+    return usage
+
+
+async def contract_usages(
+    session: AsyncSession, contracts: Sequence[Contract], *, start: date, end: date
+) -> list[ContractUsage]:
+    """`contract_usage` of many contracts at once, in three queries whatever their number
+    (a month's margin report reads every contract in force)."""
     if end < start:
         raise field_error("to", "must not be before from")
     if (end - start).days > MAX_DAYS:
         raise field_error("to", f"at most {MAX_DAYS} days per request")
-    periods = list(billing_periods(contract, start, end))
-    client = await session.get(Client, contract.client_id)
-    assert client is not None  # contracts.client_id is a foreign key
-    zone = ZoneInfo(client.timezone)
-    if not periods:
-        return _usage(contract, zone, [])
-    range_start = datetime.combine(periods[0][0], time(), zone)
-    range_end = datetime.combine(periods[-1][1] + timedelta(days=1), time(), zone)
-    rows = (
-        await session.execute(
-            select(
-                Visit,
-                WorkOrder.number,
-                WorkOrder.contract_id,
-                WorkOrder.type,
-                Equipment.warranty_ends_on,
+    if not contracts:
+        return []
+    client_ids = {c.client_id for c in contracts}
+    zones = {
+        client_id: ZoneInfo(timezone)
+        for client_id, timezone in (
+            await session.execute(
+                select(Client.id, Client.timezone).where(Client.id.in_(client_ids))
             )
-            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
-            .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
-            .where(
-                WorkOrder.client_id == contract.client_id,
-                or_(WorkOrder.contract_id == contract.id, WorkOrder.contract_id.is_(None)),
-                Visit.status == VisitStatus.COMPLETED,
-                Visit.completed_at >= range_start,
-                Visit.completed_at < range_end,
-            )
-            .order_by(Visit.completed_at, Visit.id)
+        ).all()
+    }
+    periods = {c.id: list(billing_periods(c, start, end)) for c in contracts}
+    spans = [
+        (
+            datetime.combine(ps[0][0], time(), zones[c.client_id]),
+            datetime.combine(ps[-1][1] + timedelta(days=1), time(), zones[c.client_id]),
         )
-    ).all()
-    siblings = (
+        for c in contracts
+        if (ps := periods[c.id])
+    ]
+    rows = (
+        (
+            await session.execute(
+                select(
+                    Visit.id,
+                    Visit.work_order_id,
+                    Visit.completed_at,
+                    Visit.labour_minutes,
+                    Visit.engineer_id,
+                    WorkOrder.client_id,
+                    WorkOrder.number,
+                    WorkOrder.contract_id,
+                    WorkOrder.type,
+                    Equipment.warranty_ends_on,
+                )
+                .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+                .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
+                .where(
+                    WorkOrder.client_id.in_(client_ids),
+                    or_(
+                        WorkOrder.contract_id.in_([c.id for c in contracts]),
+                        WorkOrder.contract_id.is_(None),
+                    ),
+                    Visit.status == VisitStatus.COMPLETED,
+                    Visit.completed_at >= min(span[0] for span in spans),
+                    Visit.completed_at < max(span[1] for span in spans),
+                )
+                .order_by(Visit.completed_at, Visit.id)
+            )
+        ).all()
+        if spans
+        else []
+    )
+    siblings: dict[uuid.UUID, list[Contract]] = {}
+    for sibling in (
         await session.scalars(
             select(Contract)
-            .where(
-                Contract.client_id == contract.client_id,
-                Contract.status != ContractStatus.DRAFT,
-            )
+            .where(Contract.client_id.in_(client_ids), Contract.status != ContractStatus.DRAFT)
             .options(lazyload(Contract.coverages))
         )
-    ).all()
+    ).all():
+        siblings.setdefault(sibling.client_id, []).append(sibling)
+    visits_of: dict[uuid.UUID, list[Any]] = {}
+    for row in rows:
+        visits_of.setdefault(row.client_id, []).append(row)
+    return [
+        _usage_of(contract, zones[contract.client_id], periods[contract.id], visits_of, siblings)
+        for contract in contracts
+    ]
+
+
+def _usage_of(
+    contract: Contract,
+    zone: ZoneInfo,
+    periods: list[tuple[date, date]],
+    visits_of: dict[uuid.UUID, list[Any]],
+    siblings: dict[uuid.UUID, list[Contract]],
+) -> ContractUsage:
+    if not periods:
+        return _usage(contract, zone, [])
+    first_day, last_day = periods[0][0], periods[-1][1]
     lines: list[tuple[date, UsageLine]] = []
-    for visit, number, contract_id, kind, warranty_ends_on in rows:
-        assert visit.completed_at is not None  # completed visits are stamped
-        day = visit.completed_at.astimezone(zone).date()
-        if contract_id is None and bills_uncovered_work(siblings, day) != contract.id:
+    for row in visits_of.get(contract.client_id, []):
+        assert row.completed_at is not None  # completed visits are stamped
+        day = row.completed_at.astimezone(zone).date()
+        if not first_day <= day <= last_day:
+            continue
+        if row.contract_id not in (None, contract.id):
+            continue  # another contract's work
+        if row.contract_id is None and (
+            bills_uncovered_work(siblings.get(contract.client_id, []), day) != contract.id
+        ):
             continue  # another contract of the client bills it
         line = UsageLine(
-            visit_id=visit.id,
-            work_order_id=visit.work_order_id,
-            work_order_number=number,
-            completed_at=visit.completed_at,
+            visit_id=row.id,
+            work_order_id=row.work_order_id,
+            work_order_number=row.number,
+            completed_at=row.completed_at,
             completed_day=day,
-            labour_minutes=visit.labour_minutes or 0,
-            is_covered=contract_id == contract.id,
-            is_warranty=kind is WorkOrderType.REPAIR
-            and warranty_ends_on is not None
-            and day <= warranty_ends_on,
+            labour_minutes=row.labour_minutes or 0,
+            is_covered=row.contract_id == contract.id,
+            is_warranty=row.type is WorkOrderType.REPAIR
+            and row.warranty_ends_on is not None
+            and day <= row.warranty_ends_on,
+            engineer_id=row.engineer_id,
         )
         lines.append((day, line))
     result = []

@@ -31,6 +31,8 @@ class ServicePeriod(IdMixin, Base):
         # What the generator scans: planned periods by the day their window opens.
         Index("ix_service_periods_status_starts_on", "status", "starts_on"),
         Index("ix_service_periods_equipment_id_starts_on", "equipment_id", "starts_on"),
+        # Maintenance compliance reads the periods ending in a month.
+        Index("ix_service_periods_ends_on", "ends_on"),
     )
 
     coverage_id: Mapped[uuid.UUID] = mapped_column(

@@ -68,6 +68,12 @@ class Visit(IdMixin, TimestampMixin, Base):
         # An engineer's day: their visits by planned start.
         Index("ix_visits_engineer_id_planned_start_at", "engineer_id", "planned_start_at"),
         Index("ix_visits_status_window_starts_at", "status", "window_starts_at"),
+        # A month's completed work (contract usage, labour margin), by when it was done.
+        Index(
+            "ix_visits_completed_at",
+            "completed_at",
+            postgresql_where=text("status = 'completed'"),
+        ),
         CheckConstraint(
             "(signed_by_name IS NULL) = (signed_at IS NULL)", name="signature_has_name_and_time"
         ),

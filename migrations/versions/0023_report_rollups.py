@@ -247,6 +247,15 @@ def upgrade() -> None:
         postgresql_where=sa.text("resolved_at IS NOT NULL"),
     )
     op.create_index("ix_work_order_ratings_created_at", "work_order_ratings", ["created_at"])
+    # A month's completed work (contract usage, labour margin), by when it was done.
+    op.create_index(
+        "ix_visits_completed_at",
+        "visits",
+        ["completed_at"],
+        postgresql_where=sa.text("status = 'completed'"),
+    )
+    # Maintenance compliance reads the periods ending in a month.
+    op.create_index("ix_service_periods_ends_on", "service_periods", ["ends_on"])
     # Utilisation reads a team's events of some weeks by when they happened.
     op.create_index(
         "ix_visit_status_events_at",
@@ -362,6 +371,8 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION work_order_rating_client()")
     op.drop_column("work_order_ratings", "client_id")
     op.drop_index("ix_visit_status_events_at", table_name="visit_status_events")
+    op.drop_index("ix_service_periods_ends_on", table_name="service_periods")
+    op.drop_index("ix_visits_completed_at", table_name="visits")
     op.drop_index("ix_work_orders_equipment_id_created_at", table_name="work_orders")
     op.create_index("ix_work_orders_equipment_id", "work_orders", ["equipment_id"])
     op.drop_index("ix_work_order_ratings_created_at", table_name="work_order_ratings")
