@@ -31,7 +31,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Annotated, Any
 
@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fsm.auth.guards import requires_client, requires_engineer
 from fsm.auth.principal import Principal
+from fsm.auth.service import live_principal
 from fsm.engineers.models import Engineer
 from fsm.errors import Forbidden, field_error
 from fsm.outbox import CHANNEL, Audience, OutboxEvent, Position, read_after
@@ -125,6 +126,19 @@ class StreamScope:
     engineer_id: uuid.UUID | None = None
     # A site-limited client user's sites; None: the whole company.
     site_ids: frozenset[uuid.UUID] | None = None
+    # The caller's session: checked again before every batch, so a stream ends with its
+    # session (sign-out, deactivation) and follows a change of the user's sites.
+    session_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+
+    async def as_it_stands(self, session: AsyncSession) -> StreamScope | None:
+        """This scope as the caller's account stands now; None once the session has ended."""
+        if self.session_id is None or self.user_id is None:
+            return self
+        caller = await live_principal(session, self.session_id, self.user_id)
+        if caller is None:
+            return None
+        return replace(self, site_ids=caller.site_ids)
 
     async def order_sites(
         self, session: AsyncSession, events: Sequence[OutboxEvent]
@@ -211,6 +225,10 @@ async def stream_messages(
         while True:
             wake.clear()
             async with factory() as session:
+                now_scope = await scope.as_it_stands(session)
+                if now_scope is None:
+                    return  # signed out or deactivated: the app has to sign in again
+                scope = now_scope
                 events = await read_after(session, position, limit=BATCH)
                 order_sites = await scope.order_sites(session, events)
             for event in events:
@@ -295,7 +313,16 @@ class EngineerStreamController(Controller):
             )
         if engineer_id is None:
             raise NoEngineerRecord("no engineer record for this user")
-        return _sse(state, StreamScope(Audience.ENGINEER, engineer_id=engineer_id), after)
+        return _sse(
+            state,
+            StreamScope(
+                Audience.ENGINEER,
+                engineer_id=engineer_id,
+                session_id=principal.session_id,
+                user_id=principal.user_id,
+            ),
+            after,
+        )
 
 
 class ClientStreamController(Controller):
@@ -317,7 +344,11 @@ class ClientStreamController(Controller):
         return _sse(
             state,
             StreamScope(
-                Audience.CLIENT, client_id=principal.client_id, site_ids=principal.site_ids
+                Audience.CLIENT,
+                client_id=principal.client_id,
+                site_ids=principal.site_ids,
+                session_id=principal.session_id,
+                user_id=principal.user_id,
             ),
             _start(last_event_id),
         )

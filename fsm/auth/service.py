@@ -286,50 +286,10 @@ class AuthService:
             InvalidToken: bad or expired token, revoked session, deactivated user.
         """
         claims = read_access_token(access_token, secret=self.settings.jwt_secret)
-        # A client user's sites ride in the same statement (NULL when there are none), read
-        # afresh on every request, so a change counts from the user's next one. Staff and
-        # engineers skip even the index probe: the CASE does not evaluate it for them.
-        sites = case(
-            (
-                User.role == Role.CLIENT,
-                select(func.array_agg(ClientUserSite.site_id))
-                .where(ClientUserSite.user_id == User.id)
-                .scalar_subquery(),
-            ),
-            else_=None,
-        ).label("site_ids")
-        # Plain columns, not the user entity: this runs on every request.
-        stmt = (
-            select(
-                User.id,
-                User.role,
-                User.client_id,
-                User.email,
-                User.full_name,
-                User.is_client_admin,
-                sites,
-            )
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(
-                AuthSession.id == claims.session_id,
-                User.id == claims.user_id,
-                AuthSession.revoked_at.is_(None),
-                User.is_active.is_(True),
-            )
-        )
-        user = (await self.session.execute(stmt)).one_or_none()
-        if user is None:
+        principal = await live_principal(self.session, claims.session_id, claims.user_id)
+        if principal is None:
             raise InvalidToken("the session has ended; sign in again")
-        return Principal(
-            user_id=user.id,
-            session_id=claims.session_id,
-            role=user.role,
-            client_id=user.client_id,
-            email=user.email,
-            full_name=user.full_name,
-            is_client_admin=user.is_client_admin,
-            site_ids=frozenset(user.site_ids) if user.site_ids else None,
-        )
+        return principal
 
     async def _pair(
         self, user: User, auth_session: AuthSession, secret: str, now: datetime
@@ -355,3 +315,55 @@ class AuthService:
             user=user,
             site_ids=tuple(sites),
         )
+
+
+async def live_principal(
+    session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID
+) -> Principal | None:
+    """The caller of a live session as it stands now (None once the session was revoked or
+    the user deactivated): every request's authentication, and a long-lived stream's check
+    between batches, so what a user may see follows their account wherever they are."""
+    # A client user's sites ride in the same statement (NULL when there are none), read
+    # afresh every time, so a change counts from the user's next request. Staff and
+    # engineers skip even the index probe: the CASE does not evaluate it for them.
+    sites = case(
+        (
+            User.role == Role.CLIENT,
+            select(func.array_agg(ClientUserSite.site_id))
+            .where(ClientUserSite.user_id == User.id)
+            .scalar_subquery(),
+        ),
+        else_=None,
+    ).label("site_ids")
+    # Plain columns, not the user entity: this runs on every request.
+    stmt = (
+        select(
+            User.id,
+            User.role,
+            User.client_id,
+            User.email,
+            User.full_name,
+            User.is_client_admin,
+            sites,
+        )
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            AuthSession.id == session_id,
+            User.id == user_id,
+            AuthSession.revoked_at.is_(None),
+            User.is_active.is_(True),
+        )
+    )
+    user = (await session.execute(stmt)).one_or_none()
+    if user is None:
+        return None
+    return Principal(
+        user_id=user.id,
+        session_id=session_id,
+        role=user.role,
+        client_id=user.client_id,
+        email=user.email,
+        full_name=user.full_name,
+        is_client_admin=user.is_client_admin,
+        site_ids=frozenset(user.site_ids) if user.site_ids else None,
+    )

@@ -349,7 +349,7 @@ class MailInService:
             target = await self.session.get(WorkOrder, work_order_id, with_for_update=True)
             if target is None:
                 raise field_error("work_order_id", "no such work order")
-            author = _author_for(sender, target.client_id)
+            author = _author_for(sender, target.client_id, target.site_id)
             await self._comment(record, mail, target, author)
         else:
             site = await self.session.get(Site, site_id)
@@ -359,7 +359,7 @@ class MailInService:
                 record,
                 mail,
                 site.id,
-                _author_for(sender, site.client_id),
+                _author_for(sender, site.client_id, site.id),
                 requester_id=sender.contact_id
                 if sender is not None and sender.client_id == site.client_id
                 else None,
@@ -392,9 +392,12 @@ class MailInService:
         return record
 
 
-def _author_for(sender: Sender | None, client_id: uuid.UUID) -> uuid.UUID | None:
-    """The client user named as author, only when it is of the company the work is for."""
-    if sender is None or sender.client_id != client_id:
+def _author_for(
+    sender: Sender | None, client_id: uuid.UUID, site_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The client user named as author, only when the work is somewhere it may write about
+    (its company; a site-limited user's sites)."""
+    if sender is None or not sender.may_write_about(client_id, site_id):
         return None
     return sender.user_id
 

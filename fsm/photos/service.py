@@ -353,12 +353,21 @@ class PhotoService:
         return self._slot(photo) if photo.state is PhotoState.PENDING else None
 
     async def find_uploaded(self, photo_id: uuid.UUID, *, uploader: Principal) -> Photo | None:
-        """The photo as it is now, if `uploader` reserved it."""
-        return (
+        """The photo as it is now, if `uploader` reserved it and may still see its request."""
+        photo = (
             await self.session.scalars(
                 select(Photo).where(Photo.id == photo_id, Photo.uploaded_by_id == uploader.user_id)
             )
         ).one_or_none()
+        return photo if photo is not None and await self._still_theirs(photo, uploader) else None
+
+    async def _still_theirs(self, photo: Photo, uploader: Principal) -> bool:
+        """Whether a client's own reservation is still on a request it may see (an admin
+        may have limited it to other sites since)."""
+        if not uploader.is_client or photo.work_order_id is None:
+            return True
+        order = await self.session.get(WorkOrder, photo.work_order_id)
+        return order is not None and uploader.may_see_site(order.client_id, order.site_id)
 
     def _slot(self, photo: Photo) -> UploadSlot:
         ttl = self.settings.upload_url_ttl_s
@@ -399,7 +408,7 @@ class PhotoService:
                 .with_for_update()
             )
         ).one_or_none()
-        if photo is None:
+        if photo is None or not await self._still_theirs(photo, actor):
             raise PhotoNotFound(f"photo {photo_id} not found")
         announced = sha256.lower() if sha256 else None
         if photo.state is not PhotoState.PENDING:

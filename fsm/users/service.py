@@ -92,8 +92,10 @@ class UserService:
         stmt = select(User).where(func.lower(User.email) == email.strip().lower())
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def get(self, user_id: uuid.UUID) -> User:
-        user = await self.session.get(User, user_id)
+    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User:
+        user = await self.session.get(
+            User, user_id, with_for_update=for_update, populate_existing=for_update
+        )
         if user is None:
             raise UserNotFound(f"user {user_id} not found")
         return user
@@ -109,9 +111,11 @@ class UserService:
         """Rename a user, make a client user its company's user admin (or not), or limit a
         client user to some of its company's sites (an empty list: the whole company again).
 
-        A change of admin flag or sites counts from the user's next request.
+        A change of admin flag or sites counts from the user's next request. The user's row
+        is locked first: two admins at once (one promoting, one limiting) are checked in
+        turn, so a client admin is never left limited to sites.
         """
-        user = await self.get(user_id)
+        user = await self.get(user_id, for_update=True)
         if is_client_admin and user.role is not Role.CLIENT:
             raise field_error("is_client_admin", "only client users administer their company")
         if site_ids is not None:

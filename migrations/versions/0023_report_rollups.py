@@ -120,7 +120,7 @@ _VISIT_FACTS = (
             (SELECT v.engineer_id FROM visits v
              WHERE v.work_order_id = w.id AND v.status = 'completed'
              ORDER BY v.completed_at DESC, v.id DESC LIMIT 1)
-        FROM work_orders w WHERE w.id = ANY(orders)
+        FROM work_orders w JOIN (SELECT DISTINCT unnest(orders) AS id) AS o ON o.id = w.id
         ORDER BY w.id
         ON CONFLICT (work_order_id) DO UPDATE
         SET on_site_visits = excluded.on_site_visits, engineer_id = excluded.engineer_id

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class Stream:
     messages: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
     status_code: int | None = None
     opened: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the server ends the response.
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def next(self) -> Message:
         return await asyncio.wait_for(self.messages.get(), WAIT_S)
@@ -79,6 +82,7 @@ async def open_stream(
                     name, _, value = line.partition(": ")
                     fields[name] = value
             stream.opened.set()
+        stream.ended.set()
 
     task = asyncio.create_task(read())
     try:
@@ -278,6 +282,51 @@ class TestClientStream:
                 "public_comment_added",
                 "On it: North lift",
             )
+
+    async def test_an_open_stream_follows_its_account_narrowed_and_ends_with_its_session(
+        self,
+        two_apis: tuple[ApiProcess, ApiProcess],
+        live_sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        listening, writing = two_apis
+        async with session_scope(live_sessions) as session:
+            await ensure_default_policy(session)
+            company = await make_client(session)
+            north = await make_site(session, client=company)
+            south = await make_site(session, client=company)
+            member = await make_user(session, role=Role.CLIENT, client=company)
+            dispatcher = await make_user(session, role=Role.DISPATCHER)
+        staff = await _login(writing, dispatcher.email)
+        token = await _login(listening, member.email)
+
+        async with (
+            open_stream(f"{listening.url}/mobile/v1/client/stream", token) as stream,
+            httpx.AsyncClient(base_url=writing.url, headers=staff) as office,
+        ):
+
+            async def open_at(site_id: uuid.UUID, title: str) -> str:
+                opened = await office.post(
+                    "/api/v1/work-orders",
+                    json={"site_id": str(site_id), "type": "repair", "title": title},
+                )
+                assert opened.status_code == 201, opened.text
+                return str(opened.json()["number"])
+
+            first = await open_at(south.id, "South door")
+            assert (await stream.next()).data["number"] == first
+            # Narrowed to the north while the app stays connected: the south goes quiet.
+            async with session_scope(live_sessions) as session:
+                await UserService(session).update(member.id, site_ids=[north.id])
+            await open_at(south.id, "South window")
+            north_number = await open_at(north.id, "North lift")
+            assert (await stream.next()).data["number"] == north_number
+
+            # Signed out elsewhere: the next event ends the stream instead of reaching it.
+            async with httpx.AsyncClient(base_url=listening.url, headers=token) as app:
+                assert (await app.post("/api/v1/auth/logout")).status_code == 204
+            await open_at(north.id, "North stairs")
+            await asyncio.wait_for(stream.ended.wait(), WAIT_S)
+            assert stream.messages.empty()
 
     async def test_a_bad_last_event_id_and_another_role_are_refused(
         self,

@@ -364,3 +364,32 @@ class TestOnlyTheirSites:
         assert {p["equipment_id"] for p in mine["service_periods"]} == {str(branches.first.unit.id)}
         assert len(everyone["covered_units"]) == 2
         assert [(c["id"], c["covered_units"]) for c in listed] == [(str(contract.id), 1)]
+
+
+class TestNarrowedWhileUploading:
+    async def test_a_reservation_made_before_the_user_was_limited_cannot_be_confirmed_after(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        first = await make_company(session)
+        second = await make_company(session, client=first.client)
+        member = await make_user(session, role=Role.CLIENT, client=first.client)
+        await session.commit()
+        headers = await headers_of(client, member)
+        reserved = await client.post(
+            f"{BASE}/requests/{second.order.id}/photos",
+            json={"content_type": "image/jpeg", "size_bytes": 2048},
+            headers=headers,
+        )
+        assert reserved.status_code == 201, reserved.text
+        photo_id = reserved.json()["photo"]["id"]
+
+        # The admin limits the member to the first site; the second site's photo is gone.
+        await UserService(session).update(member.id, site_ids=[first.site.id])
+        await session.commit()
+        confirmed = await client.post(f"{BASE}/photos/{photo_id}/confirm", json={}, headers=headers)
+        unknown = await client.post(
+            f"{BASE}/photos/{uuid.uuid4()}/confirm", json={}, headers=headers
+        )
+
+        assert confirmed.status_code == 404, confirmed.text
+        assert _without_ids(confirmed) == _without_ids(unknown)
