@@ -112,15 +112,24 @@ _VISIT_FACTS = (
     """
     CREATE FUNCTION report_refresh_visit_facts(orders uuid[]) RETURNS void
     LANGUAGE sql AS $$
+        -- Joins, not correlated subqueries: a bulk insert into a table the planner still
+        -- thinks empty must not become a scan of the visits per order.
+        WITH asked AS (SELECT DISTINCT unnest(orders) AS id),
+        on_site AS (
+            SELECT v.work_order_id, count(DISTINCT e.visit_id) AS visits
+            FROM asked JOIN visits v ON v.work_order_id = asked.id
+            JOIN visit_status_events e ON e.visit_id = v.id AND e.to_status = 'on_site'
+            GROUP BY v.work_order_id),
+        last_done AS (
+            SELECT DISTINCT ON (v.work_order_id) v.work_order_id, v.engineer_id
+            FROM asked JOIN visits v ON v.work_order_id = asked.id
+            WHERE v.status = 'completed'
+            ORDER BY v.work_order_id, v.completed_at DESC, v.id DESC)
         INSERT INTO report_visit_facts (work_order_id, on_site_visits, engineer_id)
-        SELECT w.id,
-            (SELECT count(DISTINCT e.visit_id) FROM visits v
-             JOIN visit_status_events e ON e.visit_id = v.id
-             WHERE v.work_order_id = w.id AND e.to_status = 'on_site'),
-            (SELECT v.engineer_id FROM visits v
-             WHERE v.work_order_id = w.id AND v.status = 'completed'
-             ORDER BY v.completed_at DESC, v.id DESC LIMIT 1)
-        FROM work_orders w JOIN (SELECT DISTINCT unnest(orders) AS id) AS o ON o.id = w.id
+        SELECT w.id, coalesce(on_site.visits, 0), last_done.engineer_id
+        FROM work_orders w JOIN asked ON asked.id = w.id
+        LEFT JOIN on_site ON on_site.work_order_id = w.id
+        LEFT JOIN last_done ON last_done.work_order_id = w.id
         ORDER BY w.id
         ON CONFLICT (work_order_id) DO UPDATE
         SET on_site_visits = excluded.on_site_visits, engineer_id = excluded.engineer_id
