@@ -32,10 +32,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from benchmarks.workorder_queue import fill
 from equipment.service_periods.periods import add_months
+from fsm.db import SERVER_SETTINGS
 from fsm.main.localinfra import LocalPostgres, free_port
 from fsm.main.migrate import upgrade
 from reports.first_time_fix import first_time_fix
@@ -196,8 +202,14 @@ async def prepare(factory: async_sessionmaker[AsyncSession]) -> None:
         # What the worker's rollup job does every few minutes.
         await fold_rollups(session)
         await session.commit()
-        await session.execute(text("ANALYZE"))
-        await session.commit()
+
+
+async def settle(engine: AsyncEngine) -> None:
+    """What autovacuum does to a live table after all those writes (VACUUM cannot run in a
+    transaction: a connection of its own, autocommitting)."""
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text("VACUUM ANALYZE"))
 
 
 async def _time(
@@ -218,7 +230,10 @@ async def _time(
 
 
 async def run(database_url: str, rows: int, repeats: int) -> None:
-    engine = create_async_engine(database_url, pool_size=2)
+    # Sessions as the product opens them (JIT off: fsm.db.create_engine).
+    engine = create_async_engine(
+        database_url, pool_size=2, connect_args={"server_settings": SERVER_SETTINGS}
+    )
     factory = async_sessionmaker(engine, expire_on_commit=False)
     now = datetime.now(UTC)
     this_month = date(now.year, now.month, 1)
@@ -226,6 +241,7 @@ async def run(database_url: str, rows: int, repeats: int) -> None:
     try:
         seconds = await fill(engine, factory, rows)
         await prepare(factory)
+        await settle(engine)
         print(f"filled {rows:,} work orders in {seconds:.1f} s")
         usual, large = _uuid("client7"), _uuid("client1")
 

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from fsm.auth.principal import Principal
+from fsm.db import SERVER_SETTINGS
 from fsm.main.localinfra import LocalPostgres, free_port
 from fsm.main.migrate import upgrade
 from fsm.main.services import Services
@@ -283,7 +284,10 @@ async def explain_queues(engine: AsyncEngine, factory: async_sessionmaker[AsyncS
 
 
 async def run(database_url: str, rows: int, repeats: int, verbose: bool) -> None:
-    engine = create_async_engine(database_url, pool_size=2)
+    # Sessions as the product opens them (JIT off: fsm.db.create_engine).
+    engine = create_async_engine(
+        database_url, pool_size=2, connect_args={"server_settings": SERVER_SETTINGS}
+    )
     factory = async_sessionmaker(engine, expire_on_commit=False)
     try:
         seconds = await fill(engine, factory, rows)

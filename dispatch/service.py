@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
-from dispatch.availability import available_stretches, start_windows
+from dispatch.availability import Stretch, available_stretches, start_windows
 from dispatch.day import DayAnswer, HeldVisit, day_answer, day_order
 from dispatch.field import (
     UNDER_WAY,
@@ -32,6 +32,7 @@ from dispatch.field import (
     time_left_on_site,
 )
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
+from dispatch.on_call import ON_CALL, on_call_vehicle
 from dispatch.plan_map import plan_map_svg
 from dispatch.runs import (
     INTERRUPTED,
@@ -49,12 +50,14 @@ from fsm.auth.principal import Principal
 from fsm.db import end_reads, utcnow
 from fsm.engineers.absences import absences_between
 from fsm.engineers.models import Engineer
+from fsm.engineers.on_call import on_call_between
 from fsm.errors import (
     Conflict,
     InvalidState,
     NotFound,
     field_error,
 )
+from fsm.geo import from_db_point
 from fsm.settings import SolverSettings
 from fsm.sites.closures import closed_between
 from fsm.sites.models import Site
@@ -416,8 +419,11 @@ class DispatchService:
                 field[owner].append(self._field_visit(visit, location))
         visits = await time_left_on_site(self.session, visits, field, self.clock())
         progress = await engineer_progress(self.session, engineers, field, origin_at, self.clock())
+        # Critical work may go to whoever is on call (from home, critical visits only).
+        urgent = {v.id for v in visits if v.priority is solver.Priority.CRITICAL} & inserted
+        on_call = await self._on_call(base.day, origin_at) if urgent else []
         problem = solver.RoutingProblem(
-            engineers=tuple(engineers),
+            engineers=(*engineers, *on_call),
             visits=tuple(visits),
             origin_at=origin_at,
             stability_cost=stability_cost,
@@ -442,7 +448,12 @@ class DispatchService:
             day=base.day,
             timezone=base.timezone,
             status=DispatchPlanStatus.DRAFT,
-            engineer_ids=[e.id for e in engineers],
+            # The engineers on call count as the plan's: their day is numbered as a whole.
+            engineer_ids=list(
+                dict.fromkeys(
+                    [*(e.id for e in engineers), *(v.id.removesuffix(ON_CALL) for v in on_call)]
+                )
+            ),
             visit_versions=versions,
             day_before=_day_before(day_rows),
             created_by_id=actor.user_id,
@@ -508,24 +519,9 @@ class DispatchService:
             self.session, [e.id for e in candidates], origin_at, origin_at + timedelta(days=2)
         )
         for engineer in candidates:
-            zone = ZoneInfo(engineer.timezone)
-            # Shifts are local to the engineer; the weekday is the planned day's.
             stretches = available_stretches(
-                [
-                    (
-                        solver.minutes_since(origin_at, datetime.combine(day, s.starts_at, zone)),
-                        solver.minutes_since(origin_at, datetime.combine(day, s.ends_at, zone)),
-                    )
-                    for s in engineer.shifts
-                    if s.weekday == day.weekday()
-                ],
-                [
-                    (
-                        solver.minutes_since(origin_at, a.starts_at),
-                        solver.minutes_since(origin_at, a.ends_at),
-                    )
-                    for a in away.get(engineer.id, ())
-                ],
+                _shift_stretches(engineer, day, origin_at),
+                _away_stretches(away.get(engineer.id, ()), origin_at),
             )
             if not stretches:
                 continue
@@ -551,6 +547,58 @@ class DispatchService:
                 )
             )
         return result
+
+    async def _on_call(self, day: date, origin_at: datetime) -> list[solver.Engineer]:
+        """A vehicle for each engineer on call for the rest of the day (critical work only;
+        see `dispatch.on_call`), outside their own shifts and absences."""
+        now = max(self.clock(), origin_at)
+        ends_at = origin_at + timedelta(days=1)
+        duties = await on_call_between(self.session, now, ends_at)
+        if not duties:
+            return []
+        engineers = {
+            e.id: e
+            for e in (
+                await self.session.scalars(
+                    select(Engineer)
+                    .join(User, Engineer.user_id == User.id)
+                    .where(
+                        User.is_active.is_(True),
+                        Engineer.id.in_({d.engineer_id for d in duties}),
+                    )
+                )
+            ).all()
+        }
+        away = await absences_between(self.session, engineers, origin_at, ends_at)
+        vehicles = []
+        for duty in duties:
+            engineer = engineers.get(duty.engineer_id)
+            if engineer is None:
+                continue  # deactivated since the rota was made
+            centre = from_db_point(duty.area_centre)
+            vehicle = on_call_vehicle(
+                str(engineer.id),
+                home=solver_location(engineer.home_base),
+                duty=(
+                    solver.minutes_since(origin_at, duty.starts_at),
+                    solver.minutes_since(origin_at, min(duty.ends_at, ends_at)),
+                ),
+                busy=[
+                    *_shift_stretches(engineer, day, origin_at),
+                    *_away_stretches(away.get(engineer.id, ()), origin_at),
+                ],
+                skills=frozenset(duty.skills or (s.code for s in engineer.skills)),
+                area=solver.ServiceArea(
+                    centre=solver.Location(lat=centre.lat, lon=centre.lon),
+                    radius_km=float(duty.area_radius_km),
+                )
+                if centre is not None and duty.area_radius_km is not None
+                else None,
+                from_minute=solver.minutes_since(origin_at, now),
+            )
+            if vehicle is not None:
+                vehicles.append(vehicle)
+        return vehicles
 
     async def _visit_rows(self, condition: Any) -> Sequence[Any]:
         stmt = (
@@ -914,3 +962,24 @@ def _unlocated(visit: Visit, order: WorkOrder) -> solver.DroppedVisit:
         reason=solver.DropReason.UNLOCATED_SITE,
         detail="the site has no coordinates; set its location to plan this visit",
     )
+
+
+def _shift_stretches(engineer: Engineer, day: date, origin_at: datetime) -> list[Stretch]:
+    """The engineer's shifts on `day`, in minutes from the plan's origin (shifts are local
+    to the engineer; the weekday is the planned day's)."""
+    zone = ZoneInfo(engineer.timezone)
+    return [
+        (
+            solver.minutes_since(origin_at, datetime.combine(day, s.starts_at, zone)),
+            solver.minutes_since(origin_at, datetime.combine(day, s.ends_at, zone)),
+        )
+        for s in engineer.shifts
+        if s.weekday == day.weekday()
+    ]
+
+
+def _away_stretches(absences: Iterable[Any], origin_at: datetime) -> list[Stretch]:
+    return [
+        (solver.minutes_since(origin_at, a.starts_at), solver.minutes_since(origin_at, a.ends_at))
+        for a in absences
+    ]

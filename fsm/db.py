@@ -81,6 +81,10 @@ class TimestampMixin:
     )
 
 
+# What every session of ours asks of PostgreSQL (see `create_engine`).
+SERVER_SETTINGS = {"jit": "off"}
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An asyncpg engine with a bounded pool.
 
@@ -94,7 +98,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
         echo=settings.echo,
-        connect_args={"server_settings": {"jit": "off"}},
+        connect_args={"server_settings": SERVER_SETTINGS},
     )
 
 

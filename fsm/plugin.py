@@ -10,6 +10,7 @@ from fsm.auth.controller import AuthController
 from fsm.auth.users_controller import UserController
 from fsm.clients.controller import ClientController
 from fsm.engineers.controller import EngineerController
+from fsm.engineers.on_call import OnCallController
 from fsm.mailin.controller import InboundMailController
 from fsm.notifications.controller import NotificationSettingsController
 from fsm.sites.closures import SiteClosureController
@@ -40,6 +41,7 @@ class FsmPlugin(InitPluginProtocol):
                 SkillController,
                 EngineerController,
                 AbsenceController,
+                OnCallController,
                 SlaController,
                 WorkOrderController,
                 CustomFieldController,

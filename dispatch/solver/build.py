@@ -27,7 +27,7 @@ from dispatch.solver.model import (
     TimeWindow,
     Visit,
 )
-from dispatch.solver.travel import TravelMatrix, TravelProvider
+from dispatch.solver.travel import TravelMatrix, TravelProvider, haversine_metres
 
 # Cost per minute late against the SLA deadline, and the drop penalty multiplier, by priority.
 LATENESS_COST_PER_MINUTE = {
@@ -55,7 +55,8 @@ class CompiledProblem:
     service_minutes: IntArray
     start_nodes: list[int]
     end_nodes: list[int]
-    # Per engineer x problem visit: holds every required skill (pins ignored).
+    # Per engineer x problem visit: holds every required skill and, on call, takes the
+    # visit's priority in its area (pins ignored).
     is_skilled: BoolArray
     # Per engineer x problem visit: could serve it on an otherwise empty route.
     is_reachable: BoolArray
@@ -107,6 +108,20 @@ def _skill_matrix(engineers: Sequence[Engineer], visits: Sequence[Visit]) -> Boo
     # Skilled when no required skill is missing.
     missing = (~held[:, None, :]) & needed[None, :, :]
     return np.asarray(~missing.any(axis=2), dtype=np.bool_)
+
+
+def _may_serve(engineers: Sequence[Engineer], visits: Sequence[Visit]) -> BoolArray:
+    """Per engineer x visit: holds every required skill, and, for an engineer on call, the
+    visit is of a priority it takes and inside its area."""
+    allowed = _skill_matrix(engineers, visits)
+    for e, engineer in enumerate(engineers):
+        if engineer.takes_priorities is not None:
+            allowed[e] &= np.array([v.priority in engineer.takes_priorities for v in visits])
+        if engineer.area is not None and visits:
+            centre = engineer.area.centre
+            metres = haversine_metres([centre, *(v.location for v in visits)])[0, 1:]
+            allowed[e] &= metres <= engineer.area.radius_km * 1000
+    return allowed
 
 
 def compile_problem(
@@ -180,7 +195,7 @@ def compile_problem(
     demand = np.array([v.demand for v in visits], dtype=np.int64)
     is_reachable &= demand[None, :] <= load_cap[:, None]
 
-    is_skilled = _skill_matrix(engineers, visits)
+    is_skilled = _may_serve(engineers, visits)
     dropped: list[DroppedVisit] = []
     rows: list[int] = []
     for v, visit in enumerate(visits):
@@ -206,7 +221,11 @@ def compile_problem(
                     visit_id=visit.id,
                     priority=visit.priority,
                     reason=DropReason.NO_SKILLED_ENGINEER,
-                    detail="no engineer holds all of: " + ", ".join(sorted(visit.required_skills)),
+                    detail=(
+                        "no engineer holds all of: " + ", ".join(sorted(visit.required_skills))
+                        if visit.required_skills
+                        else "only engineers on call are free, and they take other work"
+                    ),
                 )
             )
             continue

@@ -67,6 +67,13 @@ class Location(msgspec.Struct, frozen=True, kw_only=True):
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
 
 
+class ServiceArea(msgspec.Struct, frozen=True, kw_only=True):
+    """A circle on the map: the sites an on-call engineer answers for."""
+
+    centre: Location
+    radius_km: Annotated[float, msgspec.Meta(gt=0, le=20_000)]
+
+
 class TimeWindow(msgspec.Struct, frozen=True, kw_only=True):
     """Minutes inside which the engineer must start the work on site."""
 
@@ -101,6 +108,10 @@ class Engineer(msgspec.Struct, frozen=True, kw_only=True):
     available_from_minute: int | None = None
     # Load the engineer can carry (parts, vans); None means unlimited.
     capacity: int | None = None
+    # On call rather than on shift: only visits of these priorities (None: any), and only
+    # within `area` (None: anywhere).
+    takes_priorities: frozenset[Priority] | None = None
+    area: ServiceArea | None = None
 
 
 class Visit(msgspec.Struct, frozen=True, kw_only=True):

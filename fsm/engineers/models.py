@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fsm.db import Base, IdMixin, TimestampMixin, utcnow, value_enum
@@ -110,6 +111,36 @@ class EngineerAbsence(IdMixin, Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     # Staff only, like every note about an engineer.
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class EngineerOnCall(IdMixin, Base):
+    """A stretch an engineer answers for critical work outside the shifts: an urgent insert
+    into a running day may route them then, for critical visits only, with these skills
+    (empty: all the engineer's) and within the area (none: anywhere)."""
+
+    __tablename__ = "engineer_on_call"
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="starts_before_it_ends"),
+        CheckConstraint(
+            "(area_centre IS NULL) = (area_radius_km IS NULL)", name="area_centre_and_radius"
+        ),
+        CheckConstraint("area_radius_km BETWEEN 1 AND 500", name="area_radius_range"),
+        Index("ix_engineer_on_call_starts_at", "starts_at"),
+        Index("ix_engineer_on_call_engineer_id_starts_at", "engineer_id", "starts_at"),
+    )
+
+    engineer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engineers.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # Skill codes the engineer is on call for; empty: every skill they hold.
+    skills: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    area_centre: Mapped[WKBElement | None] = mapped_column(point_column_type())
+    area_radius_km: Mapped[int | None]
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

@@ -8,7 +8,7 @@ from fsm.auth.models import AuthSession, LoginThrottle
 from fsm.auth.one_time import OneTimeToken
 from fsm.clients.models import Client, ClientContact
 from fsm.db import Base
-from fsm.engineers.models import Engineer, EngineerShift, engineer_skills
+from fsm.engineers.models import Engineer, EngineerOnCall, EngineerShift, engineer_skills
 from fsm.mailin.models import InboundMail  # noqa: F401 - mail to the support address
 from fsm.notifications.models import MailDelivery, NotificationPreference  # noqa: F401 - mail
 from fsm.outbox import OutboxConsumer, OutboxEvent  # noqa: F401 - events to tell
@@ -44,6 +44,7 @@ __all__ = [
     "CustomFieldDefinition",
     "DispatchPlan",
     "Engineer",
+    "EngineerOnCall",
     "EngineerShift",
     "LoginThrottle",
     "OneTimeToken",
