@@ -16,7 +16,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.contracts.models import Contract
@@ -24,8 +24,8 @@ from equipment.service_periods.models import ServicePeriod
 from equipment.service_periods.periods import add_months
 from fsm.clients.models import Client
 from fsm.schemas import Count
-from fsm.workorders.visit_models import Visit, VisitStatus
 from reports.formats import Table, Tables
+from reports.models import ReportVisitFacts
 from reports.sla import Percent
 
 __all__ = [
@@ -92,14 +92,8 @@ async def maintenance_compliance(
 ) -> MaintenanceCompliance:
     """Periods ending in the calendar month of `month`, per contract."""
     first = month.replace(day=1)
-    done_at = (
-        select(func.min(Visit.completed_at))
-        .where(
-            Visit.work_order_id == ServicePeriod.work_order_id,
-            Visit.status == VisitStatus.COMPLETED,
-        )
-        .scalar_subquery()
-    )
+    # When the period's request was first completed, as the database keeps it per request.
+    done_at = ReportVisitFacts.first_completed_at
     stmt = (
         select(
             ServicePeriod.id,
@@ -114,6 +108,7 @@ async def maintenance_compliance(
         )
         .join(Contract, Contract.id == ServicePeriod.contract_id)
         .join(Client, Client.id == Contract.client_id)
+        .outerjoin(ReportVisitFacts, ReportVisitFacts.work_order_id == ServicePeriod.work_order_id)
         .where(ServicePeriod.ends_on >= first, ServicePeriod.ends_on < add_months(first, 1))
         .order_by(Contract.number, ServicePeriod.ends_on, ServicePeriod.id)
     )

@@ -10,7 +10,7 @@ them: a reader always sums.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Identity, Index, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,7 +49,8 @@ class ReportLeftDay(Base):
 
 class ReportVisitFacts(Base):
     """What first-time fix needs of a work order's visits (migration 0023's triggers keep
-    it): how many went on site, and the engineer of the last completed one. No row: none."""
+    it): how many went on site, the engineer of the last completed one, and when the first
+    was completed. No row: no visit went on site or was completed."""
 
     __tablename__ = "report_visit_facts"
 
@@ -58,3 +59,5 @@ class ReportVisitFacts(Base):
     )
     on_site_visits: Mapped[int]
     engineer_id: Mapped[uuid.UUID | None]
+    # When its first visit was completed (a service period is done that day).
+    first_completed_at: Mapped[datetime | None]

@@ -1,7 +1,8 @@
 """Report rollups: the support funnel's day counts, kept by the database as orders change
 
-For first-time fix, one row per work order with visits: how many went on site and the
-engineer of the last completed one, refreshed by statement triggers on `visits` and
+For first-time fix, satisfaction and maintenance compliance, one row per work order with
+visits: how many went on site, the engineer of the last completed one and when the first
+was completed, refreshed by statement triggers on `visits` and
 `visit_status_events`, so a month's rate reads one row per request instead of its visits.
 
 For the support funnel, two append-only tables of signed counts per UTC day: requests opened (by channel, status
@@ -124,15 +125,23 @@ _VISIT_FACTS = (
             SELECT DISTINCT ON (v.work_order_id) v.work_order_id, v.engineer_id
             FROM asked JOIN visits v ON v.work_order_id = asked.id
             WHERE v.status = 'completed'
-            ORDER BY v.work_order_id, v.completed_at DESC, v.id DESC)
-        INSERT INTO report_visit_facts (work_order_id, on_site_visits, engineer_id)
-        SELECT w.id, coalesce(on_site.visits, 0), last_done.engineer_id
+            ORDER BY v.work_order_id, v.completed_at DESC, v.id DESC),
+        first_done AS (
+            SELECT v.work_order_id, min(v.completed_at) AS completed_at
+            FROM asked JOIN visits v ON v.work_order_id = asked.id
+            WHERE v.status = 'completed'
+            GROUP BY v.work_order_id)
+        INSERT INTO report_visit_facts
+            (work_order_id, on_site_visits, engineer_id, first_completed_at)
+        SELECT w.id, coalesce(on_site.visits, 0), last_done.engineer_id, first_done.completed_at
         FROM work_orders w JOIN asked ON asked.id = w.id
         LEFT JOIN on_site ON on_site.work_order_id = w.id
         LEFT JOIN last_done ON last_done.work_order_id = w.id
+        LEFT JOIN first_done ON first_done.work_order_id = w.id
         ORDER BY w.id
         ON CONFLICT (work_order_id) DO UPDATE
-        SET on_site_visits = excluded.on_site_visits, engineer_id = excluded.engineer_id
+        SET on_site_visits = excluded.on_site_visits, engineer_id = excluded.engineer_id,
+            first_completed_at = excluded.first_completed_at
     $$
     """,
     # Visits born completed (planned ones change no fact until they go on site or finish).
@@ -349,6 +358,7 @@ def upgrade() -> None:
         sa.Column("work_order_id", sa.Uuid(), nullable=False),
         sa.Column("on_site_visits", sa.Integer(), nullable=False),
         sa.Column("engineer_id", sa.Uuid(), nullable=True),
+        sa.Column("first_completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["work_order_id"],
             ["work_orders.id"],
