@@ -16,6 +16,7 @@ from typing import Annotated
 import msgspec
 
 from dispatch import solver
+from dispatch.on_call import engineer_of
 from fsm.workorders.visit_models import VisitStatus
 
 V = VisitStatus
@@ -117,7 +118,9 @@ def day_answer(
     """Read a plan against the day it started from."""
     on_plan = set(engineer_ids)
     placed: dict[str, tuple[str, solver.PlannedStop]] = {
-        stop.visit_id: (route.engineer_id, stop) for route in plan.routes for stop in route.stops
+        stop.visit_id: (engineer_of(route.engineer_id), stop)
+        for route in plan.routes
+        for stop in route.stops
     }
     dropped = {d.visit_id: d for d in plan.dropped}
     changes: dict[str, VisitChange] = {}

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import solver
+from dispatch.on_call import engineer_of
 from fsm.engineers.models import Engineer
 from fsm.errors import ValidationFailed
 from fsm.geo import from_db_point
@@ -128,7 +129,7 @@ async def engineer_progress(
     now_minute = max(0, solver.minutes_since(origin_at, now))
     seen_rows = await session.execute(
         select(Engineer.id, Engineer.last_location, Engineer.last_location_at).where(
-            Engineer.id.in_([uuid.UUID(e.id) for e in engineers])
+            Engineer.id.in_({uuid.UUID(engineer_of(e.id)) for e in engineers})
         )
     )
     last_seen = {
@@ -155,8 +156,8 @@ async def engineer_progress(
         on_site = [v for v in under_way if v.status is V.ON_SITE]
         if on_site:
             position = on_site[0].location
-        elif engineer.id in last_seen:
-            position = last_seen[engineer.id]
+        elif engineer_of(engineer.id) in last_seen:
+            position = last_seen[engineer_of(engineer.id)]
         elif done:
             position = done[-1].location
         else:

@@ -1,11 +1,12 @@
 """Engineers on call in an urgent insert: a vehicle of their own for critical work only.
 
 An engineer on call (`fsm.engineers.on_call`) gets, beside any shift of theirs the plan
-already routes, one more vehicle: the duty's stretch of the day from now on, less their
-shifts and absences, starting from home, with the duty's skills and area, taking critical
-visits only. Its id is the engineer's with `ON_CALL` after it, so the solver tells the two
-apart; the routes of the answer carry the engineer's own id again (`folded`), which is all
-that commit, the day view and the map need.
+already routes, one more vehicle per duty: the duty's stretch of the day from now on, less
+their shifts and absences, starting from home (or where they were last seen today), with
+the duty's skills and area, taking critical visits only. Its id is the engineer's with
+`ON_CALL` and the duty's id after it: the plan keeps it, so a later insert gives the visits
+of that route back to the same vehicle, and every reader that needs the person asks
+`engineer_of`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,29 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import msgspec
-
 from dispatch import solver
 from dispatch.availability import Stretch, available_stretches
 
-ON_CALL = "#on-call"
+ON_CALL = "#on-call:"
+
+
+def vehicle_id(engineer_id: str, duty_id: str) -> str:
+    """The vehicle of one engineer's duty."""
+    return f"{engineer_id}{ON_CALL}{duty_id}"
+
+
+def engineer_of(vehicle: str) -> str:
+    """The engineer a route's vehicle is (itself, or the engineer of an on-call duty)."""
+    return vehicle.split(ON_CALL, 1)[0]
+
+
+def is_on_call(vehicle: str) -> bool:
+    return ON_CALL in vehicle
 
 
 def on_call_vehicle(
     engineer_id: str,
+    duty_id: str,
     *,
     home: solver.Location,
     duty: Stretch,
@@ -41,7 +55,7 @@ def on_call_vehicle(
     if not stretches:
         return None
     return solver.Engineer(
-        id=engineer_id + ON_CALL,
+        id=vehicle_id(engineer_id, duty_id),
         start_location=home,
         shift_start_minute=stretches[0][0],
         shift_end_minute=stretches[-1][1],
@@ -56,30 +70,4 @@ def on_call_vehicle(
         ),
         takes_priorities=frozenset({solver.Priority.CRITICAL}),
         area=area,
-    )
-
-
-def folded(routes: solver.RoutePlan) -> solver.RoutePlan:
-    """The plan with each on-call route under its engineer's own id; an on-call vehicle
-    given nothing leaves no route. On-call routes come first, so a reader keeping one
-    route per engineer keeps the shift's."""
-    on_call = [
-        msgspec.structs.replace(route, engineer_id=route.engineer_id.removesuffix(ON_CALL))
-        for route in routes.routes
-        if route.engineer_id.endswith(ON_CALL) and route.stops
-    ]
-    if not any(r.engineer_id.endswith(ON_CALL) for r in routes.routes):
-        return routes
-    shifts = tuple(r for r in routes.routes if not r.engineer_id.endswith(ON_CALL))
-    utilisation = {
-        key: value
-        for key, value in routes.metrics.utilisation_percent_by_engineer.items()
-        if not key.endswith(ON_CALL)
-    }
-    return msgspec.structs.replace(
-        routes,
-        routes=(*on_call, *shifts),
-        metrics=msgspec.structs.replace(
-            routes.metrics, utilisation_percent_by_engineer=utilisation
-        ),
     )

@@ -7,6 +7,7 @@ from collections.abc import Set
 from xml.sax.saxutils import escape
 
 from dispatch import solver
+from dispatch.on_call import engineer_of
 
 _ROUTE_COLOURS = (
     "#1f77b4",
@@ -67,7 +68,7 @@ def plan_map_svg(
     for k, route in enumerate(routes.routes if routes else ()):
         colour = _ROUTE_COLOURS[k % len(_ROUTE_COLOURS)]
         engineer = escape(route.engineer_id)
-        home = homes.get(route.engineer_id)
+        home = homes.get(engineer_of(route.engineer_id))
         start = route.replanned_from or home
         ahead = [s for s in route.stops if s.visit_id in sites]
         if route.replanned_from is not None:

@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch import solver
 from dispatch.models import DispatchPlan, DispatchPlanStatus
-from dispatch.on_call import folded
 from dispatch.solver.model import ObjectiveValue, Seconds
 from fsm.db import session_scope, utcnow
 from fsm.errors import TooManyRequests
@@ -118,7 +117,7 @@ def solve(
         search=search,
         search_progress=live,
     )
-    return _with_unlocated(folded(routes), request.unlocated)
+    return _with_unlocated(routes, request.unlocated)
 
 
 def _with_unlocated(

@@ -32,7 +32,7 @@ from dispatch.field import (
     time_left_on_site,
 )
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
-from dispatch.on_call import ON_CALL, on_call_vehicle
+from dispatch.on_call import engineer_of, is_on_call, on_call_vehicle
 from dispatch.plan_map import plan_map_svg
 from dispatch.runs import (
     INTERRUPTED,
@@ -63,7 +63,7 @@ from fsm.sites.closures import closed_between
 from fsm.sites.models import Site
 from fsm.users.models import User
 from fsm.visits.service import PLANNING_FROM, PLANNING_UNTIL, StatusReport, VisitService
-from fsm.workorders.models import WorkOrder
+from fsm.workorders.models import Priority, WorkOrder
 from fsm.workorders.visit_models import Visit, VisitStatus
 
 DAY_MINUTES = 24 * 60
@@ -362,8 +362,36 @@ class DispatchService:
         )
         if not engineers:
             raise NoEngineersOnShift(f"nobody of the plan works on {base.day.isoformat()}")
-        on_plan = {e.id for e in engineers}
         inserted = {str(v) for v in visit_ids}
+        # Engineers on call get a vehicle per duty when critical work is inserted, or when
+        # the committed day already has work on an on-call route (it stays on that vehicle).
+        base_on_call = {r.engineer_id for r in committed.routes if is_on_call(r.engineer_id)}
+        on_call = (
+            await self._on_call(base.day, origin_at)
+            if base_on_call or await self._any_critical(visit_ids)
+            else []
+        )
+        on_call_ids = {v.id for v in on_call}
+        shift_ids = {e.id for e in engineers}
+        on_plan = shift_ids | {engineer_of(v) for v in on_call_ids}
+        # Which vehicle holds each visit of the committed day: a route's, while that vehicle
+        # is in this problem too; else the engineer's shift, else their first duty left.
+        committed_vehicle = {
+            s.visit_id: r.engineer_id
+            for r in committed.routes
+            for s in r.stops
+            if r.engineer_id in shift_ids | on_call_ids
+        }
+        first_duty: dict[str, str] = {}
+        for duty in on_call:  # by engineer and start of duty
+            first_duty.setdefault(engineer_of(duty.id), duty.id)
+
+        def vehicle_of(visit_id: str, owner: str) -> str:
+            vehicle = committed_vehicle.get(visit_id)
+            if vehicle is not None and engineer_of(vehicle) == owner:
+                return vehicle
+            return owner if owner in shift_ids else first_duty.get(owner, owner)
+
         base_ids = {uuid.UUID(s.visit_id) for r in committed.routes for s in r.stops}
         ends_at = origin_at + timedelta(days=1)
         rows = await self._visit_rows(
@@ -402,6 +430,7 @@ class DispatchService:
                 continue
             versions[key] = visit.version
             day_rows.append(visit)
+            vehicle = vehicle_of(key, owner) if owner is not None else None
             if visit.status is not V.COMPLETED:
                 routable = self._solver_visit(
                     visit,
@@ -410,26 +439,25 @@ class DispatchService:
                     origin_at,
                     period_ends_on,
                     site_hours=(site_zone, opening_hours, closures.get(site_id, [])),
+                    vehicle=vehicle,
                 )
                 if routable is None:
                     closed.append(_closed(visit, work_order))
                 else:
                     visits.append(routable)
-            if owner is not None and visit.status is not V.PLANNED:
-                field[owner].append(self._field_visit(visit, location))
+            if vehicle is not None and visit.status is not V.PLANNED:
+                field[vehicle].append(self._field_visit(visit, location))
         visits = await time_left_on_site(self.session, visits, field, self.clock())
-        progress = await engineer_progress(self.session, engineers, field, origin_at, self.clock())
-        # Critical work may go to whoever is on call (from home, critical visits only).
-        urgent = {v.id for v in visits if v.priority is solver.Priority.CRITICAL} & inserted
-        on_call = await self._on_call(base.day, origin_at) if urgent else []
+        vehicles = (*engineers, *on_call)
+        progress = await engineer_progress(self.session, vehicles, field, origin_at, self.clock())
         problem = solver.RoutingProblem(
-            engineers=(*engineers, *on_call),
+            engineers=vehicles,
             visits=tuple(visits),
             origin_at=origin_at,
             stability_cost=stability_cost,
         )
-        # The committed routes as the field has them now: each visit on its engineer's route.
-        owner_of = {v.id: owner for owner, items in field.items() for v in items}
+        # The committed routes as the field has them now: each visit on its vehicle's route.
+        owner_of = {v.id: vehicle for vehicle, items in field.items() for v in items}
         committed = msgspec.structs.replace(
             committed,
             routes=tuple(
@@ -449,11 +477,7 @@ class DispatchService:
             timezone=base.timezone,
             status=DispatchPlanStatus.DRAFT,
             # The engineers on call count as the plan's: their day is numbered as a whole.
-            engineer_ids=list(
-                dict.fromkeys(
-                    [*(e.id for e in engineers), *(v.id.removesuffix(ON_CALL) for v in on_call)]
-                )
-            ),
+            engineer_ids=sorted(on_plan),
             visit_versions=versions,
             day_before=_day_before(day_rows),
             created_by_id=actor.user_id,
@@ -548,6 +572,16 @@ class DispatchService:
             )
         return result
 
+    async def _any_critical(self, visit_ids: Sequence[uuid.UUID]) -> bool:
+        """Whether any of these visits is of a critical work order."""
+        found = await self.session.scalar(
+            select(Visit.id)
+            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+            .where(Visit.id.in_(visit_ids), WorkOrder.priority == Priority.CRITICAL)
+            .limit(1)
+        )
+        return found is not None
+
     async def _on_call(self, day: date, origin_at: datetime) -> list[solver.Engineer]:
         """A vehicle for each engineer on call for the rest of the day (critical work only;
         see `dispatch.on_call`), outside their own shifts and absences."""
@@ -576,8 +610,10 @@ class DispatchService:
             if engineer is None:
                 continue  # deactivated since the rota was made
             centre = from_db_point(duty.area_centre)
+            held = frozenset(skill.code for skill in engineer.skills)
             vehicle = on_call_vehicle(
                 str(engineer.id),
+                str(duty.id),
                 home=solver_location(engineer.home_base),
                 duty=(
                     solver.minutes_since(origin_at, duty.starts_at),
@@ -587,7 +623,8 @@ class DispatchService:
                     *_shift_stretches(engineer, day, origin_at),
                     *_away_stretches(away.get(engineer.id, ()), origin_at),
                 ],
-                skills=frozenset(duty.skills or (s.code for s in engineer.skills)),
+                # The duty's skills the engineer still holds (none named: all they hold).
+                skills=frozenset(duty.skills or held) & held,
                 area=solver.ServiceArea(
                     centre=solver.Location(lat=centre.lat, lon=centre.lon),
                     radius_km=float(duty.area_radius_km),
@@ -628,6 +665,7 @@ class DispatchService:
         period_ends_on: date | None = None,
         *,
         site_hours: SiteHours | None = None,
+        vehicle: str | None = None,
     ) -> solver.Visit | None:
         """The visit as the solver sees it; None when the site is never open for it that day.
 
@@ -690,7 +728,8 @@ class DispatchService:
                 max(0, solver.minutes_since(origin_at, due_at)) if due_at else None
             ),
             pinned_engineer_id=str(visit.locked_engineer_id) if visit.locked_engineer_id else None,
-            held_engineer_id=str(visit.engineer_id) if held else None,
+            # Held by its engineer's vehicle: the shift's, or an on-call duty's (`vehicle`).
+            held_engineer_id=(vehicle or str(visit.engineer_id)) if held else None,
             held_start_minute=held_start,
         )
 
@@ -714,7 +753,7 @@ class DispatchService:
         routes = route_plan_of(plan)
         current, positions = await self._check_current(plan, routes)
         for route in routes.routes if routes else ():
-            engineer_id = uuid.UUID(route.engineer_id)
+            engineer_id = uuid.UUID(engineer_of(route.engineer_id))
             for stop in route.stops:
                 now = current[stop.visit_id]
                 if now.status not in (V.PLANNED, V.ASSIGNED):
@@ -849,7 +888,7 @@ class DispatchService:
             )
         positions = self._day_positions(plan, routes, current)
         for route in routes.routes if routes else ():
-            engineer_id = uuid.UUID(route.engineer_id)
+            engineer_id = uuid.UUID(engineer_of(route.engineer_id))
             for stop in route.stops:
                 now = current[stop.visit_id]
                 position = positions[stop.visit_id]
@@ -908,7 +947,7 @@ class DispatchService:
                     item = (stop.visit_id, now.status, now.planned_start_at, now.completed_at)
                 else:
                     item = (stop.visit_id, V.ASSIGNED, stop.start_at, None)
-                members[route.engineer_id][stop.visit_id] = item
+                members[engineer_of(route.engineer_id)][stop.visit_id] = item
         on_plan = set(plan.engineer_ids)
         for visit_id, now in current.items():
             owner = str(now.engineer_id) if now.engineer_id else None

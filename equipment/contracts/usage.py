@@ -12,13 +12,14 @@ Berlin on the last day of March belongs to March.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import BindParameter, Uuid, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
@@ -127,7 +128,9 @@ async def contract_usages(
         client_id: ZoneInfo(timezone)
         for client_id, timezone in (
             await session.execute(
-                select(Client.id, Client.timezone).where(Client.id.in_(client_ids))
+                select(Client.id, Client.timezone).where(
+                    Client.id == any_(_uuids("client_ids", client_ids))
+                )
             )
         ).all()
     }
@@ -158,9 +161,11 @@ async def contract_usages(
                 .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
                 .outerjoin(Equipment, Equipment.id == WorkOrder.equipment_id)
                 .where(
-                    WorkOrder.client_id.in_(client_ids),
+                    # Array parameters: thousands of clients and contracts in one statement.
+                    WorkOrder.client_id == any_(_uuids("client_ids", client_ids)),
                     or_(
-                        WorkOrder.contract_id.in_([c.id for c in contracts]),
+                        WorkOrder.contract_id
+                        == any_(_uuids("contract_ids", (c.id for c in contracts))),
                         WorkOrder.contract_id.is_(None),
                     ),
                     Visit.status == VisitStatus.COMPLETED,
@@ -177,7 +182,10 @@ async def contract_usages(
     for sibling in (
         await session.scalars(
             select(Contract)
-            .where(Contract.client_id.in_(client_ids), Contract.status != ContractStatus.DRAFT)
+            .where(
+                Contract.client_id == any_(_uuids("client_ids", client_ids)),
+                Contract.status != ContractStatus.DRAFT,
+            )
             .options(lazyload(Contract.coverages))
         )
     ).all():
@@ -254,6 +262,13 @@ def _usage_of(
             )
         )
     return _usage(contract, zone, result)
+
+
+def _uuids(name: str, ids: Iterable[uuid.UUID]) -> BindParameter[Any]:
+    """One array parameter (an IN list takes one parameter per id, and a statement at most
+    32 767)."""
+    array: Any = ARRAY(Uuid())
+    return bindparam(name, list(ids), type_=array)
 
 
 def bills_uncovered_work(contracts: Sequence[Contract], day: date) -> uuid.UUID | None:

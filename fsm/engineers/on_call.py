@@ -29,6 +29,7 @@ from fsm.engineers.models import Engineer, EngineerOnCall
 from fsm.errors import Conflict, NotFound, field_error
 from fsm.geo import GeoPoint, from_db_point, to_db_point
 from fsm.schemas import AwareDatetime, OptionalText
+from fsm.users.models import User
 
 # The longest duty one entry may hold; a rota is entered duty by duty.
 MAX_DUTY_DAYS = 14
@@ -147,6 +148,9 @@ class OnCallService:
         )
         if engineer is None:
             raise field_error("engineer_id", "no such engineer")
+        user = await self.session.get(User, engineer.user_id)
+        if user is None or not user.is_active:
+            raise field_error("engineer_id", "the engineer's account is deactivated")
         held = {skill.code for skill in engineer.skills}
         missing = sorted(set(data.skills) - held)
         if missing:

@@ -113,6 +113,12 @@ _VISIT_FACTS = (
     """
     CREATE FUNCTION report_refresh_visit_facts(orders uuid[]) RETURNS void
     LANGUAGE sql AS $$
+        -- The orders first, in id order: two transactions changing one order's visits
+        -- refresh its facts in turn, and the second statement's fresh snapshot (a volatile
+        -- function takes one per statement) sees what the first committed.
+        SELECT count(*) FROM (
+            SELECT 1 FROM work_orders WHERE id IN (SELECT unnest(orders))
+            ORDER BY id FOR NO KEY UPDATE) AS locked;
         -- Joins, not correlated subqueries: a bulk insert into a table the planner still
         -- thinks empty must not become a scan of the visits per order.
         WITH asked AS (SELECT DISTINCT unnest(orders) AS id),

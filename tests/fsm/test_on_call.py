@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fsm.users.models import Role
 from tests.auth_helpers import login
 from tests.factories import make_engineer, make_skill, make_user
-from tests.fsm.helpers import error_of
+from tests.fsm.helpers import error_of, invalid_fields
 
 URL = "/api/v1/on-call"
 EVENING = datetime(2031, 5, 5, 17, tzinfo=UTC)
@@ -150,3 +150,16 @@ class TestOnCallRota:
         assert (await client.get(URL, headers=headers)).status_code == 403
         assert (await client.post(URL, json=_duty(engineer.id), headers=headers)).status_code == 403
         assert (await client.delete(f"{URL}/{uuid.uuid4()}", headers=headers)).status_code == 403
+
+    async def test_a_deactivated_engineer_cannot_be_put_on_call(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        engineer = await make_engineer(session)
+        engineer.user.is_active = False
+        staff = await make_user(session, role=Role.DISPATCHER)
+        await session.commit()
+        headers = await login(client, staff)
+
+        refused = await client.post(URL, json=_duty(engineer.id), headers=headers)
+
+        assert invalid_fields(refused) == ["engineer_id"]

@@ -3,17 +3,20 @@ site, who completed the last one) follow every change to the visits, made by any
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from fsm.engineers.models import Engineer
 from fsm.users.models import Role
 from fsm.visits.service import StatusReport
 from fsm.workorders.models import WorkOrder
-from fsm.workorders.visit_models import Visit, VisitStatus
+from fsm.workorders.visit_models import Visit, VisitStatus, VisitStatusEvent
 from reports.models import ReportVisitFacts
+from tests.conftest import Live
 from tests.factories import make_engineer, make_user
 from tests.fsm.wo_helpers import open_order, plan_visit, principal_of, visits
 
@@ -87,3 +90,39 @@ class TestVisitFacts:
 
         await session.execute(delete(Visit).where(Visit.id == second.id))
         assert await _facts(session, order) == (0, None)
+
+
+class TestVisitFactsUnderConcurrency:
+    async def test_two_visits_going_on_site_at_once_in_two_transactions_both_count(
+        self, live: Live
+    ) -> None:
+        async with live.factory() as session:
+            staff = await make_user(session, role=Role.DISPATCHER)
+            anna = await make_engineer(session, user=await make_user(session, role=Role.ENGINEER))
+            order = await open_order(session, actor=staff)
+            first = await plan_visit(session, order, actor=staff, engineer=anna)
+            second = await plan_visit(session, order, actor=staff, engineer=anna)
+            await session.commit()
+            order_id, ids = order.id, (first.id, second.id)
+
+        async def on_site(connection: AsyncConnection, visit_id: uuid.UUID) -> None:
+            await connection.execute(
+                insert(VisitStatusEvent).values(visit_id=visit_id, to_status=VisitStatus.ON_SITE)
+            )
+
+        async with live.engine.connect() as one, live.engine.connect() as two:
+            await one.begin()
+            await two.begin()
+            await on_site(one, ids[0])
+            # The second waits on the first's order; it must then count the first's visit.
+            waiting = asyncio.create_task(on_site(two, ids[1]))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()
+            await one.commit()
+            await waiting
+            await two.commit()
+
+        async with live.factory() as session:
+            facts = await session.get(ReportVisitFacts, order_id)
+            assert facts is not None
+            assert facts.on_site_visits == 2
