@@ -198,6 +198,56 @@ _VISIT_FACTS = (
     END
     $$
     """,
+    # Corrections: an event removed or changed, or a table emptied.
+    """
+    CREATE FUNCTION report_visit_facts_on_event_change() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(
+            SELECT DISTINCT v.work_order_id FROM old_rows e JOIN visits v ON v.id = e.visit_id));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION report_visit_facts_on_event_update() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(
+            SELECT v.work_order_id FROM old_rows e JOIN visits v ON v.id = e.visit_id
+            UNION
+            SELECT v.work_order_id FROM new_rows e JOIN visits v ON v.id = e.visit_id));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION report_visit_facts_on_truncate() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM report_refresh_visit_facts(ARRAY(SELECT work_order_id FROM report_visit_facts));
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_event_delete AFTER DELETE ON visit_status_events
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_event_change()
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_event_update AFTER UPDATE ON visit_status_events
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_event_update()
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_event_truncate AFTER TRUNCATE ON visit_status_events
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_truncate()
+    """,
+    """
+    CREATE TRIGGER report_visit_facts_on_visit_truncate AFTER TRUNCATE ON visits
+    FOR EACH STATEMENT EXECUTE FUNCTION report_visit_facts_on_truncate()
+    """,
     """
     CREATE TRIGGER report_visit_facts_on_visit_insert AFTER INSERT ON visits
     REFERENCING NEW TABLE AS new_rows
@@ -220,6 +270,13 @@ _VISIT_FACTS = (
     """,
 )
 _DROP_VISIT_FACTS = (
+    "DROP TRIGGER report_visit_facts_on_visit_truncate ON visits",
+    "DROP TRIGGER report_visit_facts_on_event_truncate ON visit_status_events",
+    "DROP TRIGGER report_visit_facts_on_event_update ON visit_status_events",
+    "DROP TRIGGER report_visit_facts_on_event_delete ON visit_status_events",
+    "DROP FUNCTION report_visit_facts_on_truncate()",
+    "DROP FUNCTION report_visit_facts_on_event_change()",
+    "DROP FUNCTION report_visit_facts_on_event_update()",
     "DROP TRIGGER report_visit_facts_on_event_insert ON visit_status_events",
     "DROP TRIGGER report_visit_facts_on_visit_delete ON visits",
     "DROP TRIGGER report_visit_facts_on_visit_update ON visits",

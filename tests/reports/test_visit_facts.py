@@ -88,6 +88,15 @@ class TestVisitFacts:
         assert await _facts(session, order) == (1, boris.id)
         assert await _facts(session, other) == (1, anna.id)
 
+        # An on-site event taken back (a correction): Boris's visit never went on site.
+        await session.execute(
+            delete(VisitStatusEvent).where(
+                VisitStatusEvent.visit_id == second.id,
+                VisitStatusEvent.to_status == VisitStatus.ON_SITE,
+            )
+        )
+        assert await _facts(session, order) == (0, boris.id)
+
         await session.execute(delete(Visit).where(Visit.id == second.id))
         assert await _facts(session, order) == (0, None)
 
