@@ -34,6 +34,20 @@ def is_on_call(vehicle: str) -> bool:
     return ON_CALL in vehicle
 
 
+def gaps_as_breaks(stretches: Sequence[Stretch]) -> tuple[solver.ShiftBreak, ...]:
+    """The gaps between a day's stretches of work as unpaid breaks at fixed times (a split
+    shift, or hours away), the way the solver takes them."""
+    return tuple(
+        solver.ShiftBreak(
+            earliest_start_minute=end,
+            latest_start_minute=end,
+            duration_minutes=next_start - end,
+        )
+        for (_, end), (next_start, _) in itertools.pairwise(stretches)
+        if next_start > end
+    )
+
+
 def on_call_vehicle(
     engineer_id: str,
     duty_id: str,
@@ -60,14 +74,7 @@ def on_call_vehicle(
         shift_start_minute=stretches[0][0],
         shift_end_minute=stretches[-1][1],
         skills=skills,
-        breaks=tuple(
-            solver.ShiftBreak(
-                earliest_start_minute=gap_start,
-                latest_start_minute=gap_start,
-                duration_minutes=gap_end - gap_start,
-            )
-            for (_, gap_start), (gap_end, _) in itertools.pairwise(stretches)
-        ),
+        breaks=gaps_as_breaks(stretches),
         takes_priorities=frozenset({solver.Priority.CRITICAL}),
         area=area,
     )

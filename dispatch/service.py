@@ -8,7 +8,6 @@ stored with what it read and solved by a worker (`dispatch.runs`).
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +31,7 @@ from dispatch.field import (
     time_left_on_site,
 )
 from dispatch.models import DispatchPlan, DispatchPlanKind, DispatchPlanStatus
-from dispatch.on_call import engineer_of, is_on_call, on_call_vehicle
+from dispatch.on_call import engineer_of, gaps_as_breaks, is_on_call, on_call_vehicle
 from dispatch.plan_map import plan_map_svg
 from dispatch.runs import (
     INTERRUPTED,
@@ -58,11 +57,12 @@ from fsm.errors import (
     field_error,
 )
 from fsm.geo import from_db_point
+from fsm.schemas import PLANNING_FROM, PLANNING_UNTIL
 from fsm.settings import SolverSettings
 from fsm.sites.closures import closed_between
 from fsm.sites.models import Site
 from fsm.users.models import User
-from fsm.visits.service import PLANNING_FROM, PLANNING_UNTIL, StatusReport, VisitService
+from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.models import Priority, WorkOrder
 from fsm.workorders.visit_models import Visit, VisitStatus
 
@@ -525,9 +525,8 @@ class DispatchService:
     def _travel(self) -> solver.TravelProvider:
         return self.travel if self.travel is not None else travel_of(self.solver_settings)
 
-    async def _engineers(
-        self, day: date, origin_at: datetime, engineer_ids: Sequence[uuid.UUID] | None
-    ) -> list[solver.Engineer]:
+    async def _active(self, engineer_ids: Iterable[uuid.UUID] | None) -> Sequence[Engineer]:
+        """Engineers whose accounts are active (of these ids, or all), by id."""
         stmt = (
             select(Engineer)
             .join(User, Engineer.user_id == User.id)
@@ -535,9 +534,14 @@ class DispatchService:
             .order_by(Engineer.id)
         )
         if engineer_ids is not None:
-            stmt = stmt.where(Engineer.id.in_(engineer_ids))
+            stmt = stmt.where(Engineer.id.in_(list(engineer_ids)))
+        return (await self.session.scalars(stmt)).all()
+
+    async def _engineers(
+        self, day: date, origin_at: datetime, engineer_ids: Sequence[uuid.UUID] | None
+    ) -> list[solver.Engineer]:
         result: list[solver.Engineer] = []
-        candidates = (await self.session.scalars(stmt)).all()
+        candidates = await self._active(engineer_ids)
         # Shifts may run past midnight of the planned day; two days cover any of them.
         away = await absences_between(
             self.session, [e.id for e in candidates], origin_at, origin_at + timedelta(days=2)
@@ -549,16 +553,7 @@ class DispatchService:
             )
             if not stretches:
                 continue
-            # Gaps between stretches of a split shift are unpaid breaks at fixed times.
-            breaks = tuple(
-                solver.ShiftBreak(
-                    earliest_start_minute=end,
-                    latest_start_minute=end,
-                    duration_minutes=next_start - end,
-                )
-                for (_, end), (next_start, _) in itertools.pairwise(stretches)
-                if next_start > end
-            )
+            breaks = gaps_as_breaks(stretches)
             result.append(
                 solver.Engineer(
                     id=str(engineer.id),
@@ -590,19 +585,7 @@ class DispatchService:
         duties = await on_call_between(self.session, now, ends_at)
         if not duties:
             return []
-        engineers = {
-            e.id: e
-            for e in (
-                await self.session.scalars(
-                    select(Engineer)
-                    .join(User, Engineer.user_id == User.id)
-                    .where(
-                        User.is_active.is_(True),
-                        Engineer.id.in_({d.engineer_id for d in duties}),
-                    )
-                )
-            ).all()
-        }
+        engineers = {e.id: e for e in await self._active({d.engineer_id for d in duties})}
         away = await absences_between(self.session, engineers, origin_at, ends_at)
         vehicles = []
         for duty in duties:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
@@ -21,6 +21,11 @@ Phone = Annotated[str, msgspec.Meta(max_length=50)]
 # Input timestamps must carry a UTC offset: a naive value is a 422 naming the field, never a
 # guess at the server's local time.
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+# Work, absences, duties and closures lie within these years (an instant near year 1 or 9999
+# has no day around it in every zone, and overflows on its way to UTC).
+PLANNING_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+PLANNING_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
 # A wall-clock time of day ("06:00:00"), in a time zone named elsewhere: an offset is refused.
 LocalTime = Annotated[time, msgspec.Meta(tz=False)]
 # Every number on the wire carries both bounds, so a generated client and a fuzzer know the

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -21,14 +21,13 @@ from sqlalchemy.orm import aliased
 
 from equipment.equipment.models import Equipment, EquipmentModel
 from equipment.service_periods.periods import add_months
-from fsm.clients.models import Client
 from fsm.engineers.models import Engineer
 from fsm.schemas import Count
 from fsm.users.models import User
 from fsm.workorders.models import WorkOrder
 from reports.formats import Table, Tables
 from reports.models import ReportVisitFacts
-from reports.sla import Percent
+from reports.sla import Percent, clients_at, near_utc
 
 __all__ = ["FirstTimeFix", "FixGroup", "first_time_fix", "first_time_fix_tables"]
 
@@ -67,11 +66,7 @@ async def first_time_fix(
     first = datetime.combine(month.replace(day=1), datetime.min.time())
     following = datetime.combine(add_months(month.replace(day=1), 1), datetime.min.time())
     # The month at each client's midnight, as instants computed once a client.
-    bounds = select(
-        Client.id,
-        func.timezone(Client.timezone, first).label("starts"),
-        func.timezone(Client.timezone, following).label("ends"),
-    ).subquery()
+    bounds = clients_at(starts=first, ends=following)
     # How many visits went on site, and who did the last one: kept per work order by the
     # database (reports.models.ReportVisitFacts), one row to read instead of the visits.
     facts = ReportVisitFacts
@@ -103,10 +98,7 @@ async def first_time_fix(
         .outerjoin(EquipmentModel, EquipmentModel.id == Equipment.model_id)
         .where(
             WorkOrder.resolved_at.is_not(None),
-            # Every zone's month lies within a day of UTC's: the index narrows it to that,
-            # the client's own zone cuts it exactly.
-            WorkOrder.resolved_at >= first.replace(tzinfo=UTC) - timedelta(days=1),
-            WorkOrder.resolved_at < following.replace(tzinfo=UTC) + timedelta(days=1),
+            *near_utc(WorkOrder.resolved_at, first, following),
             WorkOrder.resolved_at >= bounds.c.starts,
             WorkOrder.resolved_at < bounds.c.ends,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -18,13 +18,13 @@ from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.service_periods.periods import add_months
-from fsm.clients.models import Client
 from fsm.engineers.models import Engineer
 from fsm.schemas import Count
 from fsm.users.models import User
 from fsm.workorders.models import WorkOrder, WorkOrderRating
 from reports.formats import Table, Tables, local_time
 from reports.models import ReportVisitFacts
+from reports.sla import clients_at, near_utc
 
 __all__ = ["LowRating", "RatingGroup", "Satisfaction", "satisfaction", "satisfaction_tables"]
 
@@ -83,21 +83,11 @@ async def satisfaction(
     )
     # The engineer of the last completed visit, as the database keeps it per work order.
     engineer = ReportVisitFacts.engineer_id
-    # Months are cut at the client's midnight: each client's bounds as instants, computed
-    # once a client rather than converting every rating. Every zone's months lie within a
-    # day of UTC's, which the index on the rating time narrows to first.
-    bounds = select(
-        Client.id,
-        Client.name,
-        *(
-            func.timezone(Client.timezone, moment).label(name)
-            for name, moment in (("starts", starts), ("middle", month_starts), ("ends", ends))
-        ),
-    ).subquery()
+    # Months are cut at the client's midnight.
+    bounds = clients_at(starts=starts, middle=month_starts, ends=ends)
     this_month = (WorkOrderRating.created_at >= bounds.c.middle).label("this_month")
     where = [
-        WorkOrderRating.created_at >= starts.replace(tzinfo=UTC) - timedelta(days=1),
-        WorkOrderRating.created_at < ends.replace(tzinfo=UTC) + timedelta(days=1),
+        *near_utc(WorkOrderRating.created_at, starts, ends),
         WorkOrderRating.created_at >= bounds.c.starts,
         WorkOrderRating.created_at < bounds.c.ends,
     ]

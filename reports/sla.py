@@ -20,12 +20,12 @@ import uuid
 from bisect import bisect_right
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Annotated
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from equipment.service_periods.periods import add_months
@@ -169,6 +169,26 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
         datetime.combine(first, time(), zone),
         datetime.combine(add_months(first, 1), time(), zone),
     )
+
+
+def clients_at(**moments: datetime) -> Subquery:
+    """Every client's id and name, and each naive wall-clock moment as the instant it is in
+    the client's zone (a column per moment's name): a month of all clients is cut at each
+    client's midnight once a client, not by converting every row."""
+    return select(
+        Client.id,
+        Client.name,
+        *(func.timezone(Client.timezone, at).label(name) for name, at in moments.items()),
+    ).subquery()
+
+
+def near_utc(column: Any, starts: datetime, ends: datetime) -> list[ColumnElement[bool]]:
+    """`column` within a day of the naive span [starts, ends) read as UTC: every zone's
+    span lies inside it, so an index on `column` narrows the rows before a zone cuts them."""
+    return [
+        column >= starts.replace(tzinfo=UTC) - timedelta(days=1),
+        column < ends.replace(tzinfo=UTC) + timedelta(days=1),
+    ]
 
 
 def _pct(met: int, measured: int) -> Percent | None:

@@ -28,13 +28,12 @@ from fsm.auth.principal import Principal
 from fsm.engineers.models import Engineer, EngineerOnCall
 from fsm.errors import Conflict, NotFound, field_error
 from fsm.geo import GeoPoint, from_db_point, to_db_point
-from fsm.schemas import AwareDatetime, OptionalText
+from fsm.schemas import PLANNING_FROM, PLANNING_UNTIL, AwareDatetime, OptionalText
 from fsm.users.models import User
 
 # The longest duty one entry may hold; a rota is entered duty by duty.
 MAX_DUTY_DAYS = 14
-EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
-LATEST = datetime(2200, 1, 1, tzinfo=ZoneInfo("UTC"))
+EARLIEST, LATEST = PLANNING_FROM, PLANNING_UNTIL
 SkillCode = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 RadiusKm = Annotated[int, msgspec.Meta(ge=1, le=500)]
 
@@ -178,6 +177,17 @@ class OnCallService:
         await self.session.refresh(duty)
         return duty
 
+    async def list(
+        self, starts_at: datetime, ends_at: datetime, *, engineer_id: uuid.UUID | None = None
+    ) -> list[EngineerOnCall]:
+        """The duties overlapping the span (one engineer's, or all), by engineer and start."""
+        return await on_call_between(
+            self.session,
+            starts_at,
+            ends_at,
+            engineer_ids=[engineer_id] if engineer_id is not None else None,
+        )
+
     async def delete(self, duty_id: uuid.UUID) -> None:
         """Take a duty off the rota."""
         duty = await self.session.get(EngineerOnCall, duty_id)
@@ -212,7 +222,7 @@ class OnCallController(Controller):
     @get("/", operation_id="ListOnCallDuties")
     async def list_duties(
         self,
-        db_session: NamedDependency[AsyncSession],
+        on_call: NamedDependency[OnCallService],
         starts_at: Annotated[
             AwareDatetime | None,
             QueryParameter(name="from", description="Overlapping from (default: now)"),
@@ -226,12 +236,7 @@ class OnCallController(Controller):
         begins = starts_at or datetime.now(ZoneInfo("UTC"))
         if not EARLIEST <= begins < LATEST - timedelta(days=days):
             raise field_error("from", "must lie between the years 2000 and 2199")
-        found = await on_call_between(
-            db_session,
-            begins,
-            begins + timedelta(days=days),
-            engineer_ids=[engineer_id] if engineer_id is not None else None,
-        )
+        found = await on_call.list(begins, begins + timedelta(days=days), engineer_id=engineer_id)
         return [on_call_read(d) for d in found]
 
     @delete("/{duty_id:uuid}", operation_id="DeleteOnCallDuty")

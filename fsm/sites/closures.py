@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fsm.auth.guards import requires_staff
 from fsm.errors import Conflict, NotFound, field_error
+from fsm.schemas import PLANNING_FROM, PLANNING_UNTIL
 from fsm.sites.models import Site, SiteClosure
 
 MAX_CLOSURE_DAYS = 366
@@ -125,7 +126,7 @@ class ClosureService:
         """
         if data.last_day < data.first_day:
             raise field_error("last_day", "must not be before first_day")
-        if not date(2000, 1, 1) <= data.first_day <= data.last_day < date(2200, 1, 1):
+        if not PLANNING_FROM.date() <= data.first_day <= data.last_day < PLANNING_UNTIL.date():
             raise field_error("first_day", "must lie between the years 2000 and 2199")
         if (data.last_day - data.first_day).days >= MAX_CLOSURE_DAYS:
             raise field_error("last_day", "a closure lasts at most a year")

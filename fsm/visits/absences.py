@@ -31,15 +31,14 @@ from fsm.auth.principal import Principal
 from fsm.engineers.absences import absences_between
 from fsm.engineers.models import AbsenceKind, Engineer, EngineerAbsence
 from fsm.errors import Conflict, NotFound, field_error
-from fsm.schemas import AwareDatetime, OptionalText
+from fsm.schemas import PLANNING_FROM, PLANNING_UNTIL, AwareDatetime, OptionalText
 from fsm.visits.service import StatusReport, VisitService
 from fsm.workorders.visit_models import Visit, VisitStatus
 
 # The longest absence one entry may hold (a year); longer ones are entered in parts.
 MAX_ABSENCE_DAYS = 366
-# Absences are entered and looked up within these years.
-EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
-LATEST = datetime(2200, 1, 1, tzinfo=ZoneInfo("UTC"))
+# Absences are entered and looked up within the planning years.
+EARLIEST, LATEST = PLANNING_FROM, PLANNING_UNTIL
 _HELD = (VisitStatus.ASSIGNED, VisitStatus.EN_ROUTE, VisitStatus.ON_SITE)
 _STARTED = (VisitStatus.EN_ROUTE, VisitStatus.ON_SITE)
 

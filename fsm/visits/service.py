@@ -22,6 +22,7 @@ from fsm.geo import GeoPoint, to_db_point
 from fsm.outbox import EventKind
 from fsm.pagination import Page, PageRequest
 from fsm.photos.models import EVIDENCE_STATES, Photo
+from fsm.schemas import PLANNING_FROM, PLANNING_UNTIL
 from fsm.sites.models import Site
 from fsm.skills.service import SkillService
 from fsm.workorders.models import Visibility, WorkOrder, WorkOrderStatus
@@ -49,11 +50,6 @@ class VisitNotFound(NotFound):
 
 class EngineerNotQualified(Conflict):
     """The engineer lacks a skill the visit requires."""
-
-
-# Work is planned within these years (an instant near year 1 or 9999 has no day around it).
-PLANNING_FROM = datetime(2000, 1, 1, tzinfo=UTC)
-PLANNING_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class EngineerAbsent(Conflict):
