@@ -14,8 +14,14 @@ from fsm.errors import field_error
 # Must hold something besides white space; services strip what they store.
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 OptionalText = Annotated[str, msgspec.Meta(max_length=5000)]
+# No characters an SMTP command line or an address header would read apart (<>()[]\,;:").
 Email = Annotated[
-    str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    msgspec.Meta(
+        min_length=3,
+        max_length=320,
+        pattern=r'^[^@\s<>()\[\]\\,;:"]+@[^@\s<>()\[\]\\,;:"]+\.[^@\s<>()\[\]\\,;:"]+$',
+    ),
 ]
 Phone = Annotated[str, msgspec.Meta(max_length=50)]
 # Input timestamps must carry a UTC offset: a naive value is a 422 naming the field, never a

@@ -229,6 +229,11 @@ class SmtpConnection:
             self.client = client
         try:
             await self.client.send_message(message)
+        except ValueError as exc:
+            # aiosmtplib refuses an address it cannot put on a command line: a refused
+            # recipient for every caller, never an error escaping a background task.
+            await self.close()
+            raise aiosmtplib.SMTPRecipientRefused(550, str(exc), str(message["To"])) from exc
         except BaseException:
             await self.close()
             raise

@@ -207,3 +207,20 @@ class TestInvitations:
             headers=dispatcher,
         )
         assert error_of(refused, 403)["code"] == "forbidden"
+
+    @pytest.mark.parametrize("email", ["a<>@x.example", "a,b@x.example", '"q"@x.example'])
+    async def test_an_address_no_mail_server_takes_is_422_and_nobody_is_made(
+        self, client: httpx.AsyncClient, session: AsyncSession, email: str
+    ) -> None:
+        _, admin = await signed_in(client, session, Role.ADMIN)
+        before = await session.scalar(select(func.count()).select_from(User))
+
+        refused = await client.post(
+            "/api/v1/users/invitations",
+            json={"email": email, "full_name": "Odd", "role": "dispatcher"},
+            headers=admin,
+        )
+
+        assert error_of(refused, 422)["code"] == "validation_error"
+        assert "email" in refused.text
+        assert await session.scalar(select(func.count()).select_from(User)) == before
